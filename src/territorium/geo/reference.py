@@ -31,6 +31,13 @@ STATES: dict[str, tuple[str, str]] = {
     "PR": ("72", "Puerto Rico"),
 }
 
+#: USPS code -> (FIPS, name) of the island areas in the Census county file. Not part of the
+#: default US unit sets; request them explicitly (``states=["GU", ...]``).
+TERRITORIES: dict[str, tuple[str, str]] = {
+    "AS": ("60", "American Samoa"), "GU": ("66", "Guam"),
+    "MP": ("69", "Northern Mariana Islands"), "VI": ("78", "U.S. Virgin Islands"),
+}
+
 STATE_BY_FIPS: dict[str, str] = {fips: code for code, (fips, _) in STATES.items()}
 STATE_BY_NAME: dict[str, str] = {name.upper(): code for code, (_, name) in STATES.items()}
 

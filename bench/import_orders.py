@@ -1,0 +1,157 @@
+"""Benchmark: import a 1M-line Shopify orders export into SQLite.
+
+Generates (deterministically, from ``--seed``) a Shopify admin orders CSV with the real
+header (one row per line item, order-level fields on the first line only) in a temporary
+directory, then times the stages of ``territorium.data.import_file``: parse + validate
+(+ geocode) and store (one transaction, bulk insert). Target: < 60 s on 2 cores.
+
+    python bench/import_orders.py            # 1,000,000 lines
+    python bench/import_orders.py --lines 100000 --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SHOPIFY_HEADER = [
+    "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at",
+    "Accepts Marketing", "Currency", "Subtotal", "Shipping", "Taxes", "Total", "Discount Code",
+    "Discount Amount", "Shipping Method", "Created at", "Lineitem quantity", "Lineitem name",
+    "Lineitem price", "Lineitem compare at price", "Lineitem sku", "Lineitem requires shipping",
+    "Lineitem taxable", "Lineitem fulfillment status", "Billing Name", "Billing Street",
+    "Billing Address1", "Billing Address2", "Billing Company", "Billing City", "Billing Zip",
+    "Billing Province", "Billing Country", "Billing Phone", "Shipping Name", "Shipping Street",
+    "Shipping Address1", "Shipping Address2", "Shipping Company", "Shipping City", "Shipping Zip",
+    "Shipping Province", "Shipping Country", "Shipping Phone", "Notes", "Note Attributes",
+    "Cancelled at", "Payment Method", "Payment Reference", "Refunded Amount", "Vendor",
+    "Outstanding Balance", "Employee", "Location", "Device ID", "Id", "Tags", "Risk Level",
+    "Source", "Lineitem discount", "Tax 1 Name", "Tax 1 Value", "Tax 2 Name", "Tax 2 Value",
+    "Tax 3 Name", "Tax 3 Value", "Tax 4 Name", "Tax 4 Value", "Tax 5 Name", "Tax 5 Value",
+    "Phone", "Receipt Number", "Duties", "Billing Province Name", "Shipping Province Name",
+    "Payment ID", "Payment Terms Name", "Next Payment Due At", "Payment References",
+]
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> int:
+    """Write a Shopify orders CSV with ``lines`` line items; returns the number of orders."""
+    from territorium.geo.reference import zip_table
+
+    rng = np.random.default_rng(seed)
+    z = zip_table()
+    from territorium.geo.reference import STATES
+
+    z = z.loc[(z["zip_type"] == "STANDARD") & z["lat"].notna() & z["state"].isin(list(STATES))]
+    per_order = rng.integers(1, 6, size=lines)  # 1..5 lines, mean 3
+    sizes = per_order[np.cumsum(per_order) <= lines]
+    if sizes.sum() < lines:
+        sizes = np.append(sizes, lines - sizes.sum())
+    n_orders = len(sizes)
+    order_of_line = np.repeat(np.arange(n_orders), sizes)
+    first = np.ones(lines, dtype=bool)
+    first[1:] = order_of_line[1:] != order_of_line[:-1]
+
+    zi = rng.integers(0, len(z), size=n_orders)
+    zips, states = z["zip"].to_numpy()[zi], z["state"].to_numpy()[zi]
+    start = np.datetime64("2023-01-01T00:00:00")
+    secs = np.sort(rng.integers(0, 2 * 365 * 86400, size=n_orders))
+    created = pd.Series(start + secs.astype("timedelta64[s]")).dt.strftime("%Y-%m-%d %H:%M:%S -0500").to_numpy()
+    qty = rng.integers(1, 4, size=lines)
+    price = np.round(rng.choice([12.5, 18.0, 24.0, 32.0, 45.0, 68.0], size=lines), 2)
+    sub = np.bincount(order_of_line, weights=qty * price)
+    disc = np.where(rng.random(n_orders) < 0.15, np.round(sub * 0.1, 2), 0.0)
+    total = np.round(sub - disc + 6.95, 2)
+    cust = rng.integers(0, max(1, n_orders // 3), size=n_orders)
+    skus = np.array([f"SKU-{i:04d}" for i in range(400)])
+    names = np.array([f"{a} {b}" for a in ("Hydra", "Velvet", "Glow", "Silk", "Rose") for b in
+                      ("Serum", "Shampoo", "Eau de Parfum", "Tee", "Mask", "Cream", "Oil", "Balm")])
+
+    def order_level(values, empty=""):
+        out = np.full(lines, empty, dtype=object)
+        out[first] = values
+        return out
+
+    cols = {h: None for h in SHOPIFY_HEADER}
+    cols["Name"] = np.char.add("#", (1001 + order_of_line).astype(str))
+    cols["Email"] = order_level(np.char.add(np.char.add("c", cust.astype(str)), "@example.com"))
+    cols["Financial Status"] = order_level(rng.choice(["paid", "paid", "paid", "refunded", "pending"], n_orders))
+    cols["Currency"] = order_level("USD")
+    cols["Subtotal"] = order_level(np.char.mod("%.2f", sub))
+    cols["Shipping"] = order_level("6.95")
+    cols["Total"] = order_level(np.char.mod("%.2f", total))
+    cols["Discount Code"] = order_level(np.where(disc > 0, "WELCOME10", ""))
+    cols["Discount Amount"] = order_level(np.char.mod("%.2f", disc))
+    cols["Created at"] = created[order_of_line]
+    cols["Lineitem quantity"] = qty.astype(str)
+    cols["Lineitem name"] = rng.choice(names, lines)
+    cols["Lineitem price"] = np.char.mod("%.2f", price)
+    cols["Lineitem sku"] = rng.choice(skus, lines)
+    cols["Billing Zip"] = order_level(np.char.add("'", zips))
+    cols["Billing Province"] = order_level(states)
+    cols["Billing Country"] = order_level("US")
+    cols["Shipping Zip"] = order_level(np.char.add("'", zips))
+    cols["Shipping Province"] = order_level(states)
+    cols["Shipping Country"] = order_level("US")
+    cols["Id"] = order_level((5_000_000_000 + np.arange(n_orders)).astype(str))
+    df = pd.DataFrame({h: (v if v is not None else "") for h, v in cols.items()})
+    df.to_csv(path, index=False)
+    return n_orders
+
+
+def run(lines: int, seed: int, workdir: Path) -> dict:
+    from territorium import store
+    from territorium.data import read_file
+    from territorium.data.importer import _finish_frames
+
+    csv_path = workdir / "orders_export.csv"
+    t0 = time.perf_counter()
+    n_orders = generate(csv_path, lines, seed)
+    t_gen = time.perf_counter() - t0
+    size_mb = csv_path.stat().st_size / 1e6
+
+    t0 = time.perf_counter()
+    result = read_file(csv_path, "orders", format="shopify")
+    t_read = time.perf_counter() - t0
+    assert result.ok, result.problems.head()
+
+    eng = store.engine(f"sqlite:///{workdir / 'bench.db'}")
+    store.upgrade(eng)
+    t0 = time.perf_counter()
+    store.write_import(eng, [(result, _finish_frames(result))])
+    t_store = time.perf_counter() - t0
+    counts = store.table_counts(eng)
+    eng.dispose()
+    return {
+        "lines": lines, "orders": n_orders, "csv_mb": round(size_mb, 1), "generate_s": round(t_gen, 2),
+        "parse_validate_s": round(t_read, 2), "store_s": round(t_store, 2),
+        "total_import_s": round(t_read + t_store, 2), "stored_lines": counts["order_lines"],
+        "stored_orders": counts["orders"], "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="territorium-bench-") as tmp:
+        res = run(args.lines, args.seed, Path(tmp))
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return
+    print("| lines | orders | CSV MB | parse+validate s | store s | import total s | target |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    ok = "pass" if res["total_import_s"] < 60 else "FAIL"
+    print(f"| {res['lines']:,} | {res['orders']:,} | {res['csv_mb']} | {res['parse_validate_s']} | "
+          f"{res['store_s']} | {res['total_import_s']} | < 60 s: {ok} |")
+
+
+if __name__ == "__main__":
+    main()

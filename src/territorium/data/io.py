@@ -1,0 +1,290 @@
+"""Reading raw input files (CSV, Excel, Parquet) into frames of strings.
+
+Every value is read as text, so validation sees what the user typed ("$1,200", "02134",
+"45%") and can name it in a problem. The encoding (UTF-8, UTF-8 with BOM, Windows-1252 and
+what ``charset-normalizer`` recognises) and the delimiter (``,``, ``;``, tab, ``|``) are
+detected. Blank lines are kept while parsing so each row keeps the number a spreadsheet
+would show (header = row 1), then dropped.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from territorium.data.problems import ImportFailed
+
+__all__ = ["RawTable", "read_raw", "detect_encoding", "detect_delimiter", "normalize_header"]
+
+DELIMITERS = (",", ";", "\t", "|")
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+
+
+@dataclass
+class RawTable:
+    """A file read as text.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        One column per header, all values ``str`` ('' when empty); blank rows removed.
+    rows : ndarray
+        Spreadsheet row number of each frame row (header is row 1).
+    path : Path
+    format : str
+        ``csv``, ``excel`` or ``parquet``.
+    encoding, delimiter : str or None
+        What was detected (CSV only).
+    blank_rows : int
+        Blank lines skipped.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    path: Path
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    blank_rows: int = 0
+    headers: list[str] = field(default_factory=list)
+
+
+def normalize_header(name: object) -> str:
+    """Header key used for matching: BOM/quotes stripped, whitespace collapsed, lower case."""
+    s = str(name).replace("\ufeff", "").strip().strip('"').strip()
+    return " ".join(s.split()).lower()
+
+
+def detect_encoding(data: bytes) -> str:
+    """``utf-8-sig`` when the bytes decode as UTF-8 (BOM or not), else a best guess.
+
+    Windows-1252 (Excel's "CSV" on Western Windows) wins over other single-byte guesses,
+    which charset detectors cannot tell apart on short files; ``charset-normalizer`` is
+    trusted for multi-byte encodings (UTF-16, Shift-JIS, GB18030, ...).
+    """
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    guess = None
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+        guess = best.encoding if best is not None else None
+    except Exception:  # pragma: no cover - detector failure is not fatal
+        guess = None
+    multibyte = ("utf_16", "utf_32", "shift_jis", "cp932", "euc", "gb", "big5", "cp949", "johab", "hz")
+    if guess and guess.lower().startswith(multibyte) and _decodes(data, guess):
+        return guess
+    if _decodes(data, "cp1252"):
+        return "cp1252"
+    if guess and _decodes(data, guess):
+        return guess
+    return "latin-1"
+
+
+def _decodes(data: bytes, enc: str) -> bool:
+    try:
+        data.decode(enc)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def detect_delimiter(sample: str) -> str:
+    """The delimiter that splits the header line into the most fields (ties: ``,``)."""
+    first = next((ln for ln in sample.splitlines() if ln.strip()), "")
+    best, best_n = ",", 0
+    for d in DELIMITERS:
+        try:
+            n = len(next(csv.reader([first], delimiter=d)))
+        except (csv.Error, StopIteration):
+            n = 0
+        if n > best_n:
+            best, best_n = d, n
+    return best
+
+
+def _usecols(headers: list[str], wanted: set[str] | None):
+    if wanted is None:
+        return None
+    return [h for h in headers if normalize_header(h) in wanted]
+
+
+def read_raw(path: str | Path, wanted: set[str] | None = None, sheet: str | int | None = None) -> RawTable:
+    """Read ``path`` as text.
+
+    Parameters
+    ----------
+    path : path to a ``.csv``/``.txt``/``.tsv``, ``.xlsx`` or ``.parquet`` file.
+    wanted : normalised header names to keep (see :func:`normalize_header`); None keeps all.
+    sheet : Excel sheet name or index (default: the first sheet).
+
+    Raises
+    ------
+    ImportFailed
+        The file does not exist, cannot be read, or is not a table.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImportFailed(f"{path}: file not found")
+    if path.is_dir():
+        raise ImportFailed(f"{path}: is a directory, expected a file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in EXCEL_SUFFIXES:
+            return _read_excel(path, wanted, sheet)
+        if suffix in PARQUET_SUFFIXES:
+            return _read_parquet(path, wanted)
+        return _read_csv(path, wanted)
+    except ImportFailed:
+        raise
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeError) as exc:
+        raise ImportFailed(f"{path.name}: cannot read as {_kind(suffix)}: {exc}") from None
+    except Exception as exc:  # openpyxl/pyarrow raise their own types for corrupt files
+        raise ImportFailed(f"{path.name}: cannot read as {_kind(suffix)}: {type(exc).__name__}: {exc}") from None
+
+
+def _kind(suffix: str) -> str:
+    if suffix in EXCEL_SUFFIXES:
+        return "an Excel workbook"
+    if suffix in PARQUET_SUFFIXES:
+        return "a Parquet file"
+    return "CSV"
+
+
+def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ImportFailed(f"{path.name}: file is empty")
+    if b"\x00" in data[:4096] and not data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ImportFailed(f"{path.name}: not a text file (is it an Excel or Parquet file with a .csv name?)")
+    encoding = detect_encoding(data)
+    text = data.decode(encoding)
+    del data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    delimiter = detect_delimiter(text[:65536])
+    # leading blank lines before the header are rows too
+    stripped = text.lstrip("\r\n")
+    lead = text[: len(text) - len(stripped)].count("\n")
+    header_line = next(csv.reader([stripped.split("\n", 1)[0].rstrip("\r")], delimiter=delimiter))
+    headers = [h.strip() for h in header_line]
+    usecols = _usecols(headers, wanted)
+    df = pd.read_csv(
+        io.StringIO(stripped),
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        usecols=(lambda c: c.strip() in usecols) if usecols is not None else None,
+        engine="c",
+        on_bad_lines="error",
+    )
+    del text, stripped
+    df.columns = [str(c).strip() for c in df.columns]
+    rows = np.arange(len(df), dtype=np.int64) + 2 + lead
+    return _finish(df, rows, path, "csv", headers, encoding=encoding, delimiter=delimiter)
+
+
+def _finish(df: pd.DataFrame, rows: np.ndarray, path: Path, fmt: str, headers: list[str], **kw) -> RawTable:
+    if df.columns.duplicated().any():
+        dup = sorted(set(df.columns[df.columns.duplicated()]))
+        raise ImportFailed(f"{path.name}: duplicate column headers: {', '.join(dup)}")
+    for c in df.columns:
+        col = df[c]
+        if col.dtype != object and not pd.api.types.is_string_dtype(col):
+            col = col.astype(str)
+        df[c] = col.fillna("").astype(str)
+    if len(df.columns):
+        blank = np.ones(len(df), dtype=bool)
+        for c in df.columns:
+            blank &= (df[c].str.strip() == "").to_numpy()
+    else:
+        blank = np.zeros(len(df), dtype=bool)
+    n_blank = int(blank.sum())
+    if n_blank:
+        keep = ~blank
+        df = df.loc[keep].reset_index(drop=True)
+        rows = rows[keep]
+    return RawTable(df, rows, path, fmt, blank_rows=n_blank, headers=headers, **kw)
+
+
+def _read_excel(path: Path, wanted: set[str] | None, sheet) -> RawTable:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet or 0]
+        it = ws.iter_rows(values_only=True)
+        header = None
+        lead = 0
+        for r in it:
+            if r is not None and any(v not in (None, "") for v in r):
+                header = [("" if v is None else str(v)).strip() for v in r]
+                break
+            lead += 1
+        if header is None:
+            raise ImportFailed(f"{path.name}: the sheet is empty")
+        records = [list(r) for r in it]
+    finally:
+        wb.close()
+    width = len(header)
+    records = [(r + [None] * width)[:width] for r in records]
+    df = pd.DataFrame(records, columns=header, dtype=object)
+    df = df.map(_excel_text) if len(df) else df.astype(str)
+    usecols = _usecols(header, wanted)
+    if usecols is not None:
+        df = df[[c for c in df.columns if c in usecols]]
+    rows = np.arange(len(df), dtype=np.int64) + 2 + lead
+    return _finish(df, rows, path, "excel", header)
+
+
+def _excel_text(v) -> str:
+    import datetime as dt
+
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _read_parquet(path: Path, wanted: set[str] | None) -> RawTable:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    headers = list(schema.names)
+    usecols = _usecols(headers, wanted)
+    table = pq.read_table(path, columns=usecols)
+    df = table.to_pandas()
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            df[c] = col.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+        elif pd.api.types.is_float_dtype(col):
+            s = col.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
+            df[c] = s
+        elif pd.api.types.is_bool_dtype(col):
+            df[c] = col.map({True: "true", False: "false"}).fillna("")
+        else:
+            df[c] = col.astype(object).where(col.notna(), "").astype(str)
+    rows = np.arange(len(df), dtype=np.int64) + 2
+    return _finish(df, rows, path, "parquet", headers)

@@ -1,0 +1,395 @@
+"""Vectorised parsing and validation of text columns into typed core-table columns.
+
+Every converter takes a Series of ``str`` ('' = empty) and returns the typed values plus a
+boolean mask of values that could not be understood and the reason. Nothing loops over rows
+in Python: the work is pandas string kernels (Arrow-backed), ``to_numeric``/``to_datetime``
+and joins against reference tables; Python only ever sees the *distinct* values of small
+domains (states, countries, currencies).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from territorium.data.problems import ERROR, WARNING, ProblemLog
+from territorium.data.schema import Field, TableSpec
+from territorium.geo.reference import normalize_state
+
+__all__ = [
+    "parse_number", "parse_zip", "parse_state", "parse_country", "parse_currency",
+    "parse_datetime", "parse_bool", "parse_email", "validate_frame", "CURRENCIES",
+]
+
+#: Active ISO 4217 currency codes.
+CURRENCIES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
+    GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW
+    KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN
+    NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
+    SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU
+    UZS VES VED VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL ZWG""".split()
+)
+
+_US_NAMES = {"US", "USA", "U S", "U S A", "UNITED STATES", "UNITED STATES OF AMERICA", "AMERICA"}
+_COUNTRY_NAMES = {
+    "CANADA": "CA", "MEXICO": "MX", "UNITED KINGDOM": "GB", "UK": "GB", "GREAT BRITAIN": "GB",
+    "GERMANY": "DE", "FRANCE": "FR", "SPAIN": "ES", "ITALY": "IT", "NETHERLANDS": "NL",
+    "AUSTRALIA": "AU", "JAPAN": "JP", "PUERTO RICO": "PR",
+}
+_TRUE = {"true", "t", "yes", "y", "1", "x", "won", "closed"}
+_FALSE = {"false", "f", "no", "n", "0", "open", "lost"}
+ACTIVITY_TYPES = ("visit", "call", "email", "meeting", "other")
+
+
+def _strip(s: pd.Series) -> pd.Series:
+    return s.astype(str).str.strip()
+
+
+def _map_distinct(s: pd.Series, fn) -> pd.Series:
+    """Apply a Python function to the distinct values only, then broadcast (fast for small domains)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    mapped = np.array([fn(u) for u in uniques], dtype=object)
+    return pd.Series(mapped[codes] if len(uniques) else np.array([], dtype=object), index=s.index, dtype=object)
+
+
+# ---------------------------------------------------------------- numbers
+def parse_number(s: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Parse money/number strings.
+
+    Accepts currency symbols and codes ("$1,200,000.00", "USD 12"), thousands separators,
+    decimal commas ("1.200,00 €"), accounting negatives ("(12.50)") and percentages.
+
+    >>> v, bad, pct = parse_number(pd.Series(["$1,200,000.00", "1.200,50 €", "45%", "(12)", "abc", ""]))
+    >>> v.tolist()[:4], bad.tolist(), pct.tolist()[2]
+    ([1200000.0, 1200.5, 45.0, -12.0], [False, False, False, False, True, False], True)
+
+    Returns
+    -------
+    values : float Series (NaN where empty or bad)
+    bad : bool array, True where a non-empty value is not a number
+    percent : bool array, True where the value carried a ``%`` sign
+    """
+    t = _strip(s)
+    empty = (t == "").to_numpy()
+    if empty.all():
+        return pd.Series(np.nan, index=s.index), np.zeros(len(s), bool), np.zeros(len(s), bool)
+    fast = pd.to_numeric(t.where(~empty, None), errors="coerce")
+    need = (~empty) & fast.isna().to_numpy()
+    values = fast.astype(np.float64)
+    pct = np.zeros(len(s), dtype=bool)
+    if need.any():
+        u = t[need]
+        neg = u.str.startswith("(") & u.str.endswith(")")
+        u = u.str.replace(r"[()\s\u00a0$€£¥]|\b(?:USD|EUR|GBP|CAD|AUD)\b", "", regex=True)
+        p = u.str.endswith("%")
+        u = u.str.rstrip("%")
+        has_c = u.str.contains(",", regex=False)
+        us_thousands = u.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+        euro = has_c & ~us_thousands & u.str.fullmatch(r"[-+]?\d{1,3}(?:\.\d{3})*,\d+|[-+]?\d+,\d+")
+        u = u.where(~us_thousands, u.str.replace(",", "", regex=False))
+        u = u.where(~euro, u.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+        v = pd.to_numeric(u.where(u != "", None), errors="coerce").astype(np.float64)
+        v = v.where(~neg, -v)
+        values.loc[need] = v.to_numpy()
+        pct[need] = p.to_numpy(dtype=bool)
+    bad = (~empty) & values.isna().to_numpy()
+    return values, bad, pct
+
+
+# ---------------------------------------------------------------- places
+def parse_zip(s: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Normalise US ZIPs: ``'02134`` → 02134, 2134 → 02134, 02134-1234 → 02134, 021341234 → 02134.
+
+    Returns the 5-char ZIPs ('' where empty), a mask of unparseable values and a mask of
+    ``00000``.
+
+    >>> zips, bad, zero = parse_zip(pd.Series(["2134", "02134-1234", "'10001", "ABC", "0"]))
+    >>> zips.tolist(), bad.tolist()
+    (['02134', '02134', '10001', '', ''], [False, False, False, True, True])
+    """
+    t = _strip(s).str.lstrip("'").str.replace(r"\.0$", "", regex=True)
+    plus4 = t.str.fullmatch(r"\d{3,5}-\d{4}")
+    t = t.where(~plus4, t.str.split("-", n=1).str[0])
+    nine = t.str.fullmatch(r"\d{9}")
+    t = t.where(~nine, t.str.slice(0, 5))
+    digits = t.str.fullmatch(r"\d{3,5}")
+    out = t.where(~digits, t.str.zfill(5))
+    empty = (t == "").to_numpy()
+    bad = (~empty) & ~digits.to_numpy(dtype=bool)
+    zero = (out == "00000").to_numpy()
+    return out.where(~pd.Series(bad, index=s.index), ""), bad, zero
+
+
+#: USPS codes of territories and military "states", valid in addresses but not in STATES.
+OTHER_USPS = {"AS": "AMERICAN SAMOA", "GU": "GUAM", "MP": "NORTHERN MARIANA ISLANDS",
+              "VI": "VIRGIN ISLANDS", "UM": "", "FM": "FEDERATED STATES OF MICRONESIA",
+              "MH": "MARSHALL ISLANDS", "PW": "PALAU", "AA": "", "AE": "", "AP": ""}
+_OTHER_BY_NAME = {v: k for k, v in OTHER_USPS.items() if v}
+
+
+def _state(v: str):
+    if not v:
+        return ""
+    code = normalize_state(v)
+    if code is None:
+        k = " ".join(v.upper().replace(".", "").split())
+        code = k if k in OTHER_USPS else _OTHER_BY_NAME.get(k)
+    return code
+
+
+def parse_state(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """USPS codes from codes or full names; bad where a non-empty value is not a US state
+    (territories and military codes are accepted)."""
+    t = _strip(s)
+    out = _map_distinct(t, _state)
+    bad = ((t != "").to_numpy()) & out.isna().to_numpy()
+    return out.fillna(""), bad
+
+
+def parse_country(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """ISO alpha-2 codes; "USA", "United States" → US. Unknown long names are kept as written."""
+
+    def one(v: str) -> str:
+        k = " ".join(v.upper().replace(".", " ").split())
+        if not k:
+            return ""
+        if k in _US_NAMES:
+            return "US"
+        if k in _COUNTRY_NAMES:
+            return _COUNTRY_NAMES[k]
+        return k if len(k) == 2 else v
+
+    out = _map_distinct(_strip(s), one)
+    return out.astype(str), np.zeros(len(s), dtype=bool)
+
+
+def parse_currency(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    t = _strip(s).str.upper()
+    bad = ((t != "") & ~t.isin(CURRENCIES)).to_numpy()
+    return t, bad
+
+
+# ---------------------------------------------------------------- dates
+_DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S",
+                 "%m/%d/%y", "%d.%m.%Y", "%Y/%m/%d", "%d-%b-%Y", "%b %d, %Y")
+
+
+def parse_datetime(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Timestamps in UTC from ISO 8601 (with or without offset, Shopify's
+    ``2024-03-01 10:02:11 -0500``), US ``m/d/Y`` (Salesforce), ``d.m.Y`` and a few more."""
+    t = _strip(s)
+    empty = (t == "").to_numpy()
+    out = pd.to_datetime(t.where(~empty, None), format="ISO8601", errors="coerce", utc=True)
+    for fmt in _DATE_FORMATS:
+        need = (~empty) & out.isna().to_numpy()
+        if not need.any():
+            break
+        out.loc[need] = pd.to_datetime(t[need], format=fmt, errors="coerce", utc=True).to_numpy()
+    bad = (~empty) & out.isna().to_numpy()
+    return out, bad
+
+
+def parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    t = _strip(s).str.lower()
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out[t.isin(_TRUE).to_numpy()] = True
+    out[t.isin(_FALSE).to_numpy()] = False
+    bad = ((t != "") & out.isna()).to_numpy()
+    return out, bad
+
+
+def parse_email(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    t = _strip(s).str.lower()
+    bad = ((t != "") & ~t.str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+")).to_numpy()
+    return t, bad
+
+
+def parse_activity_type(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Map CRM activity types/subjects to visit/call/email/meeting/other."""
+
+    def one(v: str) -> str:
+        k = v.lower()
+        if not k:
+            return ""
+        for word, typ in (("visit", "visit"), ("call", "call"), ("phone", "call"), ("email", "email"),
+                          ("e-mail", "email"), ("mail", "email"), ("meeting", "meeting"), ("demo", "meeting"),
+                          ("lunch", "meeting"), ("on-site", "visit"), ("onsite", "visit")):
+            if word in k:
+                return typ
+        return "other"
+
+    return _map_distinct(_strip(s), one).astype(str), np.zeros(len(s), dtype=bool)
+
+
+# ---------------------------------------------------------------- the table
+def validate_frame(
+    spec: TableSpec,
+    frame: pd.DataFrame,
+    log: ProblemLog,
+    source: dict[str, str],
+    today: dt.date,
+    only: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Convert the text columns of ``frame`` (canonical names) to typed columns.
+
+    Problems go to ``log`` (row numbers come from the log) under the column name the user
+    wrote (``source`` maps canonical → file header). ``only`` restricts checks to a subset of
+    positions (Shopify order-level fields are checked on each order's first line only).
+    Columns absent from ``frame`` become empty (null) columns.
+    """
+    n = len(frame)
+    out = pd.DataFrame(index=frame.index)
+    scope = np.ones(n, dtype=bool) if only is None else only
+
+    def add(mask, col, reason, severity=ERROR, values=None):
+        log.add(np.asarray(mask, bool) & scope, source.get(col, col),
+                frame[col].to_numpy() if values is None else values, reason, severity)
+
+    add.rows = log.rows
+
+    for f in spec.fields:
+        if f.name not in frame.columns:
+            out[f.name] = _empty(f.kind, n)
+            continue
+        raw = frame[f.name]
+        empty = (raw.str.strip() == "").to_numpy()
+        if f.required:
+            add(empty, f.name, "required value is missing")
+        out[f.name] = _convert(f, raw, add, today)
+    _check_unique(spec, frame, out, add, scope)
+    _check_zip_state(spec, frame, out, add)
+    return out
+
+
+def _empty(kind: str, n: int) -> pd.Series:
+    if kind in ("money", "float", "percent", "lat", "lon"):
+        return pd.Series(np.full(n, np.nan))
+    if kind == "int":
+        return pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+    if kind in ("date", "datetime"):
+        return pd.Series(pd.to_datetime(pd.Series([None] * n, dtype=object), utc=True))
+    if kind == "bool":
+        return pd.Series(pd.array([pd.NA] * n, dtype="boolean"))
+    return pd.Series([None] * n, dtype=object)
+
+
+def _convert(f: Field, raw: pd.Series, add, today: dt.date) -> pd.Series:
+    k = f.kind
+    if k in ("money", "float", "int", "percent", "lat", "lon"):
+        v, bad, pct = parse_number(raw)
+        what = {"money": "an amount", "int": "a whole number", "percent": "a percentage"}.get(k, "a number")
+        add(bad, f.name, f"not {what}")
+        if k == "percent":
+            # a column written as 0–100 (Salesforce) or with % signs is scaled to 0–1
+            if pct.any() or (v.dropna() > 1).any():
+                v = v / 100.0
+        if k == "int":
+            frac = (v.notna() & (v != np.floor(v))).to_numpy()
+            add(frac, f.name, "not a whole number")
+            v = v.where(~pd.Series(frac, index=v.index))
+        lo, hi = f.min, f.max
+        if k == "lat":
+            lo, hi = -90.0, 90.0
+        if k == "lon":
+            lo, hi = -180.0, 180.0
+        if lo is not None:
+            neg = (v < lo).to_numpy()
+            add(neg, f.name, "negative value is impossible" if lo == 0 else f"below {lo}")
+            v = v.where(~pd.Series(neg, index=v.index))
+        if hi is not None:
+            over = (v > hi).to_numpy()
+            add(over, f.name, f"above {hi * 100:.0f}%" if k == "percent" else f"above {hi}")
+            v = v.where(~pd.Series(over, index=v.index))
+        if k == "int":
+            return v.round().astype("Int64")
+        return v.astype(np.float64)
+    if k in ("date", "datetime"):
+        v, bad = parse_datetime(raw)
+        add(bad, f.name, "not a date" if k == "date" else "not a date/time")
+        if f.no_future:
+            limit = pd.Timestamp(today, tz="UTC") + pd.Timedelta(days=1)
+            fut = (v >= limit).to_numpy()
+            add(fut, f.name, f"date is in the future (after {today.isoformat()})")
+        if k == "date":
+            v = v.dt.tz_localize(None).dt.normalize()
+        return v
+    if k == "zip":
+        v, bad, zero = parse_zip(raw)
+        add(bad, f.name, "not a US ZIP code")
+        add(zero, f.name, "ZIP 00000 does not exist")
+        return v.where(~pd.Series(zero, index=v.index), "")
+    if k == "state":
+        v, bad = parse_state(raw)
+        add(bad, f.name, "not a US state (code or name)")
+        return v
+    if k == "country":
+        return parse_country(raw)[0]
+    if k == "currency":
+        v, bad = parse_currency(raw)
+        add(bad, f.name, "unknown currency (not an ISO 4217 code)")
+        return v
+    if k == "bool":
+        v, bad = parse_bool(raw)
+        add(bad, f.name, "not true/false")
+        return v
+    if k == "email":
+        v, bad = parse_email(raw)
+        add(bad, f.name, "not an e-mail address")
+        return v
+    if k == "activity_type":
+        return parse_activity_type(raw)[0]
+    if k == "list":
+        return _strip(raw).str.replace(r"\s*[;,|]\s*", ";", regex=True).str.strip(";")
+    return _strip(raw).str.replace(r"\s+", " ", regex=True)
+
+
+def _check_unique(spec: TableSpec, frame: pd.DataFrame, out: pd.DataFrame, add, scope) -> None:
+    for f in spec.fields:
+        if not f.unique or f.name not in frame.columns:
+            continue
+        v = out[f.name].astype(str)
+        nonempty = (v != "") & out[f.name].notna()
+        dup = (v.duplicated(keep=False) & nonempty).to_numpy() & scope
+        if dup.any():
+            rows = pd.Series(add.rows, index=v.index)
+            first = rows.groupby(v.to_numpy()).transform("min").to_numpy()
+            reasons = np.array([f"duplicate id (also on row {r})" for r in first[dup]], dtype=object)
+            full = np.full(len(v), "", dtype=object)
+            full[dup] = reasons
+            # the first occurrence names the second one instead
+            second = rows[dup].groupby(v[dup].to_numpy()).transform(lambda x: x.iloc[1] if len(x) > 1 else x.iloc[0])
+            is_first = dup & (rows.to_numpy() == first)
+            full[is_first] = [f"duplicate id (also on row {r})" for r in second.to_numpy()[is_first[dup]]]
+            add(dup, f.name, full)
+
+
+def _check_zip_state(spec: TableSpec, frame: pd.DataFrame, out: pd.DataFrame, add) -> None:
+    if spec.zip_state is None:
+        return
+    from territorium.data.geocoding import zip_states
+
+    zc, sc, cc = spec.zip_state
+    if zc not in frame.columns:
+        return
+    z = out[zc].astype(str)
+    us = np.ones(len(z), dtype=bool)
+    if cc and cc in frame.columns:
+        c = out[cc].astype(str)
+        us = ((c == "US") | (c == "")).to_numpy()
+    has = (z != "").to_numpy() & us
+    if not has.any():
+        return
+    zs = zip_states(z)
+    unknown = has & pd.isna(zs)
+    add(unknown, zc, "ZIP code not found in the US ZIP table; placed by city if possible", WARNING,
+        values=z.to_numpy())
+    if sc and sc in frame.columns:
+        st = out[sc].astype(str).to_numpy()
+        wrong = has & ~pd.isna(zs) & (st != "") & (zs != st)
+        if wrong.any():
+            reasons = np.where(wrong, "ZIP " + z.to_numpy().astype(object) + " is in " + zs.astype(str)
+                               + ", not " + st.astype(object), "")
+            add(wrong, zc, reasons, values=z.to_numpy())

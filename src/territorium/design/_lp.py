@@ -1,0 +1,321 @@
+"""Linear programmes solved with HiGHS: balanced transport assignment, disruption minimum,
+and the Lagrangian lower bound built from the transport duals."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ._problem import Problem
+
+__all__ = ["cost_to_centers", "candidates", "transport_lp", "lagrangian_bound", "disruption_lp"]
+
+
+def cost_to_centers(P: Problem, idx: np.ndarray, centers: np.ndarray, cols: np.ndarray | None = None):
+    """Per-unit cost d(i, t) (not yet multiplied by w) for units ``idx`` and centres.
+
+    Squared Euclidean km² by default; ``P.cost`` may be a callable ``(points_km, centres_km)
+    -> (p, q)`` array or an ``(n, k)`` matrix (then ``cols`` picks territories).
+    """
+    if P.cost is None:
+        pts = P.xy[idx]
+        return ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    if callable(P.cost):
+        return np.asarray(P.cost(P.xy[idx], centers), dtype=float)
+    cm = P.cost
+    cols = np.arange(P.k) if cols is None else cols
+    return cm[np.ix_(idx, cols)]
+
+
+def candidates(P: Problem, centers: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest ``L`` territories per unit: (n, L) territory ids and their costs d(i, t)."""
+    L = min(L, P.k)
+    if P.cost is None:
+        tree = cKDTree(centers)
+        d, t = tree.query(P.xy, k=L)
+        d = np.asarray(d).reshape(P.n, L) ** 2
+        t = np.asarray(t).reshape(P.n, L)
+        return t.astype(np.int64), d
+    out_t = np.empty((P.n, L), np.int64)
+    out_d = np.empty((P.n, L))
+    for s in range(0, P.n, 2048):
+        idx = np.arange(s, min(P.n, s + 2048))
+        c = cost_to_centers(P, idx, centers)
+        part = np.argpartition(c, L - 1, axis=1)[:, :L] if L < P.k else np.tile(np.arange(P.k), (len(idx), 1))
+        out_t[idx] = part
+        out_d[idx] = np.take_along_axis(c, part, 1)
+    return out_t, out_d
+
+
+@dataclass
+class TransportSolution:
+    x: np.ndarray  # (ncols,) values for (unit, territory) pairs
+    pu: np.ndarray  # unit of each column
+    pt: np.ndarray  # territory of each column
+    value: float  # objective Σ w d x (same units as the moment of inertia), slacks excluded
+    slack: float  # total balance slack used (fraction of targets)
+    row_dual: np.ndarray | None  # (k, m) duals of the scaled balance rows
+    status: str
+    cost_scale: float
+
+
+def _highs():
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h, highspy
+
+
+def transport_lp(
+    P: Problem,
+    centers: np.ndarray,
+    L: int = 12,
+    time_limit: float = 60.0,
+    tol_scale: float = 1.0,
+    allowed: np.ndarray | None = None,
+) -> TransportSolution:
+    """Balanced transport LP over the nearest ``L`` territories of each unit.
+
+    min Σ w_i d(i,t) x_it  s.t.  Σ_t x_it = 1,  (1−tol_m) T_mt ≤ Σ_i a_im x_it ≤ (1+tol_m) T_mt,
+    with elastic slacks (penalised) so the LP is always feasible. Locked units get their
+    territory only; frozen territories take no other units.
+    """
+    n, k, m = P.n, P.k, P.m
+    tt, dd = candidates(P, centers, L)
+    pu = np.repeat(np.arange(n), tt.shape[1])
+    pt = tt.ravel()
+    pc = dd.ravel()
+    if allowed is not None:  # extra restriction mask over (unit, territory) via callable array
+        keep = allowed(pu, pt)
+        pu, pt, pc = pu[keep], pt[keep], pc[keep]
+    # frozen territories: no new units; locked units: only their territory
+    keep = ~P.frozen[pt] & (P.lock[pu] < 0)
+    pu, pt, pc = pu[keep], pt[keep], pc[keep]
+    lu = np.flatnonzero(P.lock >= 0)
+    if len(lu):
+        lc = cost_to_centers(P, lu, centers).reshape(len(lu), -1)
+        lt = P.lock[lu]
+        lcost = lc[np.arange(len(lu)), lt] if lc.shape[1] == k else lc[:, 0]
+        pu = np.r_[pu, lu]
+        pt = np.r_[pt, lt]
+        pc = np.r_[pc, lcost]
+    # units whose candidates were all removed (all near territories frozen): nearest non-frozen
+    has = np.zeros(n, bool)
+    has[pu] = True
+    if not has.all():
+        miss = np.flatnonzero(~has)
+        ok = np.flatnonzero(~P.frozen)
+        c = cost_to_centers(P, miss, centers[ok]) if P.cost is None or callable(P.cost) else P.cost[np.ix_(miss, ok)]
+        j = c.argmin(1)
+        pu = np.r_[pu, miss]
+        pt = np.r_[pt, ok[j]]
+        pc = np.r_[pc, c[np.arange(len(miss)), j]]
+    order = np.lexsort((pt, pu))
+    pu, pt, pc = pu[order], pt[order], pc[order]
+    cost = P.w[pu] * pc
+    cscale = float(cost.mean()) if cost.size and cost.mean() > 0 else 1.0
+    c = cost / cscale
+    ncol = len(pu)
+    # rows: n assignment rows, then balance rows (t, j) for non-frozen territories
+    active_t = np.flatnonzero(~P.frozen)
+    row_of = np.full((k, m), -1, np.int64)
+    nb = len(active_t) * m
+    if m:
+        row_of[active_t] = n + np.arange(nb).reshape(len(active_t), m)
+    rows = [pu]
+    vals = [np.ones(ncol)]
+    cols = [np.arange(ncol)]
+    for j in range(m):
+        r = row_of[pt, j]
+        ok = r >= 0
+        rows.append(r[ok])
+        vals.append(P.A[pu[ok], j] / P.T[pt[ok], j].clip(1e-300))
+        cols.append(np.flatnonzero(ok))
+    rows = np.concatenate(rows)
+    vals = np.concatenate(vals)
+    cols = np.concatenate(cols)
+    # slack columns: two per balance row
+    pen = float(max(c.sum(), 1.0)) * 10.0
+    if nb:
+        br = n + np.arange(nb)
+        rows = np.r_[rows, br, br]
+        cols = np.r_[cols, ncol + np.arange(nb), ncol + nb + np.arange(nb)]
+        vals = np.r_[vals, np.ones(nb), -np.ones(nb)]
+    ntot = ncol + 2 * nb
+    colcost = np.r_[c, np.full(2 * nb, pen)]
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    start = np.searchsorted(cols, np.arange(ntot + 1))
+    tol = P.tol * tol_scale
+    lo = np.r_[np.ones(n), np.tile(1 - tol, len(active_t))]
+    hi = np.r_[np.ones(n), np.tile(1 + tol, len(active_t))]
+
+    h, highspy = _highs()
+    h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
+    lp = highspy.HighsLp()
+    lp.num_col_ = ntot
+    lp.num_row_ = n + nb
+    lp.col_cost_ = colcost
+    lp.col_lower_ = np.zeros(ntot)
+    lp.col_upper_ = np.r_[np.ones(ncol), np.full(2 * nb, highspy.kHighsInf)]
+    lp.row_lower_ = lo
+    lp.row_upper_ = hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    h.passModel(lp)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)
+    if len(x) != ntot:  # no solution at all (time limit before a basis): nearest centre
+        x = np.zeros(ntot)
+        first = np.r_[0, np.flatnonzero(np.diff(pu)) + 1]
+        x[first] = 1.0
+        duals = None
+    else:
+        rd = np.asarray(sol.row_dual)
+        duals = np.zeros((k, m))
+        if m and len(rd) == n + nb:
+            duals[active_t] = rd[n:].reshape(len(active_t), m)
+    xs = x[:ncol].clip(0, 1)
+    return TransportSolution(
+        x=xs, pu=pu, pt=pt, value=float((cost * xs).sum()), slack=float(x[ncol:].sum()),
+        row_dual=duals, status=status, cost_scale=cscale,
+    )
+
+
+def round_assignment(P: Problem, sol: TransportSolution) -> np.ndarray:
+    """Each unit to its largest fractional territory."""
+    order = np.lexsort((-sol.x, sol.pu))
+    pu = sol.pu[order]
+    first = np.r_[True, pu[1:] != pu[:-1]]
+    a = np.empty(P.n, np.int64)
+    a[pu[first]] = sol.pt[order][first]
+    return a
+
+
+def fractional_centers(P: Problem, sol: TransportSolution, old: np.ndarray) -> np.ndarray:
+    """Weighted means of the fractional assignment (free territories only)."""
+    wx = P.w[sol.pu] * sol.x
+    S0 = np.bincount(sol.pt, wx, P.k)
+    Sx = np.bincount(sol.pt, wx * P.xy[sol.pu, 0], P.k)
+    Sy = np.bincount(sol.pt, wx * P.xy[sol.pu, 1], P.k)
+    c = old.copy()
+    ok = (S0 > 0) & ~P.fixed
+    c[ok, 0] = Sx[ok] / S0[ok]
+    c[ok, 1] = Sy[ok] / S0[ok]
+    return c
+
+
+def lagrangian_bound(P: Problem, centers: np.ndarray, duals_scaled: np.ndarray | None, cscale: float) -> float:
+    """Valid lower bound on Σ w_i d(i, c_t) over assignments to FIXED centres meeting the
+    balance tolerances: L(π) = Σ_i min_t [w_i d_it − Σ_m π_mt a_im/T_mt]
+    + Σ_mt [π⁺ (1−tol) − π⁻ (1+tol)], maximised over π ∈ {0, ±duals} (any π is valid)."""
+    k, m = P.k, P.m
+    best = -np.inf
+    pis = [np.zeros((k, m))]
+    if duals_scaled is not None and m:
+        pis += [duals_scaled * cscale, -duals_scaled * cscale]
+    for pi in pis:
+        const = float((np.maximum(pi, 0) * (1 - P.tol)[None, :]).sum() - (np.maximum(-pi, 0) * (1 + P.tol)[None, :]).sum())
+        total = 0.0
+        coef = pi / P.T.clip(1e-300)  # (k, m)
+        for s in range(0, P.n, 2048):
+            idx = np.arange(s, min(P.n, s + 2048))
+            c = P.w[idx, None] * cost_to_centers(P, idx, centers)
+            if m:
+                c = c - P.A[idx] @ coef.T
+            total += float(c.min(1).sum())
+        best = max(best, total + const)
+    return max(best, 0.0)
+
+
+def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, max_pairs: int = 3_000_000,
+                  scope: str = "all", return_x: bool = False):
+    """LP relaxation of minimum disruption: min Σ d_i (1 − x_i,cur(i)) subject to the balance
+    bounds; locked units and frozen territories stay. When n·k ≤ ``max_pairs`` every unit may
+    take every territory, so the value is a valid lower bound for any plan (contiguous or not).
+    Otherwise a unit may take the territories within two steps of its current one in the
+    territory graph (a reference value, not a proof). Returns (value, status, scope)."""
+    n, k, m = P.n, P.k, P.m
+    cur = P.current
+    if scope == "neighbours":
+        src = np.repeat(np.arange(n), np.diff(P.indptr))
+        pu = np.r_[np.arange(n), src]
+        pt = np.r_[cur, cur[P.indices]]
+        key = np.unique(pu * k + pt)
+        pu, pt = key // k, key % k
+        scope = "current or a graph neighbour's territory (the issue's reference LP)"
+    elif n * k <= max_pairs:
+        pu = np.repeat(np.arange(n), k)
+        pt = np.tile(np.arange(k), n)
+        scope = "all territories (valid lower bound)"
+    else:
+        src = np.repeat(np.arange(n), np.diff(P.indptr))
+        ta, tb = cur[src], cur[P.indices]
+        from scipy.sparse import csr_array as _csr
+
+        tg = _csr((np.ones(len(ta)), (ta, tb)), shape=(k, k))
+        tg = ((tg + _csr(np.eye(k))) > 0).astype(float)
+        t2 = ((tg @ tg) > 0).tocsr()
+        ip, ix = t2.indptr, t2.indices
+        cnt = np.diff(ip)[cur]
+        pu = np.repeat(np.arange(n), cnt)
+        pt = np.concatenate([ix[ip[t]:ip[t + 1]] for t in cur]) if n else np.zeros(0, np.int64)
+        scope = "territories within two steps (reference, not a bound)"
+    keep = (pt == cur[pu]) | ((P.lock[pu] < 0) & ~P.frozen[pt] & ~P.frozen[cur[pu]])
+    pu, pt = pu[keep], pt[keep]
+    c = np.where(pt == cur[pu], 0.0, P.dis[pu])
+    dscale = float(P.dis.mean()) if P.dis.mean() > 0 else 1.0
+    c = c / dscale
+    ncol = len(pu)
+    active_t = np.flatnonzero(~P.frozen)
+    row_of = np.full((k, m), -1, np.int64)
+    nb = len(active_t) * m
+    if m:
+        row_of[active_t] = n + np.arange(nb).reshape(len(active_t), m)
+    rows = [pu]
+    vals = [np.ones(ncol)]
+    cols = [np.arange(ncol)]
+    for j in range(m):
+        r = row_of[pt, j]
+        ok = r >= 0
+        rows.append(r[ok])
+        vals.append(P.A[pu[ok], j] / P.T[pt[ok], j].clip(1e-300))
+        cols.append(np.flatnonzero(ok))
+    rows = np.concatenate(rows)
+    vals = np.concatenate(vals)
+    cols = np.concatenate(cols)
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    start = np.searchsorted(cols, np.arange(ncol + 1))
+    tol = P.tol * tol_scale
+    h, highspy = _highs()
+    h.setOptionValue("time_limit", float(max(time_limit, 1.0)))
+    lp = highspy.HighsLp()
+    lp.num_col_ = ncol
+    lp.num_row_ = n + nb
+    lp.col_cost_ = c
+    lp.col_lower_ = np.zeros(ncol)
+    lp.col_upper_ = np.ones(ncol)
+    lp.row_lower_ = np.r_[np.ones(n), np.tile(1 - tol, len(active_t))]
+    lp.row_upper_ = np.r_[np.ones(n), np.tile(1 + tol, len(active_t))]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    h.passModel(lp)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    if status != "Optimal":
+        return (None, status, scope) if not return_x else (None, status, scope, None)
+    val = float(h.getInfo().objective_function_value) * dscale
+    if return_x:
+        x = np.asarray(h.getSolution().col_value)
+        return val, status, scope, (pu, pt, x)
+    return val, status, scope

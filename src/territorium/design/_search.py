@@ -1,0 +1,643 @@
+"""Mutable working alignment with incremental totals, contiguity checks and the local search.
+
+Everything here runs inside one start (one process). Per move the cost is O(m + degree)
+for the totals and a BFS bounded by the territory for the articulation check.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
+
+from ._problem import Problem
+
+__all__ = ["State", "Search"]
+
+#: internal tolerance margin: aim a little inside the user's tolerance
+TOL_MARGIN = 0.97
+
+
+class State:
+    """Working alignment. ``a`` is the assignment; per-territory totals are kept by flow."""
+
+    def __init__(self, P: Problem, a: np.ndarray, centers: np.ndarray):
+        self.P = P
+        k = P.k
+        self.a = np.asarray(a, dtype=np.int64).copy()
+        self.al = self.a.tolist()
+        self.c = centers.copy()  # (k, 2) current centres (fixed ones never change)
+        self.free = ~P.fixed if P.cost is None else np.zeros(k, bool)
+        self.q = (P.xy ** 2).sum(1)  # |x|^2 per unit
+        self.nbrs = None
+        if P.indptr is not None:
+            ip, ix = P.indptr.tolist(), P.indices.tolist()
+            self.nbrs = [ix[ip[i]:ip[i + 1]] for i in range(P.n)]
+        self.recount()
+
+    # ---- totals -------------------------------------------------------------------------
+    def unit_cost(self, idx, t):
+        """d(i, t) for fixed-centre territories (vectorised over idx / t)."""
+        P = self.P
+        if P.cost is None or callable(P.cost):
+            if P.cost is None:
+                d = P.xy[idx] - self.c[t]
+                return (d ** 2).sum(-1)
+            return self._cm[idx, t]
+        return P.cost[idx, t]
+
+    def refresh_cost_matrix(self):
+        """For a callable cost: evaluate it against the current centres (n x k)."""
+        P = self.P
+        if callable(P.cost):
+            self._cm = np.asarray(P.cost(P.xy, self.c), dtype=float)
+
+    def recount(self):
+        P, k, a = self.P, self.P.k, self.a
+        if callable(P.cost) and not hasattr(self, "_cm"):
+            self.refresh_cost_matrix()
+        self.size = np.bincount(a, minlength=k).astype(np.int64)
+        self.tot = np.zeros((k, P.m))
+        if P.m:
+            np.add.at(self.tot, a, P.A)
+        w = P.w
+        self.S0 = np.bincount(a, w, k)
+        self.Sx = np.bincount(a, w * P.xy[:, 0], k)
+        self.Sy = np.bincount(a, w * P.xy[:, 1], k)
+        self.S2 = np.bincount(a, w * self.q, k)
+        self.Lc = np.bincount(a, w * self.unit_cost(np.arange(P.n), a), k)
+
+    def sync_centers(self):
+        """Free (Euclidean) centres to the current weighted means."""
+        ok = self.free & (self.S0 > 0)
+        self.c[ok, 0] = self.Sx[ok] / self.S0[ok]
+        self.c[ok, 1] = self.Sy[ok] / self.S0[ok]
+
+    def update_centers(self):
+        """Free centres to weighted means; recompute the linear costs."""
+        ok = self.free & (self.S0 > 0)
+        if callable(self.P.cost):
+            ok = ~self.P.fixed & (self.S0 > 0)
+        self.c[ok, 0] = self.Sx[ok] / self.S0[ok]
+        self.c[ok, 1] = self.Sy[ok] / self.S0[ok]
+        if callable(self.P.cost):
+            self.refresh_cost_matrix()
+        P = self.P
+        self.Lc = np.bincount(self.a, P.w * self.unit_cost(np.arange(P.n), self.a), P.k)
+
+    def f_terr(self, S0, Sx, Sy, S2, Lc, free):
+        """Territory objective: exact centroid moment for free territories, else linear cost."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mom = np.where(S0 > 1e-300, S2 - (Sx * Sx + Sy * Sy) / np.where(S0 > 1e-300, S0, 1.0), 0.0)
+        return np.where(free, np.maximum(mom, 0.0), Lc)
+
+    def objective(self) -> float:
+        return float(self.f_terr(self.S0, self.Sx, self.Sy, self.S2, self.Lc, self.free).sum())
+
+    def dev(self) -> np.ndarray:
+        """(k, m) relative deviation from target."""
+        return self.tot / self.P.T.clip(1e-300) - 1.0
+
+    def violation(self, tol=None, sq=True) -> float:
+        tol = self.P.tol if tol is None else tol
+        ex = np.maximum(np.abs(self.dev()) - tol[None, :], 0.0)
+        ex[self.P.frozen] = 0.0
+        return float((ex ** 2).sum() if sq else ex.sum())
+
+    def move(self, i: int, b: int):
+        P = self.P
+        a = self.al[i]
+        if a == b:
+            return
+        w = P.w[i]
+        x, y = P.xy[i]
+        self.size[a] -= 1
+        self.size[b] += 1
+        if P.m:
+            self.tot[a] -= P.A[i]
+            self.tot[b] += P.A[i]
+        self.S0[a] -= w
+        self.S0[b] += w
+        self.Sx[a] -= w * x
+        self.Sx[b] += w * x
+        self.Sy[a] -= w * y
+        self.Sy[b] += w * y
+        self.S2[a] -= w * self.q[i]
+        self.S2[b] += w * self.q[i]
+        self.Lc[a] -= w * self.unit_cost(i, a)
+        self.Lc[b] += w * self.unit_cost(i, b)
+        self.a[i] = b
+        self.al[i] = b
+
+    # ---- scoring --------------------------------------------------------------------------
+    def delta(self, us, ta, tb, tol, sq=True):
+        """Vectorised change of (objective, violation) when units ``us`` go ta -> tb.
+
+        ``us`` may be 2-D (swap: ``us[:,0]`` ta->tb and ``us[:,1]`` tb->ta)."""
+        P = self.P
+        if us.ndim == 1:
+            sgn_units = [(us, 1.0)]
+        else:
+            sgn_units = [(us[:, 0], 1.0), (us[:, 1], -1.0)]
+        dS0 = 0.0
+        dSx = 0.0
+        dSy = 0.0
+        dS2 = 0.0
+        dLa = 0.0
+        dLb = 0.0
+        dA = 0.0
+        for u, s in sgn_units:
+            w = P.w[u]
+            dS0 = dS0 + s * w
+            dSx = dSx + s * w * P.xy[u, 0]
+            dSy = dSy + s * w * P.xy[u, 1]
+            dS2 = dS2 + s * w * self.q[u]
+            if s > 0:
+                dLa = dLa - w * self.unit_cost(u, ta)
+                dLb = dLb + w * self.unit_cost(u, tb)
+            else:
+                dLa = dLa + w * self.unit_cost(u, ta)
+                dLb = dLb - w * self.unit_cost(u, tb)
+            if P.m:
+                dA = dA + s * P.A[u]
+        fa0 = self.f_terr(self.S0[ta], self.Sx[ta], self.Sy[ta], self.S2[ta], self.Lc[ta], self.free[ta])
+        fb0 = self.f_terr(self.S0[tb], self.Sx[tb], self.Sy[tb], self.S2[tb], self.Lc[tb], self.free[tb])
+        fa1 = self.f_terr(self.S0[ta] - dS0, self.Sx[ta] - dSx, self.Sy[ta] - dSy, self.S2[ta] - dS2,
+                          self.Lc[ta] + dLa, self.free[ta])
+        fb1 = self.f_terr(self.S0[tb] + dS0, self.Sx[tb] + dSx, self.Sy[tb] + dSy, self.S2[tb] + dS2,
+                          self.Lc[tb] + dLb, self.free[tb])
+        dobj = (fa1 - fa0) + (fb1 - fb0)
+        if not P.m:
+            return dobj, np.zeros_like(dobj), np.zeros_like(dobj)
+        T = P.T
+        Ta, Tb = T[ta], T[tb]
+        da0 = self.tot[ta] / Ta - 1
+        db0 = self.tot[tb] / Tb - 1
+        da1 = (self.tot[ta] - dA) / Ta - 1
+        db1 = (self.tot[tb] + dA) / Tb - 1
+        fa = ~P.frozen[ta]
+        fb = ~P.frozen[tb]
+
+        def pen(d, p):
+            e = np.maximum(np.abs(d) - tol, 0.0)
+            return (e ** p).sum(-1)
+
+        p = 2 if sq else 1
+        dv = fa * (pen(da1, p) - pen(da0, p)) + fb * (pen(db1, p) - pen(db0, p))
+        dphi = fa * ((da1 ** 2).sum(-1) - (da0 ** 2).sum(-1)) + fb * ((db1 ** 2).sum(-1) - (db0 ** 2).sum(-1))
+        return dobj, dv, dphi
+
+    # ---- contiguity -----------------------------------------------------------------------
+    def connected_without(self, u: int) -> bool:
+        """Would territory a[u] stay connected if u left it? (BFS from one in-territory
+        neighbour until every other in-territory neighbour is reached.)"""
+        al = self.al
+        A = al[u]
+        excl = self.P.exclave
+        nb = [v for v in self.nbrs[u] if al[v] == A and not excl[v]]
+        if len(nb) <= 1:
+            return True
+        targets = set(nb[1:])
+        seen = {u, nb[0]}
+        dq = deque([nb[0]])
+        nbrs = self.nbrs
+        while dq:
+            v = dq.popleft()
+            for x in nbrs[v]:
+                if x not in seen and al[x] == A and not excl[x]:
+                    if x in targets:
+                        targets.discard(x)
+                        if not targets:
+                            return True
+                    seen.add(x)
+                    dq.append(x)
+        return False
+
+    def touches(self, u: int, b: int) -> bool:
+        al = self.al
+        return any(al[v] == b for v in self.nbrs[u])
+
+    def components(self):
+        """Per-unit component label of the within-territory graph (exclave units alone)."""
+        P = self.P
+        src = np.repeat(np.arange(P.n), np.diff(P.indptr))
+        dst = P.indices
+        same = (self.a[src] == self.a[dst]) & ~P.exclave[src] & ~P.exclave[dst]
+        g = csr_array((np.ones(int(same.sum())), (src[same], dst[same])), shape=(P.n, P.n))
+        return connected_components(g, directed=False)[1]
+
+
+class Search:
+    """Construction repair, improvement and realignment on a :class:`State`."""
+
+    def __init__(self, state: State, rng: np.random.Generator, deadline: float, cancel=None,
+                 progress=None):
+        self.s = state
+        self.P = state.P
+        self.rng = rng
+        self.deadline = deadline
+        self.cancel = cancel
+        self.progress = progress
+        self.reason: dict[int, tuple] = {}
+        self.stopped = "converged"
+        self.n_moves = 0
+        P = self.P
+        self.movable = (P.lock < 0)
+        if P.current is not None:
+            self.movable &= ~P.frozen[P.current]
+        if P.indptr is not None:
+            self.src = np.repeat(np.arange(P.n), np.diff(P.indptr))
+            self.dst = P.indices
+        self.tol_in = P.tol * TOL_MARGIN
+
+    def out_of_time(self) -> bool:
+        if time.monotonic() >= self.deadline:
+            self.stopped = "time_limit"
+            return True
+        c = self.cancel
+        if c is not None and (c() if callable(c) else c.is_set()):
+            self.stopped = "cancelled"
+            return True
+        return False
+
+    # ---- reasons --------------------------------------------------------------------------
+    def _note(self, u, ta, tb, kind):
+        s, P = self.s, self.P
+        if kind == "balance" and P.m:
+            dev = s.dev()
+            # the measure whose deviation improved most over the two territories
+            da1 = (s.tot[ta] - P.A[u]) / P.T[ta] - 1
+            db1 = (s.tot[tb] + P.A[u]) / P.T[tb] - 1
+            gain = (np.abs(dev[ta]) - np.abs(da1)) + (np.abs(dev[tb]) - np.abs(db1))
+            j = int(np.argmax(gain))
+            if abs(dev[ta, j]) >= abs(dev[tb, j]):
+                self.reason[u] = ("balance", ta, tb, j, ta, float(dev[ta, j]), float(da1[j]))
+            else:
+                self.reason[u] = ("balance", ta, tb, j, tb, float(dev[tb, j]), float(db1[j]))
+        elif kind == "compactness":
+            da = float(np.sqrt(((P.xy[u] - s.c[ta]) ** 2).sum()))
+            db = float(np.sqrt(((P.xy[u] - s.c[tb]) ** 2).sum()))
+            self.reason[u] = ("compactness", ta, tb, da, db)
+        else:
+            self.reason[u] = (kind, ta, tb)
+
+    def _apply(self, u, b, kind):
+        ta = self.s.al[u]
+        self._note(u, ta, b, kind)
+        self.s.move(u, b)
+        self.n_moves += 1
+
+    # ---- contiguity repair ----------------------------------------------------------------
+    def repair(self, max_rounds: int = 60):
+        """Make every territory one piece: keep its anchor component (the one with its locked
+        units / home, else the heaviest), give other pieces to the best adjacent territory."""
+        s, P = self.s, self.P
+        if P.indptr is None:
+            return
+        for _ in range(max_rounds):
+            lab = s.components()
+            ncomp = lab.max() + 1
+            terr = np.zeros(ncomp, np.int64)
+            terr[lab] = s.a
+            cnt = np.bincount(terr, minlength=P.k)
+            if (cnt <= 1).all():
+                return
+            mass = np.bincount(lab, P.w + 1e-9, ncomp)
+            locked_here = np.bincount(lab, (P.lock >= 0).astype(float), ncomp)
+            nexcl = np.bincount(lab, (~P.exclave).astype(float), ncomp)
+            key = locked_here * 1e30 + mass
+            changed = False
+            for t in np.flatnonzero(cnt > 1):
+                comps = np.flatnonzero(terr == t)
+                comps = comps[nexcl[comps] > 0]
+                if len(comps) <= 1:
+                    continue
+                anchor = comps[np.argmax(key[comps])]
+                for c in comps:
+                    if c == anchor:
+                        continue
+                    members = np.flatnonzero(lab == c)
+                    if (P.lock[members] == t).any():
+                        changed |= self._connect(members, t, lab == anchor)
+                        continue
+                    changed |= self._give_away(members, t)
+            if not changed:
+                return
+
+    def _give_away(self, members, t) -> bool:
+        s, P = self.s, self.P
+        mset = set(members.tolist())
+        opts = {}
+        for u in members:
+            for v in s.nbrs[u]:
+                if v not in mset:
+                    b = s.al[v]
+                    if b != t and not P.frozen[b]:
+                        opts[b] = opts.get(b, 0) + 1
+        if not opts:
+            return False
+        if (P.lock[members] >= 0).any():
+            return False
+        cands = np.array(sorted(opts))
+        # score: compactness of the piece to each candidate centre + balance effect
+        w = P.w[members]
+        cen = (w[:, None] * P.xy[members]).sum(0) / max(w.sum(), 1e-300)
+        d2 = ((s.c[cands] - cen) ** 2).sum(1)
+        score = d2 / max(d2.max(), 1e-300)
+        if P.m:
+            add = P.A[members].sum(0)
+            dev1 = (s.tot[cands] + add) / P.T[cands] - 1
+            score = score + 10 * (np.maximum(np.abs(dev1) - self.tol_in, 0) ** 2).sum(1) / max(1e-12, (self.tol_in ** 2).sum() + 1e-6)
+        b = int(cands[np.argmin(score)])
+        for u in members:
+            self.reason[int(u)] = ("repair", t, b)
+            s.move(int(u), b)
+        return True
+
+    def _connect(self, members, t, anchor_mask) -> bool:
+        """Locked units of t cut off from t's anchor: claim a shortest path of free units."""
+        s, P = self.s, self.P
+        target = set(members.tolist())
+        prev = {}
+        start = np.flatnonzero(anchor_mask).tolist()
+        seen = set(start)
+        dq = deque(start)
+        hit = None
+        while dq and hit is None:
+            v = dq.popleft()
+            for x in s.nbrs[v]:
+                if x in seen:
+                    continue
+                if x in target:
+                    prev[x] = v
+                    hit = x
+                    break
+                if P.lock[x] >= 0 and P.lock[x] != t:
+                    continue
+                if P.frozen[s.al[x]] and s.al[x] != t:
+                    continue
+                seen.add(x)
+                prev[x] = v
+                dq.append(x)
+        if hit is None:
+            return False
+        v = prev[hit]
+        changed = False
+        while not anchor_mask[v]:
+            if s.al[v] != t:
+                self.reason[v] = ("lockpath", s.al[v], t)
+                s.move(v, t)
+                changed = True
+            v = prev[v]
+        return changed
+
+    # ---- candidate moves -----------------------------------------------------------------
+    def boundary_pairs(self):
+        s, P = self.s, self.P
+        a = s.a
+        if P.indptr is None:
+            return self._book_pairs()
+        src, dst = self.src, self.dst
+        m = (a[src] != a[dst]) & self.movable[src]
+        if P.frozen.any():
+            m &= ~P.frozen[a[dst]]
+        u = src[m]
+        b = a[dst[m]]
+        if len(u) == 0:
+            return u, b
+        key = np.unique(u * P.k + b)
+        return key // P.k, key % P.k
+
+    def _book_pairs(self, L: int = 6):
+        """No graph: every movable unit may go to one of its L nearest centres."""
+        from scipy.spatial import cKDTree
+
+        s, P = self.s, self.P
+        L = min(L, P.k)
+        tree = cKDTree(s.c)
+        _, t = tree.query(P.xy, k=L)
+        t = np.asarray(t).reshape(P.n, L)
+        u = np.repeat(np.arange(P.n), L)
+        b = t.ravel()
+        m = (b != s.a[u]) & self.movable[u] & ~P.frozen[b]
+        return u[m], b[m]
+
+    def _removable(self, u) -> bool:
+        s = self.s
+        if s.size[s.al[u]] <= 1:
+            return False
+        if s.nbrs is None:
+            return True
+        return s.connected_without(u)
+
+    # ---- improvement ---------------------------------------------------------------------
+    def improve(self, max_passes: int = 600):
+        """Penalised descent: F = MOI/scale + λ·Σ excess² (+ φ·Σ dev² while stuck), λ raised
+        while infeasible; single boundary moves by gain, then swaps when moves stall."""
+        s, P = self.s, self.P
+        scale = max(s.objective(), 1e-12)
+        lam = 10.0 * P.n
+        phi = 0.0
+        tol = self.tol_in
+        eps = 1e-12
+        centre_every = 3
+        for it in range(max_passes):
+            if self.out_of_time():
+                return
+            if self.progress is not None:
+                self.progress(it / max_passes, f"local search pass {it}")
+            applied = self._move_pass(scale, lam, tol, eps, phi)
+            if applied == 0:
+                applied = self._swap_pass(scale, lam, tol, eps, phi)
+            viol = s.violation(tol)
+            if viol <= 0 and phi > 0:
+                phi = 0.0  # feasible again: back to compactness (λ keeps it feasible)
+                continue
+            if applied == 0:
+                if viol > 0 and lam < 1e9:
+                    lam *= 10.0
+                    continue
+                if viol > 0 and phi < 1e9:
+                    # stuck on the tolerance edge: pull every territory towards its target so
+                    # slack spreads and a later move can fix the violation
+                    phi = max(phi * 10.0, 1.0 * P.n)
+                    continue
+                if self._recentre():
+                    continue
+                return
+            if viol > 0:
+                lam = min(lam * 1.5, 1e9)
+            s.sync_centers()
+            if it % centre_every == centre_every - 1:
+                self._recentre()
+
+    def _recentre(self) -> bool:
+        """Fixed-centre / custom-cost territories keep centres; for callable cost the free
+        centres move to weighted means (returns True if the objective changed)."""
+        s, P = self.s, self.P
+        if not callable(P.cost):
+            return False
+        before = s.objective()
+        s.update_centers()
+        return s.objective() < before - 1e-9 * max(abs(before), 1)
+
+    def _move_pass(self, scale, lam, tol, eps, phi=0.0) -> int:
+        s, P = self.s, self.P
+        u, b = self.boundary_pairs()
+        if len(u) == 0:
+            return 0
+        ta = s.a[u]
+        dobj, dv, dphi = s.delta(u, ta, b, tol)
+        dF = dobj / scale + lam * dv + phi * dphi
+        sel = np.flatnonzero(dF < -eps)
+        if len(sel) == 0:
+            return 0
+        order = sel[np.lexsort((self.rng.random(len(sel)), dF[sel]))]
+        dirty = np.zeros(P.k, bool)
+        applied = 0
+        for n_seen, j in enumerate(order):
+            uj, bj, aj = int(u[j]), int(b[j]), int(ta[j])
+            if s.al[uj] != aj:
+                continue
+            if dirty[aj] or dirty[bj]:
+                o, v, ph = s.delta(np.array([uj]), np.array([aj]), np.array([bj]), tol)
+                f = o[0] / scale + lam * v[0] + phi * ph[0]
+                if f >= -eps:
+                    continue
+                kind = "balance" if (v[0] < 0 or ph[0] < 0 < phi) else "compactness"
+            else:
+                kind = "balance" if (dv[j] < 0 or dphi[j] < 0 < phi) else "compactness"
+            if s.nbrs is not None and not s.touches(uj, bj):
+                continue
+            if not self._removable(uj):
+                continue
+            self._apply(uj, bj, kind)
+            dirty[aj] = dirty[bj] = True
+            applied += 1
+            if (n_seen & 127) == 0 and self.out_of_time():
+                break
+        return applied
+
+    def _swap_pass(self, scale, lam, tol, eps, phi=0.0) -> int:
+        s, P = self.s, self.P
+        if P.indptr is None:
+            u, b = self.boundary_pairs()
+            if len(u) == 0:
+                return 0
+            # books: swap u with the unit of territory b nearest to u's territory centre
+            return 0
+        src, dst = self.src, self.dst
+        a = s.a
+        m = (src < dst) & (a[src] != a[dst]) & self.movable[src] & self.movable[dst]
+        if P.frozen.any():
+            m &= ~P.frozen[a[src]] & ~P.frozen[a[dst]]
+        pu, pv = src[m], dst[m]
+        if len(pu) == 0:
+            return 0
+        ta, tb = a[pu], a[pv]
+        dobj, dv, dphi = s.delta(np.column_stack([pu, pv]), ta, tb, tol)
+        dF = dobj / scale + lam * dv + phi * dphi
+        sel = np.flatnonzero(dF < -eps)
+        if len(sel) == 0:
+            return 0
+        order = sel[np.lexsort((self.rng.random(len(sel)), dF[sel]))]
+        dirty = np.zeros(P.k, bool)
+        applied = 0
+        for j in order:
+            uj, vj, aj, bj = int(pu[j]), int(pv[j]), int(ta[j]), int(tb[j])
+            if s.al[uj] != aj or s.al[vj] != bj or dirty[aj] or dirty[bj]:
+                continue
+            if s.size[aj] < 2 or s.size[bj] < 2:
+                continue
+            # v: b -> a first, then u: a -> b
+            if not s.connected_without(vj):
+                continue
+            s.move(vj, aj)
+            ok = s.touches(uj, bj) and s.connected_without(uj)
+            if not ok:
+                s.move(vj, bj)
+                continue
+            kind = "balance" if dv[j] < 0 else "compactness"
+            s.move(vj, bj)
+            self._apply(vj, aj, kind)
+            self._apply(uj, bj, kind)
+            dirty[aj] = dirty[bj] = True
+            applied += 1
+        return applied
+
+    # ---- realignment ---------------------------------------------------------------------
+    def realign(self, beta: float = 0.1, max_rounds: int = 100000):
+        """Reach the tolerances from the current alignment moving as little disruption as
+        possible: greedy on (excess + β·Σdev²) decrease per unit of disruption, within the cap."""
+        s, P = self.s, self.P
+        cur = P.current
+        d = P.dis
+        dmean = max(float(d.mean()), 1e-12)
+        used = float(d[s.a != cur].sum())
+        tol = self.tol_in
+        scale = max(s.objective(), 1e-12)
+        for _ in range(max_rounds):
+            if s.violation(tol, sq=False) <= 0 or self.out_of_time():
+                break
+            u, b = self.boundary_pairs()
+            if len(u) == 0:
+                break
+            ta = s.a[u]
+            dobj, de, dphi = s.delta(u, ta, b, tol, sq=False)
+            ddis = d[u] * ((b != cur[u]).astype(float) - (ta != cur[u]).astype(float))
+            gain = -(de + beta * dphi) - 1e-3 * dobj / scale / P.n
+            ok = (gain > 1e-12) & (de <= 1e-15) & (used + ddis <= P.max_dis + 1e-9)
+            if not ok.any():
+                break
+            sel = np.flatnonzero(ok)
+            cost = np.maximum(ddis[sel], 0.0) + 1e-3 * dmean
+            ratio = gain[sel] / cost
+            order = sel[np.lexsort((self.rng.random(len(sel)), -ratio))]
+            dirty = np.zeros(P.k, bool)
+            applied = 0
+            for j in order:
+                uj, bj, aj = int(u[j]), int(b[j]), int(ta[j])
+                if dirty[aj] or dirty[bj] or s.al[uj] != aj:
+                    continue
+                if used + ddis[j] > P.max_dis + 1e-9:
+                    continue
+                if not s.touches(uj, bj) or not self._removable(uj):
+                    continue
+                self._apply(uj, bj, "balance")
+                used += ddis[j]
+                dirty[aj] = dirty[bj] = True
+                applied += 1
+            if applied == 0:
+                break
+        self.cleanup_disruption()
+
+    def cleanup_disruption(self):
+        """Send moved units home when that keeps every territory within its current excess."""
+        s, P = self.s, self.P
+        cur = P.current
+        tol = self.tol_in
+        for _ in range(5):
+            moved = np.flatnonzero((s.a != cur) & self.movable)
+            if len(moved) == 0:
+                return
+            moved = moved[np.argsort(-P.dis[moved], kind="stable")]
+            back = 0
+            for u in moved.tolist():
+                if self.out_of_time():
+                    return
+                t = int(cur[u])
+                ta = s.al[u]
+                if ta == t or P.frozen[t]:
+                    continue
+                _, de, _ = s.delta(np.array([u]), np.array([ta]), np.array([t]), tol, sq=False)
+                if de[0] > 1e-15:
+                    continue
+                if not s.touches(u, t) or not self._removable(u):
+                    continue
+                s.move(u, t)
+                self.reason.pop(u, None)
+                back += 1
+            if back == 0:
+                return

@@ -1,0 +1,662 @@
+"""Public entry points: :func:`design`, :func:`tradeoff`, :func:`design_books`."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, wait, FIRST_COMPLETED
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from territorium.model import Units
+
+from ._bound import mass_concentration_bound
+from ._lp import disruption_lp, lagrangian_bound, transport_lp
+from ._problem import DesignInputError, Problem, build_problem, territory_labels
+from ._worker import run_start
+
+__all__ = ["DesignReport", "DesignResult", "design", "tradeoff", "design_books", "DesignInputError"]
+
+
+@dataclass(frozen=True)
+class DesignReport:
+    """What a planner needs to judge a plan.
+
+    Attributes
+    ----------
+    status : str
+        ``feasible`` (every balance measure within tolerance, every territory one piece) or
+        ``infeasible``.
+    territories : pandas.DataFrame
+        One row per territory: label, units, per measure total/target/deviation, pieces,
+        compactness mass, mean and max distance (km) from the centre, Polsby–Popper.
+    max_abs_dev, mean_abs_dev : dict
+        Per balance measure, over territories (fractions of target).
+    tolerances : dict
+    pieces : numpy.ndarray
+        Connected pieces per territory (virtual edges count as links).
+    virtual_edges_used : int
+        Virtual (non-border) edges inside a territory.
+    objective : float
+        Moment of inertia Σ w_i d(i, centre)² in weight·km² (see ``docs/design.md``).
+    lower_bound, gap : float
+        A valid lower bound on ``objective`` and ``1 − lower_bound/objective``.
+    bound_method : str
+    relaxation : float or None
+        Balanced transport LP value around the iterated centres (reference, not a bound).
+    mean_distance_km, max_distance_km : float
+        Compactness-weighted mean and maximum distance from a unit to its centre / home.
+    polsby_popper : numpy.ndarray or None
+    disruption : dict or None
+        Realignment: moved amount of the chosen measure, accounts, revenue, units, the LP
+        minimum and the ratio to it.
+    violations, diagnostics : tuple of str
+    time_s, seed, n_starts, stopped, start_objectives
+    """
+
+    status: str
+    territories: pd.DataFrame
+    max_abs_dev: dict
+    mean_abs_dev: dict
+    tolerances: dict
+    pieces: np.ndarray
+    virtual_edges_used: int
+    objective: float
+    compactness_weight: str
+    lower_bound: float
+    gap: float
+    bound_method: str
+    relaxation: float | None
+    mean_distance_km: float
+    max_distance_km: float
+    polsby_popper: np.ndarray | None
+    disruption: dict | None
+    violations: tuple
+    diagnostics: tuple
+    time_s: float
+    seed: int
+    n_starts: int
+    stopped: str
+    start_objectives: tuple = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        """A few lines of plain text (for a CLI to print)."""
+        lines = [f"status: {self.status} ({self.stopped}, {self.time_s:.1f}s, seed {self.seed}, "
+                 f"{self.n_starts} starts)"]
+        for m, v in self.max_abs_dev.items():
+            lines.append(f"  {m}: max |dev| {v:.1%}, mean {self.mean_abs_dev[m]:.1%} (tol ±{self.tolerances[m]:.0%})")
+        lines.append(f"  pieces: max {int(self.pieces.max()) if len(self.pieces) else 0}; "
+                     f"virtual edges used {self.virtual_edges_used}")
+        lines.append(f"  moment of inertia {self.objective:.6g}; lower bound {self.lower_bound:.6g} "
+                     f"(gap {self.gap:.1%}, {self.bound_method})")
+        if self.relaxation:
+            lines.append(f"  balanced relaxation {self.relaxation:.6g} (ratio {self.objective / self.relaxation:.3f})")
+        if self.disruption:
+            d = self.disruption
+            lines.append(f"  disruption: {d['moved']:.6g} {d['measure']} ({d['moved_fraction']:.1%}), "
+                         f"{d['units_moved']} units; LP minimum (one-step moves) {d['lp_minimum']}, "
+                         f"LP bound {d['lp_bound']} ({d['lp_bound_scope']})")
+        for v in self.violations:
+            lines.append(f"  ! {v}")
+        for v in self.diagnostics:
+            lines.append(f"  ? {v}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """Alignment, centres (projected metres), report and per-unit move explanations."""
+
+    assignment: np.ndarray
+    centers: np.ndarray
+    labels: tuple
+    report: DesignReport
+    moves: pd.DataFrame
+    curve: pd.DataFrame | None = None
+
+
+# ---------------------------------------------------------------------------------------
+def _fmt_pct(x: float) -> str:
+    return f"{x:+.1%}"
+
+
+def _precheck(P: Problem, units: Units) -> list[str]:
+    """Infeasibility visible before solving: oversized units, locks, frozen territories."""
+    out = []
+    labels = territory_labels(P.k)
+    ids = units.ids
+    for j, m in enumerate(P.measures):
+        hi = (1 + P.tol[j]) * P.T[:, j]
+        big = np.flatnonzero(P.A[:, j] > hi.max())
+        if len(big):
+            names = ", ".join(str(ids[i]) for i in big[:10])
+            worst = big[np.argmax(P.A[big, j])]
+            out.append(
+                f"{m}: {len(big)} unit(s) alone exceed every territory's upper bound "
+                f"((1+{P.tol[j]:.0%})·target ≤ {hi.max():.6g}): {names}"
+                f" (largest {ids[worst]} = {P.A[worst, j]:.6g}, {P.A[worst, j] / P.T[:, j].max() - 1:+.0%} of target)"
+            )
+        lk = P.lock >= 0
+        if lk.any():
+            lt = np.bincount(P.lock[lk], P.A[lk, j], P.k)
+            for t in np.flatnonzero((lt > hi) & ~P.frozen):
+                us = np.flatnonzero(P.lock == t)
+                out.append(
+                    f"{m}: locks put {labels[t]} at {_fmt_pct(lt[t] / P.T[t, j] - 1)} of target "
+                    f"(tolerance ±{P.tol[j]:.0%}): units " + ", ".join(str(ids[i]) for i in us[:10])
+                )
+        if P.frozen.any():
+            for t in np.flatnonzero(P.frozen):
+                pass  # frozen territories are their own target (see build_problem)
+    if P.frozen.any() and P.m:
+        pass
+    return out
+
+
+def _pieces(P: Problem, a: np.ndarray):
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import connected_components
+
+    if P.indptr is None:
+        return np.ones(P.k, np.int64), 0
+    src = np.repeat(np.arange(P.n), np.diff(P.indptr))
+    dst = P.indices
+    same = a[src] == a[dst]
+    g = csr_array((np.ones(int(same.sum())), (src[same], dst[same])), shape=(P.n, P.n))
+    lab = connected_components(g, directed=False)[1]
+    ncomp = lab.max() + 1
+    terr = np.zeros(ncomp, np.int64)
+    terr[lab] = a
+    pieces = np.bincount(terr, minlength=P.k)
+    vused = int((same & P.virtual & (src < dst)).sum())
+    return pieces, vused
+
+
+def polsby_popper(units: Units, assignment: np.ndarray, k: int | None = None) -> np.ndarray | None:
+    """4π·area/perimeter² of each territory's union of unit polygons (projected CRS)."""
+    if units.geometry is None:
+        return None
+    import geopandas as gpd
+    import shapely
+
+    k = int(assignment.max()) + 1 if k is None else k
+    g = gpd.GeoSeries(units.geometry)
+    if g.crs is None:
+        g = g.set_crs("EPSG:4326")
+    g = g.to_crs(units.crs)
+    geoms = g.values
+    out = np.full(k, np.nan)
+    for t in range(k):
+        idx = np.flatnonzero(assignment == t)
+        if len(idx) == 0:
+            continue
+        u = shapely.union_all(geoms[idx], grid_size=1.0)
+        per = u.length
+        if per > 0:
+            out[t] = 4 * np.pi * u.area / per ** 2
+    return out
+
+
+def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed: int,
+            diagnostics: list, shape_metrics, mode: str, lp_minimum=None) -> tuple[DesignReport, pd.DataFrame]:
+    k, m = P.k, P.m
+    labels = territory_labels(k)
+    a = best["assignment"]
+    tot = np.zeros((k, m))
+    if m:
+        np.add.at(tot, a, P.A)
+    dev = tot / P.T.clip(1e-300) - 1
+    viol = []
+    for j, name in enumerate(P.measures):
+        for t in range(k):
+            ex = abs(dev[t, j]) - P.tol[j]
+            if ex > 1e-9 and not P.frozen[t]:
+                word = "over" if dev[t, j] > 0 else "under"
+                viol.append(f"{name} {_fmt_pct(dev[t, j])} {word} target, tolerance ±{P.tol[j]:.0%}, in {labels[t]}")
+    pieces, vused = _pieces(P, a)
+    split = [labels[t] for t in range(k) if pieces[t] > 1]
+    if split:
+        viol.append("territories in several pieces: " + ", ".join(split))
+    # compactness: centres = weighted means (free) or fixed points
+    w = P.w
+    S0 = np.bincount(a, w, k)
+    cen = best["centers"].copy()
+    free = ~P.fixed
+    okc = free & (S0 > 0)
+    cen[okc, 0] = np.bincount(a, w * P.xy[:, 0], k)[okc] / S0[okc]
+    cen[okc, 1] = np.bincount(a, w * P.xy[:, 1], k)[okc] / S0[okc]
+    d2 = ((P.xy - cen[a]) ** 2).sum(1)
+    if P.cost is not None:
+        from ._lp import cost_to_centers
+
+        cu = np.empty(P.n)
+        for s in range(0, P.n, 2048):
+            idx = np.arange(s, min(P.n, s + 2048))
+            if callable(P.cost):
+                cc = cost_to_centers(P, idx, cen)
+            else:
+                cc = P.cost[idx]
+            cu[idx] = cc[np.arange(len(idx)), a[idx]]
+        objective = float((w * cu).sum())
+    else:
+        objective = float((w * d2).sum())
+    dist = np.sqrt(d2)
+    wsum = max(float(w.sum()), 1e-300)
+    mean_d = float((w * dist).sum() / wsum)
+    max_d = float(dist.max()) if P.n else 0.0
+    terr_mean_d = np.bincount(a, w * dist, k) / np.maximum(S0, 1e-300)
+    terr_max_d = np.zeros(k)
+    np.maximum.at(terr_max_d, a, dist)
+    # bound
+    feasible_bal = not any(abs(dev[t, j]) - P.tol[j] > 1e-9 for j in range(m) for t in range(k) if not P.frozen[t])
+    lb = 0.0
+    method = "none"
+    if P.cost is None:
+        if P.w_name in P.measures and feasible_bal:
+            j = P.measures.index(P.w_name)
+            lo = (1 - P.tol[j]) * P.T[:, j]
+            mm = np.where(P.frozen, S0, lo)
+            m_min = float(mm.min())
+            method = f"mass concentration (M_min = {m_min:.6g} from the {P.w_name} tolerance)"
+        else:
+            m_min = float(S0.min())
+            method = f"mass concentration (M_min = {m_min:.6g}, the lightest territory of this plan)"
+        lb = mass_concentration_bound(P.xy, w, m_min)
+    if P.fixed.all() and mode != "realign":
+        duals = best.get("duals") if feasible_bal else None
+        try:
+            lag = lagrangian_bound(P, best["centers"] if P.cost is None else cen, duals, best.get("cost_scale", 1.0))
+        except Exception:  # pragma: no cover - bound is best effort
+            lag = 0.0
+        if lag > lb:
+            lb = lag
+            method = "Lagrangian of the fixed-centre transport LP (HiGHS duals)" if duals is not None else \
+                "nearest fixed centre (no capacities)"
+    lb = min(lb, objective) if objective > 0 else 0.0  # guards rounding only; see tests
+    gap = 1 - lb / objective if objective > 0 else 0.0
+    pp = None
+    if shape_metrics is True or (shape_metrics == "auto" and units.geometry is not None and P.n <= 5000):
+        try:
+            pp = polsby_popper(units, a, k)
+        except Exception as e:  # pragma: no cover
+            diagnostics.append(f"Polsby–Popper not computed: {e}")
+    # disruption
+    disr = None
+    moves = pd.DataFrame(columns=["unit", "unit_id", "from", "to", "amount", "reason"])
+    if P.current is not None:
+        cur = P.current
+        moved = a != cur
+        tbl = units.table
+        disr = {
+            "measure": P.dis_name,
+            "moved": float(P.dis[moved].sum()),
+            "moved_fraction": float(P.dis[moved].sum() / max(P.dis.sum(), 1e-300)),
+            "units_moved": int(moved.sum()),
+            "accounts_moved": float(tbl["account_count"].to_numpy()[moved].sum()) if "account_count" in tbl else None,
+            "revenue_moved": float(tbl["revenue"].to_numpy()[moved].sum()) if "revenue" in tbl else None,
+            "cap": None if not np.isfinite(P.max_dis) else float(P.max_dis),
+            "lp_minimum": (lp_minimum or {}).get("neighbours"),
+            "ratio_to_lp": (float(P.dis[moved].sum()) / lp_minimum["neighbours"])
+            if lp_minimum and lp_minimum.get("neighbours") else None,
+            "lp_bound": (lp_minimum or {}).get("all"),
+            "lp_bound_scope": (lp_minimum or {}).get("all_scope"),
+        }
+        reasons = best["reasons"]
+        rows = []
+        for u in np.flatnonzero(moved):
+            rows.append((int(u), str(units.ids[u]), labels[cur[u]], labels[a[u]], float(P.dis[u]),
+                         _reason_text(reasons.get(int(u)), P, labels, cur[u], a[u])))
+        moves = pd.DataFrame(rows, columns=["unit", "unit_id", "from", "to", "amount", "reason"])
+    tdf = pd.DataFrame({"territory": labels, "units": np.bincount(a, minlength=k)})
+    for j, name in enumerate(P.measures):
+        tdf[name] = tot[:, j]
+        tdf[f"{name}_target"] = P.T[:, j]
+        tdf[f"{name}_dev"] = dev[:, j]
+    tdf["pieces"] = pieces
+    tdf["mass"] = S0
+    tdf["center_x"] = cen[:, 0] * 1000 + P.origin_m[0]
+    tdf["center_y"] = cen[:, 1] * 1000 + P.origin_m[1]
+    tdf["mean_distance_km"] = terr_mean_d
+    tdf["max_distance_km"] = terr_max_d
+    if pp is not None:
+        tdf["polsby_popper"] = pp
+    status = "feasible" if not viol else "infeasible"
+    rep = DesignReport(
+        status=status,
+        territories=tdf,
+        max_abs_dev={nm: float(np.abs(dev[~P.frozen, j]).max()) if (~P.frozen).any() else 0.0 for j, nm in enumerate(P.measures)},
+        mean_abs_dev={nm: float(np.abs(dev[~P.frozen, j]).mean()) if (~P.frozen).any() else 0.0 for j, nm in enumerate(P.measures)},
+        tolerances={nm: float(P.tol[j]) for j, nm in enumerate(P.measures)},
+        pieces=pieces,
+        virtual_edges_used=vused,
+        objective=objective,
+        compactness_weight=P.w_name,
+        lower_bound=float(lb),
+        gap=float(gap),
+        bound_method=method,
+        relaxation=best.get("relaxation"),
+        mean_distance_km=mean_d,
+        max_distance_km=max_d,
+        polsby_popper=pp,
+        disruption=disr,
+        violations=tuple(viol),
+        diagnostics=tuple(diagnostics),
+        time_s=time.time() - t0,
+        seed=seed,
+        n_starts=len(results),
+        stopped=best["stopped"],
+        start_objectives=tuple((r["index"], round(r["violation"], 9), r["pieces_bad"], r["objective"]) for r in results),
+    )
+    return rep, moves, cen
+
+
+def _reason_text(r, P: Problem, labels, frm, to) -> str:
+    if r is None:
+        return f"balance: net effect of moves between {labels[frm]} and {labels[to]}"
+    kind = r[0]
+    if kind == "balance":
+        _, ta, tb, j, tx, before, after = r
+        return f"{P.measures[j]}: {labels[tx]} was {before:+.1%} vs target, now {after:+.1%}"
+    if kind == "compactness":
+        _, ta, tb, da, db = r
+        return f"compactness: {db:.0f} km from the {labels[tb]} centre instead of {da:.0f} km from {labels[ta]}'s"
+    if kind == "repair":
+        return f"contiguity repair: piece cut off from the rest of {labels[r[1]]}"
+    if kind == "lp":
+        return (f"balance: part of the least-disruption transfer {labels[r[1]]} -> {labels[r[2]]} "
+                f"(transport LP)")
+    if kind == "lockpath":
+        return f"contiguity repair: reconnect the locked units of {labels[r[2]]}"
+    return str(kind)
+
+
+def _select(results: list, mode: str) -> dict:
+    def key(r):
+        if mode == "realign":
+            return (round(r["violation"], 9), r["pieces_bad"], r.get("disrupted", 0.0), r["objective"], r["index"])
+        return (round(r["violation"], 9), r["pieces_bad"], r["objective"], r["index"])
+
+    return min(results, key=key)
+
+
+_CTX = None
+
+
+def _context():
+    global _CTX
+    if _CTX is None:
+        # fork: no re-import of the caller's __main__ (scripts need no main guard). The
+        # parent only runs HiGHS single-threaded (threads=1), so no solver threads are
+        # copied in a locked state.
+        methods = multiprocessing.get_all_start_methods()
+        _CTX = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return _CTX
+
+
+def _is_cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    return bool(cancel() if callable(cancel) else cancel.is_set())
+
+
+def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress, L, lloyd):
+    seqs = np.random.SeedSequence(seed).spawn(n_starts)
+    reserve = 0.12 if mode != "books" else 0.1
+    deadline = t0 + time_limit * (1 - reserve)
+    workers = max(1, min(n_jobs, n_starts))
+    budget = max(0.5, (deadline - time.time()) * workers / n_starts)
+    results = []
+    if workers == 1:
+        for i, ss in enumerate(seqs):
+            if i > 0 and (_is_cancelled(cancel) or time.time() > deadline - 0.25):
+                break
+            if progress is not None:
+                progress(i / n_starts, f"start {i + 1}/{n_starts}")
+            left = deadline - time.time()
+            b_i = max(0.5, left / (n_starts - i), 0.5 * left if i == 0 else 0.0)
+            results.append(run_start(P, i, ss, deadline, b_i, mode, L, lloyd, cancel, None))
+        return results
+    ctx = _context()
+    ev = None
+    stop_watch = threading.Event()
+    mgr = None
+    if cancel is not None:
+        mgr = ctx.Manager()
+        ev = mgr.Event()
+
+        def watch():
+            while not stop_watch.wait(0.05):
+                if _is_cancelled(cancel):
+                    ev.set()
+                    return
+
+        threading.Thread(target=watch, daemon=True).start()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            futs = [ex.submit(run_start, P, i, ss, deadline, budget, mode, L, lloyd, ev, None)
+                    for i, ss in enumerate(seqs)]
+            pending = set(futs)
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for f in done:
+                    results.append(f.result())
+                    if progress is not None:
+                        progress(len(results) / n_starts, f"start {len(results)}/{n_starts} done")
+                if _is_cancelled(cancel):
+                    for f in pending:
+                        f.cancel()
+    finally:
+        stop_watch.set()
+        if mgr is not None:
+            mgr.shutdown()
+    results.sort(key=lambda r: r["index"])
+    return results
+
+
+def design(
+    units: Units,
+    k: int | None = None,
+    *,
+    centers=None,
+    balance: Mapping[str, float] | None = None,
+    targets=None,
+    compactness_weight: str | None = None,
+    locks: Mapping[int, int] | None = None,
+    frozen: Sequence[int] | None = None,
+    current=None,
+    max_disruption: float | None = None,
+    disruption: str = "account_count",
+    home_inside: bool = True,
+    allow_exclaves: Sequence[int] = (),
+    cost=None,
+    seed: int = 0,
+    time_limit: float = 60.0,
+    n_starts: int | None = None,
+    n_jobs: int | None = None,
+    cancel=None,
+    progress: Callable[[float, str], None] | None = None,
+    shape_metrics="auto",
+    candidates: int = 12,
+    lloyd: int = 3,
+) -> DesignResult:
+    """Design k balanced, contiguous, compact territories (or realign ``current``).
+
+    Parameters
+    ----------
+    units : Units
+        Units with projected ``x``/``y`` and the measure columns named in ``balance``.
+    k : int, optional
+        Number of territories (default: ``len(centers)`` or ``current.max() + 1``).
+    centers : None, array or list, optional
+        None: free centres. Else one entry per territory: a unit position (int), an
+        ``(x, y)`` point in ``units.crs`` metres (rep home), or None (free).
+    balance : dict, optional
+        ``{measure: tolerance}``, e.g. ``{"workload": 0.05, "potential": 0.08}``. The
+        pseudo-measure ``"units"`` counts units.
+    targets : array (k,) or dict, optional
+        Target shares per territory (e.g. rep FTE), for all measures or per measure.
+    compactness_weight : str, optional
+        Weight w in Σ w·d²; default the first balance measure (or ones).
+    locks : dict, optional
+        ``{unit position: territory}``.
+    frozen : sequence of int, optional
+        Territories that keep exactly their current units (needs ``current``).
+    current : array (n,), optional
+        Current territory per unit: realignment mode (minimum disruption).
+    max_disruption : float, optional
+        Cap on moved ``disruption`` measure, as a fraction of its total.
+    disruption : str
+        Measure counted as disruption (``"units"`` counts units).
+    home_inside : bool
+        Lock the unit containing each fixed centre / rep home to its territory.
+    allow_exclaves : sequence of int
+        Units that may form a separate piece of their territory.
+    cost : None, callable or array (n, k), optional
+        Replaces squared Euclidean distance (e.g. squared travel time):
+        ``cost(points_km, centres_km) -> (p, q)`` or a matrix for fixed centres.
+    seed : int
+        Everything random derives from ``np.random.SeedSequence(seed)``.
+    time_limit : float
+        Seconds for the whole call (respected within about 10%).
+    n_starts, n_jobs : int, optional
+        Multistart size (default ``n_jobs``; 1 in realignment) and worker processes
+        (default ``os.cpu_count()``).
+    cancel : threading.Event or callable, optional
+        Checked in the search loops; the best plan found so far is returned.
+    progress : callable(fraction, message), optional
+    shape_metrics : "auto", bool
+        Polsby–Popper from ``units.geometry`` ("auto": when n <= 5000).
+    candidates : int
+        Nearest centres per unit in the transport LP.
+    lloyd : int
+        Transport-LP / centre iterations in the construction.
+
+    Returns
+    -------
+    DesignResult
+
+    Examples
+    --------
+    >>> from territorium.geo.grid import grid_units
+    >>> r = design(grid_units(8, 8), 4, balance={"workload": 0.0}, n_jobs=1, time_limit=10)
+    >>> r.report.status, sorted(__import__("numpy").bincount(r.assignment).tolist())
+    ('feasible', [16, 16, 16, 16])
+    """
+    t0 = time.time()
+    if time_limit is None or time_limit <= 0:
+        raise DesignInputError(f"time_limit must be positive, got {time_limit}")
+    P = build_problem(
+        units, k, centers=centers, balance=balance, targets=targets,
+        compactness_weight=compactness_weight, locks=locks, frozen=frozen, current=current,
+        max_disruption=max_disruption, disruption=disruption, home_inside=home_inside,
+        allow_exclaves=allow_exclaves, cost=cost,
+    )
+    return _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress,
+                  shape_metrics, candidates, lloyd, mode="realign" if P.current is not None else "design")
+
+
+def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, shape_metrics,
+           candidates, lloyd, mode):
+    diagnostics = _precheck(P, units)
+    if n_jobs is None:
+        n_jobs = os.cpu_count() or 1
+    n_jobs = max(1, int(n_jobs))
+    if n_starts is None:
+        n_starts = 1 if mode == "realign" else n_jobs
+    n_starts = max(1, int(n_starts))
+    if P.k == 1:
+        n_starts = 1
+    results = _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress,
+                          candidates, lloyd)
+    if not results:  # cancelled before anything finished
+        results = [run_start(P, 0, np.random.SeedSequence(seed).spawn(1)[0], time.time(), 0.0, mode,
+                             candidates, 1, None, None)]
+    if mode == "realign":
+        for r in results:
+            r["disrupted"] = float(P.dis[r["assignment"] != P.current].sum())
+    best = _select(results, mode)
+    lp_min = None
+    if mode == "realign" and P.m and P.indptr is not None:
+        lp_min = {}
+        for sc in ("neighbours", "all"):
+            left = t0 + time_limit - time.time()
+            try:
+                val, st, scope = disruption_lp(P, time_limit=max(1.0, 0.4 * left), scope=sc)
+            except Exception as e:  # pragma: no cover
+                diagnostics.append(f"disruption LP failed: {e}")
+                continue
+            lp_min[sc] = val
+            if val is None:
+                diagnostics.append(f"disruption LP over {scope}: {st}")
+            if sc == "neighbours" and not "bound" in scope:
+                lp_min["neighbours_scope"] = scope
+            else:
+                lp_min["all_scope"] = scope
+    if progress is not None:
+        progress(0.98, "report")
+    rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min)
+    centers_m = cen * 1000.0 + P.origin_m
+    if progress is not None:
+        progress(1.0, "done")
+    return DesignResult(
+        assignment=best["assignment"].copy(),
+        centers=centers_m,
+        labels=tuple(territory_labels(P.k)),
+        report=rep,
+        moves=moves,
+    )
+
+
+def tradeoff(units: Units, current, caps: Sequence[float] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+             **design_kwargs) -> pd.DataFrame:
+    """Sweep the disruption cap: one realignment per cap, one row per plan.
+
+    Columns: cap, moved (disruption measure), moved_fraction, units_moved, max_dev_<m> per
+    balance measure, objective, status.
+    """
+    rows = []
+    design_kwargs = dict(design_kwargs)
+    design_kwargs.pop("max_disruption", None)
+    for cap in caps:
+        r = design(units, current=current, max_disruption=cap, **design_kwargs)
+        rep = r.report
+        row = {"cap": float(cap), "moved": rep.disruption["moved"],
+               "moved_fraction": rep.disruption["moved_fraction"],
+               "units_moved": rep.disruption["units_moved"]}
+        for m, v in rep.max_abs_dev.items():
+            row[f"max_dev_{m}"] = v
+        row["objective"] = rep.objective
+        row["status"] = rep.status
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def design_books(units, k: int, *, balance: Mapping[str, float] | None = None, targets=None,
+                 compactness_weight: str | None = None, locks=None, centers=None, seed: int = 0,
+                 time_limit: float = 30.0, n_starts: int | None = None, n_jobs: int | None = None,
+                 cancel=None, progress=None) -> DesignResult:
+    """Split accounts (no contiguity) into k balanced books, each geographically tight.
+
+    ``units`` is a :class:`Units` (its graph is ignored) or a DataFrame with ``x``, ``y``
+    (projected metres), an optional ``unit_id`` and the measure columns.
+    """
+    t0 = time.time()
+    if isinstance(units, pd.DataFrame):
+        from territorium.model import Adjacency
+
+        t = units.reset_index(drop=True).copy()
+        if len(t) == 0:
+            raise DesignInputError("no accounts: nothing to split")
+        if "unit_id" not in t:
+            t["unit_id"] = [str(i) for i in range(len(t))]
+        if "name" not in t:
+            t["name"] = t["unit_id"].astype(str)
+        units = Units("account", t, Adjacency.from_edges(len(t), np.zeros((0, 2), np.int64)))
+    P = build_problem(units, k, centers=centers, balance=balance, targets=targets,
+                      compactness_weight=compactness_weight, locks=locks, contiguity=False)
+    return _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, False, 12, 3,
+                  mode="books")

@@ -1,0 +1,325 @@
+"""The workspace database: engine, migrations, bulk writes in one transaction, reads.
+
+SQLite file ``territorium.db`` in the working directory by default, PostgreSQL when
+``TERRITORIUM_DATABASE_URL`` says so (see :func:`territorium.settings.database_url`).
+
+Bulk writes bypass the ORM: rows go through the DB-API cursor (``executemany`` on
+sqlite3, ``COPY ... FROM STDIN`` on psycopg) on the connection of the SQLAlchemy
+transaction, so an import is all rows or none even if the database fails halfway.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from territorium.store.models import CORE_TABLES, Base, ImportBatch
+
+__all__ = [
+    "engine", "upgrade", "write_import", "write_frames", "read_table", "table_counts",
+    "order_totals", "StoreError", "MIGRATIONS_DIR",
+]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class StoreError(Exception):
+    """The database refused a write (the transaction was rolled back); message for the user."""
+
+
+def engine(url: str | None = None, *, schema: str | None = None, echo: bool = False) -> Engine:
+    """An engine for ``url`` (default :func:`territorium.settings.database_url`).
+
+    ``schema`` (PostgreSQL only) puts every table in that schema via ``search_path``;
+    the tests use it to get a fresh schema per test.
+    """
+    from territorium.settings import database_url
+
+    url = url or database_url()
+    u = sa.make_url(url)
+    kw: dict = {"echo": echo, "future": True}
+    if u.get_backend_name() == "postgresql":
+        if u.drivername == "postgresql":
+            u = u.set(drivername="postgresql+psycopg")
+        if schema:
+            kw["connect_args"] = {"options": f"-csearch_path={schema}"}
+        kw["pool_pre_ping"] = True
+    elif u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    eng = sa.create_engine(u, **kw)
+    if u.get_backend_name() == "sqlite":
+        sa.event.listen(eng, "connect", _sqlite_pragmas)
+    return eng
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).parent / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(target: str | Engine | None = None, revision: str = "head") -> None:
+    """Bring the database at ``target`` (URL or engine; default settings) to ``revision``.
+
+    Idempotent; cheap after the first call in a process for the same engine.
+    """
+    from alembic import command
+
+    eng = target if isinstance(target, Engine) else engine(target)
+    if revision == "head" and getattr(eng, "_territorium_at_head", False):
+        return
+    cfg = _alembic_config()
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    if revision == "head":
+        eng._territorium_at_head = True
+
+
+def current_revision(eng: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with eng.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# ----------------------------------------------------------------------------- writing
+def _column_values(s: pd.Series, col: sa.Column) -> list:
+    """Python values (None for missing) that both sqlite3 and psycopg accept."""
+    t = col.type
+    if isinstance(t, sa.DateTime):
+        v = pd.to_datetime(s, utc=True, errors="coerce")
+        v = v.dt.tz_convert("UTC").dt.tz_localize(None)
+        out = v.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return out.astype(object).where(v.notna(), None).tolist()
+    if isinstance(t, sa.Date):
+        v = pd.to_datetime(s, errors="coerce")
+        if getattr(v.dt, "tz", None) is not None:
+            v = v.dt.tz_convert("UTC").dt.tz_localize(None)
+        out = v.dt.strftime("%Y-%m-%d")
+        return out.astype(object).where(v.notna(), None).tolist()
+    if isinstance(t, sa.Boolean):
+        b = s.astype("boolean")
+        return [None if x is pd.NA else bool(x) for x in b.tolist()]
+    if isinstance(t, sa.Integer):
+        v = pd.to_numeric(s, errors="coerce")
+        mask = v.isna().to_numpy()
+        vals = v.fillna(0).astype(np.int64).tolist()
+        if mask.any():
+            for i in np.flatnonzero(mask):
+                vals[i] = None
+        return vals
+    if isinstance(t, sa.Float):
+        arr = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+        vals = arr.tolist()
+        bad = np.flatnonzero(~np.isfinite(arr))
+        for i in bad:
+            vals[i] = None
+        return vals
+    o = s.astype(object)
+    o = o.where(o.notna(), None)
+    vals = o.tolist()
+    return [None if (x is None or x == "") else str(x) for x in vals]
+
+
+def _rows(frame: pd.DataFrame, table: sa.Table) -> tuple[list[str], Iterable[tuple]]:
+    cols = [c for c in table.columns if c.name in frame.columns]
+    values = [_column_values(frame[c.name], c) for c in cols]
+    return [c.name for c in cols], zip(*values)
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    if frame.empty:
+        return 0
+    names, rows = _rows(frame, table)
+    dbapi = conn.connection.dbapi_connection
+    dialect = conn.dialect.name
+    cur = dbapi.cursor()
+    try:
+        if dialect == "postgresql":
+            cols = ", ".join(f'"{n}"' for n in names)
+            with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
+                for r in rows:
+                    copy.write_row(r)
+        else:
+            cols = ", ".join(f'"{n}"' for n in names)
+            marks = ", ".join("?" for _ in names)
+            cur.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})', rows)
+    finally:
+        cur.close()
+    return len(frame)
+
+
+def write_frames(conn: Connection, frames: dict[str, pd.DataFrame], *, replace: bool = False) -> dict[str, int]:
+    """Insert ``frames`` (core-table name → rows) on ``conn`` (inside the caller's transaction).
+
+    ``replace`` first deletes the existing rows of each table written.
+    """
+    written: dict[str, int] = {}
+    if replace:
+        for name in frames:
+            conn.execute(CORE_TABLES[name].__table__.delete())
+    for name in CORE_TABLES:
+        if name in frames:
+            written[name] = _bulk_insert(conn, CORE_TABLES[name].__table__, frames[name])
+    if {"orders", "contacts"} & set(frames):
+        link_orders_to_accounts(conn)
+    return written
+
+
+def link_orders_to_accounts(conn: Connection) -> None:
+    """Set ``orders.account_id`` by matching ``customer_email`` to ``contacts.email`` (in SQL)."""
+    conn.execute(sa.text(
+        "UPDATE orders SET account_id = (SELECT c.account_id FROM contacts c "
+        "WHERE c.email = orders.customer_email AND c.account_id IS NOT NULL "
+        "ORDER BY c.contact_id LIMIT 1) WHERE customer_email IS NOT NULL"
+    ))
+
+
+def write_import(eng: Engine, items, *, replace: bool = False) -> None:
+    """Store the frames of one or more read files in ONE transaction, with an
+    ``import_batches`` row per file. ``items`` is a list of ``(ImportResult, frames)``.
+
+    Raises
+    ------
+    StoreError
+        The database refused the rows; nothing was stored.
+    """
+    upgrade(eng)
+    merged: dict[str, list[pd.DataFrame]] = {}
+    for _result, frames in items:
+        for name, f in frames.items():
+            merged.setdefault(name, []).append(f)
+    frames = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True)) for k, v in merged.items()}
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    try:
+        with eng.begin() as conn:
+            write_frames(conn, frames, replace=replace)
+            conn.execute(
+                sa.insert(ImportBatch.__table__),
+                [
+                    {"table": r.table, "source_file": str(r.file), "format": r.format,
+                     "rows": int(r.rows_read - r.rejected), "rejected": int(r.rejected), "created_at": now}
+                    for r, _ in items
+                ],
+            )
+    except Exception as exc:
+        dbapi = eng.dialect.dbapi
+        integrity = (sa.exc.IntegrityError,) + ((dbapi.IntegrityError,) if dbapi is not None else ())
+        db_error = (sa.exc.DBAPIError,) + ((dbapi.Error,) if dbapi is not None else ())
+        if isinstance(exc, integrity):
+            raise StoreError(
+                f"the database refused the import, nothing was stored: {_short(exc)}. "
+                "Rows with these ids exist already? Use --replace to replace the table's rows."
+            ) from None
+        if isinstance(exc, db_error):
+            raise StoreError(f"the database refused the import, nothing was stored: {_short(exc)}") from None
+        raise
+
+
+def _short(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).strip().splitlines()[0]
+
+
+# ----------------------------------------------------------------------------- reading
+def read_table(eng: Engine, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A whole table as a DataFrame with the core dtypes (dates as datetime64, ints as Int64,
+    booleans as ``boolean``)."""
+    model = CORE_TABLES.get(name)
+    table = model.__table__ if model is not None else Base.metadata.tables[name]
+    cols = [c for c in table.columns if columns is None or c.name in columns]
+    with eng.connect() as conn:
+        res = conn.execute(sa.select(*cols))
+        df = pd.DataFrame(res.fetchall(), columns=[c.name for c in cols])
+    for c in cols:
+        s = df[c.name]
+        if isinstance(c.type, sa.DateTime):
+            df[c.name] = pd.to_datetime(s, utc=True)
+        elif isinstance(c.type, sa.Date):
+            df[c.name] = pd.to_datetime(s)
+        elif isinstance(c.type, sa.Boolean):
+            df[c.name] = s.astype("boolean")
+        elif isinstance(c.type, sa.Integer):
+            df[c.name] = pd.to_numeric(s).astype("Int64")
+        elif isinstance(c.type, sa.Float):
+            df[c.name] = pd.to_numeric(s).astype(np.float64)
+        else:
+            o = s.astype(object)
+            df[c.name] = o.where(o.notna(), None)
+    return df
+
+
+def table_counts(eng: Engine) -> dict[str, int]:
+    """Row count of every core table (0 where the table does not exist yet)."""
+    insp = sa.inspect(eng)
+    have = set(insp.get_table_names())
+    out = {}
+    with eng.connect() as conn:
+        for name in list(CORE_TABLES) + ["import_batches"]:
+            out[name] = int(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{name}"')).scalar()) if name in have else 0
+    return out
+
+
+def order_totals(
+    eng: Engine,
+    by: str = "account",
+    start: dt.date | dt.datetime | None = None,
+    end: dt.date | dt.datetime | None = None,
+    statuses: Iterable[str] | None = ("paid", "partially_refunded"),
+) -> pd.DataFrame:
+    """Orders aggregated in SQL per ``account`` (``account_id``) or ``zip`` (``shipping_zip``).
+
+    Window is ``start <= created_at < end`` (UTC). ``statuses`` filters ``financial_status``
+    (None: all). Returns columns key, orders, revenue (sum of ``total``), customers (distinct
+    e-mails), first_order, last_order.
+    """
+    key = {"account": "account_id", "zip": "shipping_zip", "state": "shipping_state"}.get(by)
+    if key is None:
+        raise ValueError("by must be 'account', 'zip' or 'state'")
+    where = [f"{key} IS NOT NULL"]
+    params: dict = {}
+    if start is not None:
+        where.append("created_at >= :start")
+        params["start"] = pd.Timestamp(start).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if end is not None:
+        where.append("created_at < :end")
+        params["end"] = pd.Timestamp(end).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if statuses is not None:
+        names = []
+        for i, s in enumerate(statuses):
+            params[f"s{i}"] = s
+            names.append(f":s{i}")
+        where.append(f"(financial_status IS NULL OR financial_status IN ({', '.join(names)}))")
+    sql = (
+        f"SELECT {key} AS key, COUNT(*) AS orders, SUM(total) AS revenue, "
+        f"COUNT(DISTINCT customer_email) AS customers, MIN(created_at) AS first_order, "
+        f"MAX(created_at) AS last_order FROM orders WHERE {' AND '.join(where)} GROUP BY {key} ORDER BY {key}"
+    )
+    if eng.dialect.name == "postgresql":
+        sql = sql.replace(":start", "CAST(:start AS timestamp)").replace(":end", "CAST(:end AS timestamp)")
+    with eng.connect() as conn:
+        rows = conn.execute(sa.text(sql), params).fetchall()
+    df = pd.DataFrame(rows, columns=["key", "orders", "revenue", "customers", "first_order", "last_order"])
+    df["orders"] = df["orders"].astype(np.int64)
+    df["customers"] = df["customers"].astype(np.int64)
+    df["revenue"] = pd.to_numeric(df["revenue"]).astype(np.float64)
+    df["first_order"] = pd.to_datetime(df["first_order"], utc=True)
+    df["last_order"] = pd.to_datetime(df["last_order"], utc=True)
+    return df

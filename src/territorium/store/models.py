@@ -1,0 +1,173 @@
+"""SQLAlchemy 2 declarative models of the workspace database.
+
+One class per core table (columns as in :mod:`territorium.data.schema`) plus
+``import_batches``. Timestamps are stored as naive UTC. Tables carry no foreign keys to each
+other: exports arrive in any order and may reference records not (yet) imported; the import
+reports such gaps instead of refusing the file. Schema changes go through Alembic only
+(``store/migrations``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base", "Account", "Contact", "Opportunity", "Order", "OrderLine", "Customer", "Activity",
+    "Rep", "Territory", "AlignmentRow", "ImportBatch", "CORE_TABLES",
+]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+S = String()  # unbounded VARCHAR: exports carry long names
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    account_id: Mapped[str] = mapped_column(S, primary_key=True)
+    name: Mapped[str] = mapped_column(S)
+    street: Mapped[str | None] = mapped_column(S)
+    city: Mapped[str | None] = mapped_column(S)
+    state: Mapped[str | None] = mapped_column(String(2), index=True)
+    zip: Mapped[str | None] = mapped_column(String(5), index=True)
+    country: Mapped[str | None] = mapped_column(S)
+    industry: Mapped[str | None] = mapped_column(S)
+    segment: Mapped[str | None] = mapped_column(S)
+    account_type: Mapped[str | None] = mapped_column(S)
+    tier: Mapped[str | None] = mapped_column(S)
+    annual_revenue: Mapped[float | None] = mapped_column(Float)
+    employees: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[str | None] = mapped_column(S, index=True)
+    potential: Mapped[float | None] = mapped_column(Float)
+    product_lines: Mapped[str | None] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    geocode: Mapped[str | None] = mapped_column(String(8))
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    contact_id: Mapped[str] = mapped_column(S, primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(S, index=True)
+    first_name: Mapped[str | None] = mapped_column(S)
+    last_name: Mapped[str | None] = mapped_column(S)
+    email: Mapped[str | None] = mapped_column(S, index=True)
+    phone: Mapped[str | None] = mapped_column(S)
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    opportunity_id: Mapped[str] = mapped_column(S, primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(S, index=True)
+    name: Mapped[str | None] = mapped_column(S)
+    stage: Mapped[str | None] = mapped_column(S)
+    amount: Mapped[float | None] = mapped_column(Float)
+    close_date: Mapped[dt.date | None] = mapped_column(Date)
+    probability: Mapped[float | None] = mapped_column(Float)
+    owner_id: Mapped[str | None] = mapped_column(S)
+    is_won: Mapped[bool | None] = mapped_column(Boolean)
+    is_closed: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    order_id: Mapped[str] = mapped_column(S, primary_key=True)
+    customer_email: Mapped[str | None] = mapped_column(S, index=True)
+    customer_id: Mapped[str | None] = mapped_column(S)
+    account_id: Mapped[str | None] = mapped_column(S, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    subtotal: Mapped[float | None] = mapped_column(Float)
+    total: Mapped[float | None] = mapped_column(Float)
+    discounts: Mapped[float | None] = mapped_column(Float)
+    discount_code: Mapped[str | None] = mapped_column(S)
+    financial_status: Mapped[str | None] = mapped_column(S)
+    shipping_zip: Mapped[str | None] = mapped_column(String(5), index=True)
+    shipping_state: Mapped[str | None] = mapped_column(String(2))
+    shipping_country: Mapped[str | None] = mapped_column(S)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    order_id: Mapped[str] = mapped_column(S, primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str | None] = mapped_column(S)
+    name: Mapped[str | None] = mapped_column(S)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    price: Mapped[float | None] = mapped_column(Float)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    customer_id: Mapped[str] = mapped_column(S, primary_key=True)
+    email: Mapped[str | None] = mapped_column(S, index=True)
+    first_name: Mapped[str | None] = mapped_column(S)
+    last_name: Mapped[str | None] = mapped_column(S)
+    zip: Mapped[str | None] = mapped_column(String(5))
+    state: Mapped[str | None] = mapped_column(String(2))
+    country: Mapped[str | None] = mapped_column(S)
+    total_spent: Mapped[float | None] = mapped_column(Float)
+    orders_count: Mapped[int | None] = mapped_column(Integer)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    activity_id: Mapped[str] = mapped_column(S, primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(S, index=True)
+    rep_id: Mapped[str | None] = mapped_column(S, index=True)
+    type: Mapped[str | None] = mapped_column(String(16))
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    duration_min: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(S)
+
+
+class Rep(Base):
+    __tablename__ = "reps"
+    rep_id: Mapped[str] = mapped_column(S, primary_key=True)
+    name: Mapped[str] = mapped_column(S)
+    email: Mapped[str | None] = mapped_column(S)
+    title: Mapped[str | None] = mapped_column(S)
+    home_zip: Mapped[str | None] = mapped_column(String(5))
+    home_lat: Mapped[float | None] = mapped_column(Float)
+    home_lon: Mapped[float | None] = mapped_column(Float)
+    capacity_hours: Mapped[float | None] = mapped_column(Float)
+    fte: Mapped[float | None] = mapped_column(Float)
+    skills: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Territory(Base):
+    __tablename__ = "territories"
+    territory_id: Mapped[str] = mapped_column(S, primary_key=True)
+    name: Mapped[str | None] = mapped_column(S)
+    rep_id: Mapped[str | None] = mapped_column(S)
+
+
+class AlignmentRow(Base):
+    __tablename__ = "alignment"
+    unit_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    territory_id: Mapped[str] = mapped_column(S, index=True)
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table: Mapped[str] = mapped_column(String(32))
+    source_file: Mapped[str] = mapped_column(Text)
+    format: Mapped[str | None] = mapped_column(S)
+    rows: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+#: Core tables by name, in a safe order for writing.
+CORE_TABLES = {
+    m.__tablename__: m
+    for m in (Account, Contact, Opportunity, Order, OrderLine, Customer, Activity, Rep, Territory, AlignmentRow)
+}

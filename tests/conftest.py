@@ -1,0 +1,69 @@
+"""Shared fixtures: a fixed "today", a fresh SQLite database, a fresh PostgreSQL schema.
+
+PostgreSQL: ``TERRITORIUM_TEST_PG_URL`` (default the local server of ``.ci/run``). Tests that
+need it are skipped only when no server answers *and* ``CI`` is unset; in CI they fail.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+
+PG_DEFAULT = "postgresql+psycopg://territorium:territorium@localhost:5432/territorium_test"
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The reference date of every validation test (for "date in the future")."""
+    return dt.date(2025, 6, 30)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    from territorium import store
+
+    eng = store.engine(f"sqlite:///{tmp_path / 'test.db'}")
+    yield eng
+    eng.dispose()
+
+
+def _pg_url() -> str:
+    return os.environ.get("TERRITORIUM_TEST_PG_URL", "").strip() or PG_DEFAULT
+
+
+@pytest.fixture
+def pg_engine():
+    """An engine on a fresh PostgreSQL schema, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from territorium import store
+
+    url = _pg_url()
+    try:
+        admin = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # no server
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL not reachable at {url} in CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable ({type(exc).__name__}); set TERRITORIUM_TEST_PG_URL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    eng = store.engine(url, schema=schema)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_engine(request):
+    """The same test on a fresh SQLite file and a fresh PostgreSQL schema."""
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)
