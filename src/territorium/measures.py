@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+#: The standard measures, in display order.
+MEASURE_NAMES = ("account_count", "revenue", "order_count", "customers", "potential", "workload")
+
 __all__ = [
+    "MEASURE_NAMES",
     "WorkloadProfile",
     "load_profile",
     "account_workload",
@@ -140,8 +144,9 @@ def unit_measures(
     account_unit : array of int
         Unit position of each account row (-1 = not placed; not counted).
     orders : DataFrame, optional
-        One row per order already restricted to the revenue window, with ``total`` and
-        ``customer`` (any hashable id of the buyer).
+        Orders already restricted to the revenue window, with ``total`` and ``customer``
+        (any hashable id of the buyer); one row per order, or pre-aggregated rows with an
+        ``orders`` column giving how many orders each row stands for.
     order_unit : array of int
         Unit position of each order (-1 = not placed).
     extra : names of numeric account columns to sum as additional measures.
@@ -169,7 +174,8 @@ def unit_measures(
         if len(order_unit) != len(orders):
             raise ValueError("order_unit must have one entry per order")
         out["revenue"] = _bincount(order_unit, n_units, orders["total"].to_numpy(dtype=np.float64, na_value=0.0))
-        out["order_count"] = _bincount(order_unit, n_units)
+        counts = orders["orders"].to_numpy(dtype=np.float64) if "orders" in orders else None
+        out["order_count"] = _bincount(order_unit, n_units, counts)
         ok = order_unit >= 0
         pairs = pd.DataFrame({"u": order_unit[ok], "c": orders["customer"].to_numpy()[ok]}).drop_duplicates()
         out["customers"] = _bincount(pairs["u"].to_numpy(), n_units)

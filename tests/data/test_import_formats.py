@@ -171,3 +171,27 @@ def test_alignment_and_territories(tmp_path, today):
     t = read_file(write(tmp_path / "territories.csv", "Territory,Name,OwnerId", ["T01,Boston,005X", "T02,NYC,005Y"]),
                   "territories", format="generic", today=today)
     assert t.ok and list(t.frames["territories"]["rep_id"]) == ["005X", "005Y"]
+
+
+def test_unknown_shipping_zip_is_a_warning_and_counted_unplaced(tmp_path, today):
+    rows = [shopify_line("#1", "a@b.com", "paid", "USD", "10", "10", "2025-03-01 10:00:00 -0500",
+                         zip_="99998", prov="AK", country="US")]
+    r = read_file(write(tmp_path / "orders.csv", SHOPIFY_HEADER, rows), "orders", today=today)
+    assert r.ok and r.unplaced == 1 and r.n_warnings == 2
+    p = r.problems
+    assert p["row"].isna().sum() == 1  # the file-level "cannot be placed" count
+    assert "not found in the US ZIP table" in p.loc[p["row"] == 2, "reason"].iloc[0]
+
+
+def test_excel_blank_rows_count(tmp_path, today):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["account_id", "name", "zip"])
+    ws.append(["A1", "Ann", "02134"])
+    ws.append([])
+    ws.append(["A2", "", "10001"])
+    wb.save(tmp_path / "acc.xlsx")
+    r = read_file(tmp_path / "acc.xlsx", "accounts", format="generic", today=today)
+    assert r.rows_read == 2 and list(r.problems["row"]) == [4]

@@ -345,8 +345,9 @@ def test_realign_reaches_tolerance_with_little_disruption(georgia, legacy):
     rep = r.report
     assert rep.status == "feasible", rep.summary()
     d = rep.disruption
-    assert d["lp_minimum"] is not None and d["moved"] >= d["lp_minimum"] - 1e-6
-    assert d["ratio_to_lp"] <= 1.6
+    # the all-territory LP is a proven lower bound; the one-step LP is the yardstick
+    assert d["lp_bound"] is not None and d["moved"] >= d["lp_bound"] - 1e-6
+    assert d["lp_minimum"] is not None and d["ratio_to_lp"] <= 1.25
     assert len(r.moves) == d["units_moved"] == int((r.assignment != legacy).sum())
     assert r.moves["reason"].str.len().gt(0).all()
     assert (pieces(georgia, r.assignment) == 1).all()

@@ -154,3 +154,17 @@ def test_engine_defaults_to_sqlite_file_in_cwd(tmp_path, monkeypatch):
     eng = store.engine()
     assert eng.dialect.name == "sqlite" and Path(eng.url.database) == tmp_path / "territorium.db"
     eng.dispose()
+
+
+def test_activity_totals(db_engine, tmp_path, today):
+    path = write(tmp_path / "tasks.csv", "Id,WhatId,OwnerId,Subject,Type,ActivityDate,DurationInMinutes,Status",
+                 ["00TA,001A,005X,Visit,Visit,2025-06-01,30,Completed",
+                  "00TB,001A,005X,Visit,Visit,2025-06-10,45,Completed",
+                  "00TC,001A,005Y,Call,Call,2025-05-01,10,Completed",
+                  "00TD,001B,005X,Email,Email,2024-01-01,,Completed"])
+    import_file(path, "activities", engine=db_engine, today=today)
+    t = store.activity_totals(db_engine, by="account", start="2025-01-01")
+    assert t.to_dict("records") == [
+        {"key": "001A", "type": "call", "activities": 1, "minutes": 10.0},
+        {"key": "001A", "type": "visit", "activities": 2, "minutes": 75.0},
+    ]

@@ -70,12 +70,15 @@ def _problem_table(problems, limit: int, title: str) -> Table:
 
 
 def _summary_table(results) -> Table:
-    t = Table(title="Import summary")
-    for c in ("file", "table", "format", "rows read", "imported", "rejected", "unplaced", "warnings"):
-        t.add_column(c, justify="right" if c not in ("file", "table", "format") else "left")
+    from rich import box
+
+    t = Table(title="Import summary", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("file", overflow="fold", max_width=24)
+    t.add_column("table", overflow="fold")
+    for c in ("read", "imported", "rejected", "unplaced"):
+        t.add_column(c, justify="right", no_wrap=True, min_width=len(c))
     for r in results:
-        t.add_row(r.file.name, r.table, r.format, f"{r.rows_read:,}", f"{r.imported:,}", f"{r.rejected:,}",
-                  f"{r.unplaced:,}", f"{r.n_warnings:,}")
+        t.add_row(r.file.name, r.table, f"{r.rows_read:,}", f"{r.imported:,}", f"{r.rejected:,}", f"{r.unplaced:,}")
     return t
 
 

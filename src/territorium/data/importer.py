@@ -17,7 +17,7 @@ from territorium.data import geocoding
 from territorium.data.formats import (
     TABLE_ALIASES, Format, Mapping, detect_format, get_format, load_mapping,
 )
-from territorium.data.io import normalize_header, read_raw
+from territorium.data.io import normalize_header, read_headers, read_raw
 from territorium.data.problems import ERROR, WARNING, PROBLEM_COLUMNS, ImportFailed, ProblemLog
 from territorium.data.schema import LINE_LEVEL, TABLES
 from territorium.data.validate import validate_frame
@@ -141,8 +141,7 @@ def read_file(
 
     if format is None and mapping is None:
         # read the header only to pick the format, then read the columns it needs
-        head = read_raw(path, wanted=set(), sheet=sheet)
-        fmt = detect_format(table, head.headers)
+        fmt = detect_format(table, read_headers(path, sheet=sheet))
     else:
         fmt = get_format(table, format or (mapping.format if mapping else None) or "generic", mapping)
     raw = read_raw(path, wanted=fmt.all_headers(), sheet=sheet if sheet is not None else fmt.sheet)
@@ -150,6 +149,8 @@ def read_file(
     if fmt.prepare is not None:
         frame = fmt.prepare(frame)
     log = ProblemLog(path.name, raw.rows)
+    if len(frame) == 0:
+        log.add_file_problem("the file has a header but no data rows", severity=WARNING)
 
     if table == "orders":
         frames, unplaced = _orders(frame, source, log, today)
@@ -393,7 +394,7 @@ def import_file(
     ``replace`` deletes the table's existing rows in the same transaction.
     """
     say = progress or (lambda msg: None)
-    say(f"reading {Path(path).name}")
+    say(f"reading and checking {Path(path).name}")
     result = read_file(path, table, format=format, mapping=mapping, today=today, sheet=sheet)
     if not result.ok and not skip_invalid:
         return result
@@ -403,7 +404,7 @@ def import_file(
     from territorium.store import db
 
     eng = engine if engine is not None else db.engine(url)
-    db.write_import(eng, [(result, _finish_frames(result))], replace=replace)
+    db.write_import(eng, [(result, _finish_frames(result))], replace=replace, progress=progress)
     result.stored = True
     return result
 
@@ -443,7 +444,7 @@ def import_directory(
     entries = read_manifest(directory)
     results = []
     for e in entries:
-        say(f"reading {e['file']}")
+        say(f"reading and checking {e['file']} ({len(results) + 1}/{len(entries)})")
         mapping = e.get("mapping")
         if mapping:
             mapping = directory / mapping
@@ -458,7 +459,7 @@ def import_directory(
     from territorium.store import db
 
     eng = engine if engine is not None else db.engine(url)
-    db.write_import(eng, [(r, _finish_frames(r)) for r in results], replace=replace)
+    db.write_import(eng, [(r, _finish_frames(r)) for r in results], replace=replace, progress=progress)
     for r in results:
         r.stored = True
     return DirectoryResult(results, stored=True)

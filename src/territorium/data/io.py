@@ -18,7 +18,7 @@ import pandas as pd
 
 from territorium.data.problems import ImportFailed
 
-__all__ = ["RawTable", "read_raw", "detect_encoding", "detect_delimiter", "normalize_header"]
+__all__ = ["RawTable", "read_raw", "read_headers", "detect_encoding", "detect_delimiter", "normalize_header"]
 
 DELIMITERS = (",", ";", "\t", "|")
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -155,6 +155,31 @@ def read_raw(path: str | Path, wanted: set[str] | None = None, sheet: str | int 
         raise ImportFailed(f"{path.name}: cannot read as {_kind(suffix)}: {type(exc).__name__}: {exc}") from None
 
 
+def read_headers(path: str | Path, sheet: str | int | None = None) -> list[str]:
+    """The header names only (cheap: the first 64 KiB of a CSV, the first row of a sheet,
+    a Parquet schema). Raises :class:`ImportFailed` like :func:`read_raw`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists() or path.is_dir() or suffix in EXCEL_SUFFIXES:
+        return read_raw(path, wanted=set(), sheet=sheet).headers
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        with open(path, "rb") as fh:
+            data = fh.read(65536)
+    except Exception as exc:
+        raise ImportFailed(f"{path.name}: cannot read as {_kind(suffix)}: {exc}") from None
+    if b"\x00" in data[:4096] and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        raise ImportFailed(f"{path.name}: not a text file (is it an Excel or Parquet file with a .csv name?)")
+    text = data.decode(detect_encoding(data), errors="replace").lstrip("\ufeff").lstrip("\r\n")
+    if not text.strip():
+        raise ImportFailed(f"{path.name}: file is empty")
+    line = text.split("\n", 1)[0].rstrip("\r")
+    return [h.strip() for h in next(csv.reader([line], delimiter=detect_delimiter(line)))]
+
+
 def _kind(suffix: str) -> str:
     if suffix in EXCEL_SUFFIXES:
         return "an Excel workbook"
@@ -174,6 +199,8 @@ def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
     del data
     if text.startswith("\ufeff"):
         text = text[1:]
+    if not text.strip():
+        raise ImportFailed(f"{path.name}: file is empty")
     delimiter = detect_delimiter(text[:65536])
     # leading blank lines before the header are rows too
     stripped = text.lstrip("\r\n")
@@ -280,8 +307,8 @@ def _read_parquet(path: Path, wanted: set[str] | None) -> RawTable:
         if pd.api.types.is_datetime64_any_dtype(col):
             df[c] = col.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
         elif pd.api.types.is_float_dtype(col):
-            s = col.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
-            df[c] = s
+            # whole floats (ZIPs, counts stored as float) lose their ".0"
+            df[c] = col.astype("string").str.replace(r"\.0$", "", regex=True).fillna("")
         elif pd.api.types.is_bool_dtype(col):
             df[c] = col.map({True: "true", False: "false"}).fillna("")
         else:

@@ -30,6 +30,10 @@ def _seed_centers(P: Problem, rng: np.random.Generator) -> np.ndarray:
     return c
 
 
+def _cancelled(cancel) -> bool:
+    return cancel is not None and bool(cancel() if callable(cancel) else cancel.is_set())
+
+
 def _fill_empty(P: Problem, a: np.ndarray, c: np.ndarray) -> None:
     """Give every empty territory the free unit nearest its centre (taken from a territory
     that keeps at least one unit)."""
@@ -87,7 +91,10 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 sr.repair()
             sr.realign()
             st_v.sync_centers()
-            key = (round(st_v.violation(P.tol, sq=False), 9), float(P.dis[st_v.a != P.current].sum()))
+            moved = float(P.dis[st_v.a != P.current].sum())
+            if variant == "lp" and moved > P.max_dis + 1e-9:
+                continue  # the LP start broke the disruption cap
+            key = (round(st_v.violation(P.tol, sq=False), 9), moved)
             if best is None or key < best[0]:
                 best = (key, st_v, sr)
         _, st, srch = best
@@ -97,7 +104,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         lp_time = 0.0
         for it in range(max(1, lloyd)):
             left = deadline_wall - time.time()
-            if it > 0 and left < 3 * lp_time:
+            if it > 0 and (left < 3 * lp_time or _cancelled(cancel)):
                 break
             t_lp = time.time()
             sol = transport_lp(P, c, L=L, time_limit=max(0.1, 0.5 * left))

@@ -100,8 +100,10 @@ class DesignReport:
             lines.append(f"  disruption: {d['moved']:.6g} {d['measure']} ({d['moved_fraction']:.1%}), "
                          f"{d['units_moved']} units; LP minimum (one-step moves) {d['lp_minimum']}, "
                          f"LP bound {d['lp_bound']} ({d['lp_bound_scope']})")
-        for v in self.violations:
+        for v in self.violations[:10]:
             lines.append(f"  ! {v}")
+        if len(self.violations) > 10:
+            lines.append(f"  ! ... {len(self.violations) - 10} more violations")
         for v in self.diagnostics:
             lines.append(f"  ? {v}")
         return "\n".join(lines)

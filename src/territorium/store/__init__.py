@@ -5,6 +5,7 @@ default, PostgreSQL via ``TERRITORIUM_DATABASE_URL``); ``upgrade(url)`` runs the
 """
 from territorium.store.db import (
     StoreError,
+    activity_totals,
     engine,
     order_totals,
     read_table,
@@ -15,6 +16,6 @@ from territorium.store.db import (
 )
 
 __all__ = [
-    "StoreError", "engine", "order_totals", "read_table", "table_counts", "upgrade", "write_frames",
+    "StoreError", "activity_totals", "engine", "order_totals", "read_table", "table_counts", "upgrade", "write_frames",
     "write_import",
 ]

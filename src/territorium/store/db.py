@@ -10,6 +10,7 @@ transaction, so an import is all rows or none even if the database fails halfway
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Iterable
 
@@ -22,7 +23,7 @@ from territorium.store.models import CORE_TABLES, Base, ImportBatch
 
 __all__ = [
     "engine", "upgrade", "write_import", "write_frames", "read_table", "table_counts",
-    "order_totals", "StoreError", "MIGRATIONS_DIR",
+    "order_totals", "activity_totals", "StoreError", "MIGRATIONS_DIR",
 ]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -144,29 +145,41 @@ def _rows(frame: pd.DataFrame, table: sa.Table) -> tuple[list[str], Iterable[tup
     return [c.name for c in cols], zip(*values)
 
 
-def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+CHUNK = 100_000
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame, say=None) -> int:
     if frame.empty:
         return 0
     names, rows = _rows(frame, table)
+    n = len(frame)
     dbapi = conn.connection.dbapi_connection
-    dialect = conn.dialect.name
+    cols = ", ".join(f'"{c}"' for c in names)
     cur = dbapi.cursor()
     try:
-        if dialect == "postgresql":
-            cols = ", ".join(f'"{n}"' for n in names)
+        if conn.dialect.name == "postgresql":
             with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-                for r in rows:
+                for i, r in enumerate(rows, 1):
                     copy.write_row(r)
+                    if say is not None and i % CHUNK == 0:
+                        say(f"storing {table.name}: {i:,}/{n:,} rows")
         else:
-            cols = ", ".join(f'"{n}"' for n in names)
             marks = ", ".join("?" for _ in names)
-            cur.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})', rows)
+            sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
+            rows = iter(rows)
+            done = 0
+            while done < n:
+                cur.executemany(sql, itertools.islice(rows, CHUNK))
+                done = min(n, done + CHUNK)
+                if say is not None:
+                    say(f"storing {table.name}: {done:,}/{n:,} rows")
     finally:
         cur.close()
-    return len(frame)
+    return n
 
 
-def write_frames(conn: Connection, frames: dict[str, pd.DataFrame], *, replace: bool = False) -> dict[str, int]:
+def write_frames(conn: Connection, frames: dict[str, pd.DataFrame], *, replace: bool = False,
+                 progress=None) -> dict[str, int]:
     """Insert ``frames`` (core-table name → rows) on ``conn`` (inside the caller's transaction).
 
     ``replace`` first deletes the existing rows of each table written.
@@ -177,7 +190,7 @@ def write_frames(conn: Connection, frames: dict[str, pd.DataFrame], *, replace: 
             conn.execute(CORE_TABLES[name].__table__.delete())
     for name in CORE_TABLES:
         if name in frames:
-            written[name] = _bulk_insert(conn, CORE_TABLES[name].__table__, frames[name])
+            written[name] = _bulk_insert(conn, CORE_TABLES[name].__table__, frames[name], progress)
     if {"orders", "contacts"} & set(frames):
         link_orders_to_accounts(conn)
     return written
@@ -192,7 +205,7 @@ def link_orders_to_accounts(conn: Connection) -> None:
     ))
 
 
-def write_import(eng: Engine, items, *, replace: bool = False) -> None:
+def write_import(eng: Engine, items, *, replace: bool = False, progress=None) -> None:
     """Store the frames of one or more read files in ONE transaction, with an
     ``import_batches`` row per file. ``items`` is a list of ``(ImportResult, frames)``.
 
@@ -210,7 +223,9 @@ def write_import(eng: Engine, items, *, replace: bool = False) -> None:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         with eng.begin() as conn:
-            write_frames(conn, frames, replace=replace)
+            write_frames(conn, frames, replace=replace, progress=progress)
+            if progress is not None:
+                progress("committing")
             conn.execute(
                 sa.insert(ImportBatch.__table__),
                 [
@@ -322,4 +337,35 @@ def order_totals(
     df["revenue"] = pd.to_numeric(df["revenue"]).astype(np.float64)
     df["first_order"] = pd.to_datetime(df["first_order"], utc=True)
     df["last_order"] = pd.to_datetime(df["last_order"], utc=True)
+    return df
+
+
+def activity_totals(
+    eng: Engine,
+    by: str = "account",
+    start: dt.date | dt.datetime | None = None,
+    end: dt.date | dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Activities per ``account`` or ``rep`` and type in SQL: key, type, activities, minutes.
+
+    Window is ``start <= date < end``.
+    """
+    key = {"account": "account_id", "rep": "rep_id"}.get(by)
+    if key is None:
+        raise ValueError("by must be 'account' or 'rep'")
+    where = [f"{key} IS NOT NULL"]
+    params: dict = {}
+    for name, value, op in (("start", start, ">="), ("end", end, "<")):
+        if value is not None:
+            where.append(f'"date" {op} :{name}')
+            params[name] = pd.Timestamp(value).date()
+    sql = (
+        f'SELECT {key} AS key, type, COUNT(*) AS activities, SUM(duration_min) AS minutes FROM activities '
+        f"WHERE {' AND '.join(where)} GROUP BY {key}, type ORDER BY {key}, type"
+    )
+    with eng.connect() as conn:
+        rows = conn.execute(sa.text(sql), params).fetchall()
+    df = pd.DataFrame(rows, columns=["key", "type", "activities", "minutes"])
+    df["activities"] = df["activities"].astype(np.int64)
+    df["minutes"] = pd.to_numeric(df["minutes"]).fillna(0).astype(np.float64)
     return df

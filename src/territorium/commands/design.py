@@ -1,0 +1,138 @@
+"""``territorium design``: balanced, contiguous, compact territories from the workspace data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def _print_report(load, result, labels, console) -> None:
+    from rich.table import Table
+
+    r = result.report
+    measures = list(r.tolerances)
+    t = Table(title=f"Territories ({len(labels)}) — status: {r.status}")
+    t.add_column("territory")
+    t.add_column("units", justify="right")
+    for m in measures:
+        t.add_column(m, justify="right")
+        t.add_column(f"Δ {m}", justify="right")
+    t.add_column("pieces", justify="right")
+    t.add_column("mean km", justify="right")
+    terr = r.territories
+    for i, lab in enumerate(labels):
+        row = terr.iloc[i]
+        cells = [str(lab), f"{int(row['units']):,}"]
+        for m in measures:
+            dev = row.get(f"{m}_dev", float("nan"))
+            style = "red" if abs(dev) > r.tolerances[m] + 1e-9 else "green"
+            cells += [f"{row.get(m, float('nan')):,.0f}", f"[{style}]{dev:+.1%}[/{style}]"]
+        cells += [str(int(row.get("pieces", 1))), f"{row.get('mean_km', float('nan')):,.1f}"]
+        t.add_row(*cells)
+    console.print(t)
+    console.print(r.summary())
+    for n in load.notes:
+        console.print(f"[dim]note:[/dim] {n}")
+
+
+def design_command(
+    units: str = typer.Option("zip", "--units", help="Unit level: zip, county, state or account."),
+    states: Optional[str] = typer.Option(None, "--states", help="Comma-separated USPS codes (default: where the accounts are)."),
+    k: Optional[int] = typer.Option(None, "--k", help="Number of territories (default: one per rep with --centers reps, or the current count)."),
+    centers: str = typer.Option("free", "--centers", help="free: the engine places centres; reps: one territory per rep, centred on the rep's home."),
+    capacity_targets: bool = typer.Option(False, "--capacity-targets", help="Targets proportional to each rep's capacity (a 0.5 FTE rep gets half); needs --centers reps."),
+    balance: List[str] = typer.Option(["workload:5%"], "--balance", help="MEASURE:TOLERANCE, repeatable (e.g. --balance workload:5% --balance potential:8%)."),
+    compactness: Optional[str] = typer.Option(None, "--compactness", help="Weight of the moment of inertia (default: the first balance measure)."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="CSV of locks: unit_id|zip|account_id, territory."),
+    freeze: Optional[str] = typer.Option(None, "--freeze", help="Comma-separated territories that keep exactly their current units."),
+    current: Optional[Path] = typer.Option(None, "--from", help="Current alignment CSV (unit_id|zip, territory): realign it with minimal disruption."),
+    realign: bool = typer.Option(False, "--realign", help="Realign the imported current alignment (as --from, from the database)."),
+    max_disruption: Optional[str] = typer.Option(None, "--max-disruption", help="Cap on what moves, e.g. 10% of the disruption measure."),
+    disruption: str = typer.Option("account_count", "--disruption", help="Disruption measure: account_count, revenue or units."),
+    tradeoff_caps: Optional[str] = typer.Option(None, "--tradeoff", help="Sweep disruption caps, e.g. 0,2%,5%,10%,20%: writes the balance–disruption table and PNG."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same plan."),
+    time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds for the optimisation."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes for multistart (default: all cores)."),
+    out: Path = typer.Option(Path("out/alignment.csv"), "--out", help="Alignment CSV to write (unit, territory, moved_from, reason)."),
+    geojson: Optional[Path] = typer.Option(None, "--geojson", help="Also write the units with their territory as GeoJSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+) -> None:
+    """Design balanced, contiguous, compact territories (or realign the current ones).
+
+    Balances several measures at once, keeps every territory one connected piece, minimises
+    the moment of inertia, honours locks and frozen territories, and reports deviations,
+    compactness, a lower bound with its gap, and why every moved unit moved.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from territorium.plan.designing import (DesignJob, DesignJobError, parse_balance, parse_fraction,
+                                            plot_tradeoff, report_json, run_design, write_alignment)
+    from territorium.plan.workspace import Workspace
+
+    console = Console(stderr=as_json)
+    try:
+        job = DesignJob(
+            level=units,
+            states=[s.strip().upper() for s in states.split(",") if s.strip()] if states else None,
+            k=k, centers=centers, capacity_targets=capacity_targets, balance=parse_balance(balance),
+            compactness=compactness, locks=lock,
+            frozen=[f.strip() for f in freeze.split(",") if f.strip()] if freeze else (),
+            current=current, realign=realign,
+            max_disruption=parse_fraction(max_disruption, "--max-disruption") if max_disruption else None,
+            disruption=disruption,
+            tradeoff_caps=[parse_fraction(c, "--tradeoff") for c in tradeoff_caps.split(",")] if tradeoff_caps else None,
+            seed=seed, time_limit=time_limit, n_jobs=jobs,
+        )
+        ws = Workspace(database)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=True, disable=as_json) as bar:
+            task = bar.add_task("loading units and measures", total=1.0)
+            load = ws.load_units(job.level, states=job.states)
+            bar.update(task, description="designing")
+
+            def progress(frac: float, msg: str) -> None:
+                bar.update(task, completed=min(max(frac, 0.0), 1.0), description=msg[:60])
+
+            load, result, labels, curve = run_design(job, ws, load=load, progress=progress)
+        write_alignment(load, result, labels, out, geojson)
+        if curve is not None:
+            curve_csv = out.with_name(out.stem + "_tradeoff.csv")
+            curve.to_csv(curve_csv, index=False)
+            plot_tradeoff(curve, out.with_name(out.stem + "_tradeoff.png"))
+    except DesignJobError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except Exception as exc:  # user-facing errors from the workspace/geo layers
+        from territorium.plan.workspace import WorkspaceError
+
+        if isinstance(exc, (WorkspaceError, ValueError, KeyError, FileNotFoundError)):
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        raise
+    if as_json:
+        payload = report_json(result, labels)
+        payload["alignment"] = str(out)
+        if curve is not None:
+            payload["tradeoff"] = json.loads(curve.to_json(orient="records"))
+        typer.echo(json.dumps(payload, indent=1))
+        return
+    _print_report(load, result, labels, console)
+    if curve is not None:
+        from rich.table import Table
+
+        t = Table(title="Balance–disruption trade-off")
+        for c in curve.columns:
+            t.add_column(c, justify="right")
+        for _, row in curve.iterrows():
+            t.add_row(*[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row])
+        console.print(t)
+        console.print(f"trade-off curve: {out.with_name(out.stem + '_tradeoff.png')}")
+    console.print(f"alignment written to {out}" + (f" and {geojson}" if geojson else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("design")(design_command)
