@@ -20,7 +20,12 @@ def gerrychain_tree(units: Units, k: int, measure: str, epsilon: float = 0.05, s
     import random
 
     import networkx as nx
-    from gerrychain.tree import recursive_tree_part
+    from gerrychain import Graph
+
+    try:
+        from gerrychain.partition import recursive_tree_part
+    except ImportError:  # GerryChain < 1.0
+        from gerrychain.tree import recursive_tree_part
 
     g = nx.Graph()
     w = units.measure(measure)
@@ -28,7 +33,10 @@ def gerrychain_tree(units: Units, k: int, measure: str, epsilon: float = 0.05, s
     g.add_edges_from(map(tuple, units.adjacency.edges()))
     random.seed(seed)
     target = float(w.sum()) / k
-    parts = recursive_tree_part(g, range(k), target, "pop", epsilon, node_repeats=1)
+    try:
+        parts = recursive_tree_part(Graph.from_networkx(g), range(k), target, "pop", epsilon, node_repeats=0, rng=seed)
+    except TypeError:  # older GerryChain: global random
+        parts = recursive_tree_part(Graph.from_networkx(g), range(k), target, "pop", epsilon, node_repeats=0)
     out = np.empty(units.n, dtype=np.int64)
     for node, p in parts.items():
         out[node] = p

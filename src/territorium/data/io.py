@@ -190,27 +190,25 @@ def _kind(suffix: str) -> str:
 
 def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
     data = path.read_bytes()
-    if not data.strip():
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n"):
         raise ImportFailed(f"{path.name}: file is empty")
-    if b"\x00" in data[:4096] and not data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if b"\x00" in data[:4096] and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
         raise ImportFailed(f"{path.name}: not a text file (is it an Excel or Parquet file with a .csv name?)")
     encoding = detect_encoding(data)
-    text = data.decode(encoding)
-    del data
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if not text.strip():
-        raise ImportFailed(f"{path.name}: file is empty")
-    delimiter = detect_delimiter(text[:65536])
+    head = data[:65536].decode(encoding, errors="replace").lstrip("\ufeff")
     # leading blank lines before the header are rows too
-    stripped = text.lstrip("\r\n")
-    lead = text[: len(text) - len(stripped)].count("\n")
+    stripped = head.lstrip("\r\n")
+    lead = head[: len(head) - len(stripped)].count("\n")
+    delimiter = detect_delimiter(stripped)
     header_line = next(csv.reader([stripped.split("\n", 1)[0].rstrip("\r")], delimiter=delimiter))
     headers = [h.strip() for h in header_line]
     usecols = _usecols(headers, wanted)
+    # pandas decodes the bytes itself: no second copy of the file as text
     df = pd.read_csv(
-        io.StringIO(stripped),
+        io.BytesIO(data),
         sep=delimiter,
+        encoding=encoding,
+        skiprows=lead,
         dtype=str,
         keep_default_na=False,
         na_filter=False,
@@ -219,8 +217,8 @@ def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
         engine="c",
         on_bad_lines="error",
     )
-    del text, stripped
-    df.columns = [str(c).strip() for c in df.columns]
+    del data
+    df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
     rows = np.arange(len(df), dtype=np.int64) + 2 + lead
     return _finish(df, rows, path, "csv", headers, encoding=encoding, delimiter=delimiter)
 

@@ -28,6 +28,21 @@ def cost_to_centers(P: Problem, idx: np.ndarray, centers: np.ndarray, cols: np.n
     return cm[np.ix_(idx, cols)]
 
 
+def pair_cost(P: Problem, pu: np.ndarray, pt: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """d(i, t) for given (unit, territory) pairs."""
+    if P.cost is None:
+        return ((P.xy[pu] - centers[pt]) ** 2).sum(1)
+    if callable(P.cost):
+        out = np.empty(len(pu))
+        for s in range(0, P.n, 2048):
+            idx = np.arange(s, min(P.n, s + 2048))
+            c = np.asarray(P.cost(P.xy[idx], centers), dtype=float)
+            m = (pu >= s) & (pu < s + len(idx))
+            out[m] = c[pu[m] - s, pt[m]]
+        return out
+    return P.cost[pu, pt]
+
+
 def candidates(P: Problem, centers: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
     """Nearest ``L`` territories per unit: (n, L) territory ids and their costs d(i, t)."""
     L = min(L, P.k)
@@ -58,6 +73,7 @@ class TransportSolution:
     row_dual: np.ndarray | None  # (k, m) duals of the scaled balance rows
     status: str
     cost_scale: float
+    handle: object = None  # (Highs, ncol) for warm re-solves with new costs
 
 
 def _highs():
@@ -76,6 +92,7 @@ def transport_lp(
     time_limit: float = 60.0,
     tol_scale: float = 1.0,
     allowed: np.ndarray | None = None,
+    prev: "TransportSolution | None" = None,
 ) -> TransportSolution:
     """Balanced transport LP over the nearest ``L`` territories of each unit.
 
@@ -84,6 +101,8 @@ def transport_lp(
     territory only; frozen territories take no other units.
     """
     n, k, m = P.n, P.k, P.m
+    if prev is not None and prev.handle is not None:
+        return _resolve(P, centers, prev, time_limit)
     tt, dd = candidates(P, centers, L)
     pu = np.repeat(np.arange(n), tt.shape[1])
     pt = tt.ravel()
@@ -185,7 +204,35 @@ def transport_lp(
     xs = x[:ncol].clip(0, 1)
     return TransportSolution(
         x=xs, pu=pu, pt=pt, value=float((cost * xs).sum()), slack=float(x[ncol:].sum()),
-        row_dual=duals, status=status, cost_scale=cscale,
+        row_dual=duals, status=status, cost_scale=cscale, handle=(h, ncol, active_t),
+    )
+
+
+def _resolve(P: Problem, centers: np.ndarray, prev: TransportSolution, time_limit: float) -> TransportSolution:
+    """Same (unit, territory) columns, new centres: change the costs and warm-start."""
+    h, ncol, active_t = prev.handle
+    pu, pt = prev.pu, prev.pt
+    cost = P.w[pu] * pair_cost(P, pu, pt, centers)
+    cscale = prev.cost_scale
+    h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
+    h.changeColsCost(ncol, np.arange(ncol, dtype=np.int32), cost / cscale)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)
+    n, k, m = P.n, P.k, P.m
+    duals = np.zeros((k, m))
+    rd = np.asarray(sol.row_dual)
+    nb = len(active_t) * m
+    if m and len(rd) == n + nb:
+        duals[active_t] = rd[n:].reshape(len(active_t), m)
+    if len(x) < ncol:
+        return TransportSolution(x=prev.x, pu=pu, pt=pt, value=prev.value, slack=prev.slack, row_dual=None,
+                                 status=status, cost_scale=cscale, handle=None)
+    xs = x[:ncol].clip(0, 1)
+    return TransportSolution(
+        x=xs, pu=pu, pt=pt, value=float((cost * xs).sum()), slack=float(x[ncol:].sum()),
+        row_dual=duals, status=status, cost_scale=cscale, handle=prev.handle,
     )
 
 

@@ -20,6 +20,44 @@ __all__ = ["State", "Search"]
 TOL_MARGIN = 0.97
 
 
+def _min_flow(k, ta, tb, supply):
+    """min Σ f  s.t. for every territory: out-flow − in-flow = supply (HiGHS LP)."""
+    from ._lp import _highs
+
+    ne = len(ta)
+    if ne == 0:
+        return None
+    h, highspy = _highs()
+    rows = np.r_[ta, tb]
+    cols = np.r_[np.arange(ne), np.arange(ne)]
+    vals = np.r_[np.ones(ne), -np.ones(ne)]
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    lp = highspy.HighsLp()
+    lp.num_col_ = ne
+    lp.num_row_ = k
+    lp.col_cost_ = np.ones(ne)
+    lp.col_lower_ = np.zeros(ne)
+    lp.col_upper_ = np.full(ne, highspy.kHighsInf)
+    # allow a territory to keep what cannot be shipped (disconnected territory graphs)
+    lp.row_lower_ = np.where(supply > 0, 0.0, supply)
+    lp.row_upper_ = np.where(supply > 0, supply, 0.0)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(ne + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    # maximise shipped amount first (cost −M per unit of supply met), then short paths
+    h.passModel(lp)
+    big = 1e3
+    # objective: Σ f − big·Σ_{supply>0} (out − in)  == Σ_e f_e (1 − big·[ta∈S] + big·[tb∈S])
+    pos = supply > 0
+    h.changeColsCost(ne, np.arange(ne, dtype=np.int32), 1.0 - big * pos[ta] + big * pos[tb])
+    h.run()
+    if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+        return None
+    return np.asarray(h.getSolution().col_value)[:ne]
+
+
 class State:
     """Working alignment. ``a`` is the assignment; per-territory totals are kept by flow."""
 
@@ -443,6 +481,11 @@ class Search:
         tol = self.tol_in
         eps = 1e-12
         centre_every = 3
+        flowed = 0
+        if s.violation(tol) > 0:
+            self.flow_balance()
+            s.sync_centers()
+            flowed = 1
         for it in range(max_passes):
             if self.out_of_time():
                 return
@@ -459,6 +502,11 @@ class Search:
                 if viol > 0 and lam < 1e9:
                     lam *= 10.0
                     continue
+                if viol > 0 and flowed < 3:
+                    flowed += 1
+                    if self.flow_balance():
+                        s.sync_centers()
+                        continue
                 if viol > 0 and phi < 1e9:
                     # stuck on the tolerance edge: pull every territory towards its target so
                     # slack spreads and a later move can fix the violation
@@ -472,6 +520,87 @@ class Search:
             s.sync_centers()
             if it % centre_every == centre_every - 1:
                 self._recentre()
+
+    def flow_balance(self, rounds: int = 6) -> int:
+        """Territory-level rebalancing: a min-cost flow on the territory graph says how much of
+        the worst measure each territory should pass to each neighbour; each flow is realised by
+        boundary units of the giver that touch the receiver, cheapest in compactness first
+        (contiguity checked per move). Returns the number of units moved."""
+        s, P = self.s, self.P
+        if P.m == 0 or P.indptr is None or P.k < 2:
+            return 0
+        tol = self.tol_in
+        moved_total = 0
+        for _ in range(rounds):
+            if self.out_of_time():
+                break
+            dev = s.dev()
+            ex = np.maximum(np.abs(dev) - tol[None, :], 0.0)
+            ex[P.frozen] = 0.0
+            if ex.sum() <= 0:
+                break
+            j = int(ex.sum(0).argmax())
+            a = s.a
+            src, dst = self.src, self.dst
+            m = (a[src] != a[dst]) & ~P.frozen[a[src]] & ~P.frozen[a[dst]]
+            if not m.any():
+                break
+            key = np.unique(a[src[m]] * P.k + a[dst[m]])
+            ta, tb = key // P.k, key % P.k
+            supply = s.tot[:, j] - P.T[:, j]
+            supply[P.frozen] = 0.0
+            supply -= supply.sum() / max((~P.frozen).sum(), 1) * (~P.frozen)
+            f = _min_flow(P.k, ta, tb, supply / P.T[:, j].clip(1e-300).mean())
+            if f is None:
+                break
+            f = f * P.T[:, j].clip(1e-300).mean()
+            order = np.argsort(-f)
+            moved = 0
+            for e in order:
+                if f[e] <= 1e-9:
+                    break
+                A, B = int(ta[e]), int(tb[e])
+                moved += self._realise(A, B, j, float(f[e]))
+            moved_total += moved
+            if moved == 0:
+                break
+        return moved_total
+
+    def _realise(self, A: int, B: int, j: int, amount: float) -> int:
+        s, P = self.s, self.P
+        al = s.al
+        cand = set()
+        members = np.flatnonzero(s.a == A)
+        for u in members.tolist():
+            if self.movable[u] and any(al[v] == B for v in s.nbrs[u]):
+                cand.add(u)
+        if not cand:
+            return 0
+        cand = np.array(sorted(cand))
+        score = ((P.xy[cand] - s.c[B]) ** 2).sum(1) - ((P.xy[cand] - s.c[A]) ** 2).sum(1)
+        cand = cand[np.argsort(score, kind="stable")]
+        left = amount
+        moved = 0
+        frontier = list(cand.tolist())
+        seen = set(frontier)
+        i = 0
+        while i < len(frontier) and left > 0:
+            u = frontier[i]
+            i += 1
+            val = P.A[u, j]
+            if val > 1.5 * left or al[u] != A:
+                continue
+            if not s.touches(u, B) or not self._removable(u):
+                continue
+            self._apply(u, B, "balance")
+            left -= val
+            moved += 1
+            # newly exposed units of A behind u
+            for v in s.nbrs[u]:
+                if v not in seen and al[v] == A and self.movable[v]:
+                    seen.add(v)
+                    frontier.append(v)
+        return moved
 
     def _recentre(self) -> bool:
         """Fixed-centre / custom-cost territories keep centres; for callable cost the free

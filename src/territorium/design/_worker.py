@@ -27,6 +27,15 @@ def _seed_centers(P: Problem, rng: np.random.Generator) -> np.ndarray:
     nf = min(len(free), P.n)
     cc, _ = kmeans_plusplus(P.xy, nf, sample_weight=w, random_state=rs)
     c[free[:nf]] = cc
+    # a few weighted Lloyd (k-means) steps: centres follow the weight, fixed ones stay
+    from scipy.spatial import cKDTree
+
+    for _ in range(6):
+        _, lab = cKDTree(c).query(P.xy)
+        S0 = np.bincount(lab, w, P.k)
+        ok = (S0 > 0) & ~P.fixed
+        c[ok, 0] = np.bincount(lab, w * P.xy[:, 0], P.k)[ok] / S0[ok]
+        c[ok, 1] = np.bincount(lab, w * P.xy[:, 1], P.k)[ok] / S0[ok]
     return c
 
 
@@ -102,12 +111,18 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         c = _seed_centers(P, rng)
         sol = None
         lp_time = 0.0
+        L_cur = L
         for it in range(max(1, lloyd)):
             left = deadline_wall - time.time()
             if it > 0 and (left < 3 * lp_time or _cancelled(cancel)):
                 break
             t_lp = time.time()
-            sol = transport_lp(P, c, L=L, time_limit=max(0.1, 0.5 * left))
+            # warm re-solve with new costs while the candidate columns are enough (no slack
+            # used); otherwise rebuild with twice as many candidates per unit
+            reuse = sol if (sol is not None and sol.slack <= 1e-7) else None
+            if sol is not None and sol.slack > 1e-7:
+                L_cur = min(2 * L_cur, 48, P.k)
+            sol = transport_lp(P, c, L=L_cur, time_limit=max(0.1, 0.5 * left), prev=reuse)
             lp_time = time.time() - t_lp
             c_new = fractional_centers(P, sol, c)
             if P.fixed.all() or np.allclose(c_new, c, atol=1e-3):

@@ -197,11 +197,17 @@ def write_frames(conn: Connection, frames: dict[str, pd.DataFrame], *, replace: 
 
 
 def link_orders_to_accounts(conn: Connection) -> None:
-    """Set ``orders.account_id`` by matching ``customer_email`` to ``contacts.email`` (in SQL)."""
+    """Set ``orders.account_id`` by matching ``customer_email`` to ``contacts.email`` (in SQL).
+
+    Only orders whose e-mail belongs to a contact are touched, so a large order table with
+    few or no contacts costs little.
+    """
+    conn.execute(sa.text("UPDATE orders SET account_id = NULL WHERE account_id IS NOT NULL"))
     conn.execute(sa.text(
         "UPDATE orders SET account_id = (SELECT c.account_id FROM contacts c "
         "WHERE c.email = orders.customer_email AND c.account_id IS NOT NULL "
-        "ORDER BY c.contact_id LIMIT 1) WHERE customer_email IS NOT NULL"
+        "ORDER BY c.contact_id LIMIT 1) "
+        "WHERE customer_email IN (SELECT email FROM contacts WHERE account_id IS NOT NULL)"
     ))
 
 

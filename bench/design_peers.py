@@ -1,0 +1,192 @@
+"""Territory design vs peers, in one process, on real geography. Prints a markdown table.
+
+    python bench/design_peers.py                 # all instances (~15 min on 2 cores)
+    python bench/design_peers.py --only counties20,realign --json out.json
+
+Instances (see ``bench/instances.py``):
+  counties20 / counties100  contiguous-US counties, demo-like national accounts, 3 measures ±5%
+  demo40                    the demo company's 5k Northeast ZIP units, k=40, 3 measures ±5%
+  zips500                   all-US ZIP units, k=500, workload ±5%
+  realign                   demo ZIPs from the demo's legacy alignment to workload ±5%
+
+Peers: GerryChain recursive_tree_part (workload, ε=5%), METIS (pymetis, workload vertex
+weights, contiguous option), weighted k-means (scikit-learn, no contiguity, no balance).
+Columns: time, max deviation per balance measure, non-contiguous territories, moment of
+inertia relative to weighted k-means, gap to Territorium's lower bound.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import instances  # noqa: E402
+import peers  # noqa: E402
+
+from territorium.design import design  # noqa: E402
+
+
+def _child(q, fn, args):
+    try:
+        t = time.perf_counter()
+        out = fn(*args)
+        q.put(("ok", out, time.perf_counter() - t))
+    except BaseException as exc:  # report, don't hang
+        q.put(("error", f"{type(exc).__name__}: {exc}", 0.0))
+
+
+def timed(fn, *args, timeout: float = 600.0):
+    """Run ``fn(*args)`` in a forked process with a time limit: (result | None, seconds, note)."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q, fn, args))
+    t = time.perf_counter()
+    p.start()
+    try:
+        status, out, secs = q.get(timeout=timeout)
+    except Exception:
+        p.kill()
+        p.join()
+        return None, time.perf_counter() - t, f"timeout > {timeout:.0f}s"
+    p.join()
+    if status != "ok":
+        return None, time.perf_counter() - t, out
+    return out, secs, ""
+
+
+def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound):
+    if assign is None:
+        return {}
+    row = {}
+    for m in measures:
+        row[f"dev_{m}"] = peers.max_deviation(units.measure(m), assign, k)
+    row["non_contiguous"] = peers.non_contiguous(units, assign, k)
+    moi = peers.moment_of_inertia(units.xy, w, assign, k)
+    row["moi_vs_kmeans"] = moi / kmeans_moi if kmeans_moi else float("nan")
+    row["gap_to_our_bound"] = 1 - lower_bound / moi if moi > 0 and lower_bound is not None else float("nan")
+    return row
+
+
+def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
+    measures = list(balance)
+    wname = measures[0]
+    w = units.measure(wname)
+    print(f"## {name}: {units.n:,} {units.level} units, k={k}, balance {balance}", file=sys.stderr, flush=True)
+    rows = []
+    ours, secs, note = timed(
+        lambda: _ours(units, k, balance, time_limit, seed), timeout=time_limit * 1.5 + 120)
+    km_out, km_secs, km_note = timed(peers.weighted_kmeans, units, k, w, seed, timeout=peer_timeout)
+    km, km_moi = km_out if km_out is not None else (None, None)
+    lb = ours["lower_bound"] * 1e6 if ours else None  # the engine reports weight·km²; peers use m²
+    if ours:
+        r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb),
+             "note": f"{ours['status']}; bound {ours['bound_method'][:40]}; relaxation ratio "
+                     f"{ours['relax_ratio']:.3f}" if ours["relax_ratio"] else ours["status"],
+             "peak_rss_mb": ours["rss_mb"]}
+    else:
+        r = {"method": "Territorium", "time_s": secs, "note": note}
+    rows.append(r)
+    for label, fn, args in (
+        ("GerryChain recursive_tree_part", peers.gerrychain_tree, (units, k, wname, 0.05, seed)),
+        ("METIS (pymetis, contig)", peers.metis, (units, k, wname, 50, seed)),
+    ):
+        a, s, note = timed(fn, *args, timeout=peer_timeout)
+        rows.append({"method": label, "time_s": s, **evaluate(units, a, k, measures, w, km_moi, lb), "note": note})
+    rows.append({"method": "weighted k-means (no contiguity)", "time_s": km_secs,
+                 **evaluate(units, km, k, measures, w, km_moi, lb), "note": km_note})
+    return {"instance": name, "units": units.n, "k": k, "balance": balance, "rows": rows}
+
+
+def _ours(units, k, balance, time_limit, seed):
+    r = design(units, k, balance=balance, seed=seed, time_limit=time_limit)
+    rep = r.report
+    return {"assignment": r.assignment, "status": rep.status, "lower_bound": rep.lower_bound,
+            "bound_method": rep.bound_method,
+            "relax_ratio": rep.objective / rep.relaxation if rep.relaxation else None,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_realign(time_limit, seed=1):
+    units, cur, labels = instances.demo_region_zips()
+    k = len(labels)
+    wl = units.measure("workload")
+    before = np.bincount(cur, wl, k) / (wl.sum() / k) - 1
+    print(f"## realign: legacy workload spread {before.min():+.0%} .. {before.max():+.0%}", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    r = design(units, current=cur, balance={"workload": 0.05}, disruption="account_count", seed=seed,
+               time_limit=time_limit)
+    secs = time.perf_counter() - t
+    d = r.report.disruption
+    return {"instance": "realign", "units": units.n, "k": k, "legacy_spread": [float(before.min()), float(before.max())],
+            "time_s": secs, "status": r.report.status, "max_dev_workload": r.report.max_abs_dev["workload"],
+            "moved_accounts": d["moved"], "lp_minimum": d.get("lp_minimum"), "lp_bound": d.get("lp_bound"),
+            "ratio_to_lp": (d["moved"] / d["lp_minimum"]) if d.get("lp_minimum") else
+            ((d["moved"] / d["lp_bound"]) if d.get("lp_bound") else None),
+            "pieces_max": int(r.report.pieces.max())}
+
+
+def markdown(results) -> str:
+    out = []
+    for res in results:
+        if res["instance"] == "realign":
+            out.append(f"### realign (demo ZIPs, k={res['k']}, legacy workload spread "
+                       f"{res['legacy_spread'][0]:+.0%}..{res['legacy_spread'][1]:+.0%} → ±5%)\n")
+            out.append("| status | max dev workload | moved accounts | LP minimum | ratio | pieces max | time s |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|")
+            out.append(f"| {res['status']} | {res['max_dev_workload']:.1%} | {res['moved_accounts']:,.0f} | "
+                       f"{res['lp_minimum'] or res['lp_bound'] or float('nan'):,.0f} | "
+                       f"{res['ratio_to_lp'] or float('nan'):.2f} | {res['pieces_max']} | {res['time_s']:.1f} |\n")
+            continue
+        ms = list(res["balance"])
+        out.append(f"### {res['instance']}: {res['units']:,} units, k={res['k']}, balance "
+                   + ", ".join(f"{m} ±{t:.0%}" for m, t in res["balance"].items()) + "\n")
+        out.append("| method | time s | " + " | ".join(f"max dev {m}" for m in ms)
+                   + " | non-contiguous | MOI / k-means | gap to our bound | note |")
+        out.append("|---|---:|" + "---:|" * len(ms) + "---:|---:|---:|---|")
+        for r in res["rows"]:
+            devs = " | ".join(f"{r[f'dev_{m}']:.1%}" if f"dev_{m}" in r else "—" for m in ms)
+            nc = r.get("non_contiguous", "—")
+            moi = f"{r['moi_vs_kmeans']:.3f}" if "moi_vs_kmeans" in r else "—"
+            gap = f"{r['gap_to_our_bound']:.1%}" if "gap_to_our_bound" in r else "—"
+            out.append(f"| {r['method']} | {r['time_s']:.1f} | {devs} | {nc} | {moi} | {gap} | {r.get('note', '')} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="counties20,counties100,demo40,zips500,realign")
+    ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
+    ap.add_argument("--peer-timeout", type=float, default=600.0)
+    args = ap.parse_args(argv)
+    only = set(args.only.split(","))
+    three = {"workload": 0.05, "potential": 0.05, "account_count": 0.05}
+    results = []
+    if only & {"counties20", "counties100"}:
+        cu = instances.counties()
+        if "counties20" in only:
+            results.append(run_instance("counties20", cu, 20, three, 30, args.peer_timeout))
+        if "counties100" in only:
+            results.append(run_instance("counties100", cu, 100, three, 60, args.peer_timeout))
+    if "demo40" in only:
+        units, _, _ = instances.demo_region_zips()
+        results.append(run_instance("demo40", units, 40, three, 30, args.peer_timeout))
+    if "zips500" in only:
+        results.append(run_instance("zips500", instances.all_zips(), 500, {"workload": 0.05}, 280, args.peer_timeout))
+    if "realign" in only:
+        results.append(run_realign(60))
+    print(markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+if __name__ == "__main__":
+    main()
