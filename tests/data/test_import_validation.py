@@ -265,3 +265,22 @@ def test_rep_homes_from_zip(tmp_path, today):
     assert list(reps["name"]) == ["Ann Lee", "Bo Ng"]
     assert reps.loc[1, "capacity_hours"] == 1200.0
     assert not np.isnan(reps.loc[0, "home_lat"]) and np.isnan(reps.loc[1, "home_lat"])
+
+
+def test_date_formats_from_crm_exports():
+    from territorium.data.validate import parse_datetime
+
+    s = pd.Series(["2025-06-01T10:00:00.000+0000", "6/1/2025 3:45 PM", "2025-06-01 10:00:00 UTC",
+                   "2025-06-01 05:00:00 -0500", "06/01/2025", "2025-13-01", ""])
+    v, bad = parse_datetime(s)
+    assert list(bad) == [False, False, False, False, False, True, False]
+    assert v[0] == v[2] == v[3] == pd.Timestamp("2025-06-01 10:00", tz="UTC")
+    assert v[1] == pd.Timestamp("2025-06-01 15:45", tz="UTC")
+
+
+def test_windows_1252_euro_amounts(tmp_path, today):
+    rows = ['001A,Crème,,,,Boston,MA,02134,US,"1.200,50 €",1,005X,,,,']
+    r = accounts(tmp_path, rows, today, encoding="cp1252")
+    assert r.ok and r.encoding == "cp1252"
+    a = r.frames["accounts"]
+    assert a.loc[0, "name"] == "Crème" and a.loc[0, "annual_revenue"] == pytest.approx(1200.5)

@@ -183,6 +183,10 @@ def parse_datetime(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     t = _strip(s)
     empty = (t == "").to_numpy()
     out = pd.to_datetime(t.where(~empty, None), format="ISO8601", errors="coerce", utc=True)
+    need = (~empty) & out.isna().to_numpy()
+    if need.any():  # "2025-06-01 10:00:00 UTC"
+        u = t[need].str.replace(r"\s*(?:UTC|GMT)$", "+00:00", regex=True)
+        out.loc[need] = pd.to_datetime(u, format="ISO8601", errors="coerce", utc=True).to_numpy()
     for fmt in _DATE_FORMATS:
         need = (~empty) & out.isna().to_numpy()
         if not need.any():

@@ -76,10 +76,31 @@ class TransportSolution:
     handle: object = None  # (Highs, ncol) for warm re-solves with new costs
 
 
+_BANNER_SHOWN = False
+
+
 def _highs():
+    """A silent HiGHS instance (its one-time banner goes to /dev/null, not to our stdout)."""
+    global _BANNER_SHOWN
+    import os
+    import sys
+
     import highspy
 
-    h = highspy.Highs()
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     return h, highspy

@@ -354,7 +354,7 @@ def report_json(result: DesignResult, labels: Sequence[str]) -> dict:
     """The report as JSON-ready data."""
     r = result.report
     terr = r.territories.copy()
-    terr.insert(0, "territory", [labels[i] for i in range(len(terr))])
+    terr["territory"] = [labels[i] for i in range(len(terr))]
 
     def clean(v):
         if isinstance(v, (np.floating, float)):

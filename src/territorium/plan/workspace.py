@@ -42,9 +42,11 @@ class UnitLoad:
 class Workspace:
     """Imported data in one database (SQLite file by default, PostgreSQL by URL)."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, *, engine: sa.Engine | None = None):
         self.url = url
-        self._engine: sa.Engine | None = None
+        self._engine: sa.Engine | None = engine
+        if engine is not None:
+            store.upgrade(engine)
 
     @property
     def engine(self) -> sa.Engine:

@@ -226,6 +226,9 @@ def write_import(eng: Engine, items, *, replace: bool = False, progress=None) ->
         for name, f in frames.items():
             merged.setdefault(name, []).append(f)
     frames = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True)) for k, v in merged.items()}
+    if "territories" in frames:
+        # an alignment file that names owners also yields territories; the first file listed wins
+        frames["territories"] = frames["territories"].drop_duplicates("territory_id", keep="first")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         with eng.begin() as conn:
