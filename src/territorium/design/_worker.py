@@ -129,7 +129,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 break
             if it < lloyd - 1:
                 c = c_new
-        relax = sol.value
+        relax = sol.value if (sol.status == "Optimal" and sol.slack <= 1e-7) else None
         duals = sol.row_dual
         cscale = sol.cost_scale
         lp_status = sol.status

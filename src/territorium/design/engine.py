@@ -483,7 +483,7 @@ def design(
     progress: Callable[[float, str], None] | None = None,
     shape_metrics="auto",
     candidates: int = 12,
-    lloyd: int = 3,
+    lloyd: int = 6,
 ) -> DesignResult:
     """Design k balanced, contiguous, compact territories (or realign ``current``).
 
@@ -535,7 +535,7 @@ def design(
     candidates : int
         Nearest centres per unit in the transport LP.
     lloyd : int
-        Transport-LP / centre iterations in the construction.
+        Transport-LP / centre iterations in the construction (warm-started re-solves).
 
     Returns
     -------
