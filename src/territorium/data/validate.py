@@ -358,15 +358,14 @@ def _check_unique(spec: TableSpec, frame: pd.DataFrame, out: pd.DataFrame, add, 
         nonempty = (v != "") & out[f.name].notna()
         dup = (v.duplicated(keep=False) & nonempty).to_numpy() & scope
         if dup.any():
-            rows = pd.Series(add.rows, index=v.index)
-            first = rows.groupby(v.to_numpy()).transform("min").to_numpy()
-            reasons = np.array([f"duplicate id (also on row {r})" for r in first[dup]], dtype=object)
+            d = pd.DataFrame({"key": v.to_numpy()[dup], "row": np.asarray(add.rows)[dup]})
+            d["n"] = d.groupby("key", sort=False).cumcount()
+            first = d.loc[d["n"] == 0].set_index("key")["row"]
+            second = d.loc[d["n"] == 1].set_index("key")["row"]
+            # every copy names the first row; the first row names the second
+            other = np.where(d["n"] == 0, d["key"].map(second), d["key"].map(first)).astype(np.int64)
             full = np.full(len(v), "", dtype=object)
-            full[dup] = reasons
-            # the first occurrence names the second one instead
-            second = rows[dup].groupby(v[dup].to_numpy()).transform(lambda x: x.iloc[1] if len(x) > 1 else x.iloc[0])
-            is_first = dup & (rows.to_numpy() == first)
-            full[is_first] = [f"duplicate id (also on row {r})" for r in second.to_numpy()[is_first[dup]]]
+            full[dup] = ("duplicate id (also on row " + pd.Series(other).astype(str) + ")").to_numpy()
             add(dup, f.name, full)
 
 

@@ -287,3 +287,18 @@ def build_problem(
         dis=dis, dis_name=disruption, max_dis=max_dis, exclave=exclave, contiguity=contiguity,
         home_units=home,
     )
+
+
+def structurally_infeasible(P: Problem) -> bool:
+    """True when a unit alone, or a territory's locked units, exceed an upper tolerance bound
+    (no plan can meet the tolerances; the search then skips its extra rounds)."""
+    for j in range(P.m):
+        hi = (1 + P.tol[j]) * P.T[:, j]
+        if (P.A[:, j] > hi.max()).any():
+            return True
+        lk = P.lock >= 0
+        if lk.any():
+            lt = np.bincount(P.lock[lk], P.A[lk, j], P.k)
+            if ((lt > hi) & ~P.frozen).any():
+                return True
+    return False

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from ._lp import candidates, disruption_lp, fractional_centers, round_assignment, transport_lp
-from ._problem import Problem
+from ._problem import Problem, structurally_infeasible
 from ._search import Search, State
 
 __all__ = ["run_start"]
@@ -150,6 +150,9 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         st.sync_centers()
         srch.improve()
         st.sync_centers()
+        if st.violation(P.tol) > 0 and not structurally_infeasible(P):
+            srch.iterated()
+            st.sync_centers()
         c = lp_centers
     tolv = P.tol
     viol = st.violation(tolv, sq=False)
