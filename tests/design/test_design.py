@@ -279,6 +279,13 @@ def test_time_limit_and_cancel():
     assert time.time() - t < 10
     assert r.report.stopped == "cancelled"
     assert (r.report.pieces == 1).all()
+    # worker processes see the cancel too
+    ev2 = threading.Event()
+    threading.Timer(1.0, ev2.set).start()
+    t = time.time()
+    r = design(u, 40, balance=BAL3, n_jobs=2, n_starts=4, time_limit=60, cancel=ev2)
+    assert time.time() - t < 15
+    assert r.report.stopped == "cancelled"
 
 
 def test_progress_called():
@@ -396,3 +403,23 @@ def test_books_balanced_and_tight():
     moi = sum(((xy[rnd == t] - xy[rnd == t].mean(0)) ** 2 * df["revenue"].to_numpy()[rnd == t, None]).sum()
               for t in range(5)) / 1e6
     assert rep.objective < 0.5 * moi
+
+
+def test_repair_flow_kick_and_ils_keep_contiguity(iowa):
+    """Every move type of the search leaves every territory in one piece."""
+    P = build_problem(iowa, 6, balance={"workload": 0.05, "potential": 0.05})
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 6, iowa.n)  # scattered: many pieces
+    st = State(P, a, P.xy[rng.choice(iowa.n, 6, replace=False)])
+    srch = Search(st, np.random.default_rng(0), time.monotonic() + 60)
+    srch.repair()
+    assert (pieces(iowa, st.a) == 1).all()
+    srch.flow_balance()
+    assert (pieces(iowa, st.a) == 1).all()
+    srch.kick(40)
+    assert (pieces(iowa, st.a) == 1).all()
+    srch.improve()
+    srch.iterated(rounds=3)
+    assert (pieces(iowa, st.a) == 1).all()
+    np.testing.assert_allclose(st.tot, totals(iowa, st.a, P.measures, 6))
+    assert st.violation(P.tol) == 0

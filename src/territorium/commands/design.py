@@ -29,7 +29,7 @@ def _print_report(load, result, labels, console) -> None:
             dev = row.get(f"{m}_dev", float("nan"))
             style = "red" if abs(dev) > r.tolerances[m] + 1e-9 else "green"
             cells += [f"{row.get(m, float('nan')):,.0f}", f"[{style}]{dev:+.1%}[/{style}]"]
-        cells += [str(int(row.get("pieces", 1))), f"{row.get('mean_km', float('nan')):,.1f}"]
+        cells += [str(int(row.get("pieces", 1))), f"{row.get('mean_distance_km', float('nan')):,.1f}"]
         t.add_row(*cells)
     console.print(t)
     console.print(r.summary())
@@ -73,7 +73,23 @@ def design_command(
                                             plot_tradeoff, report_json, run_design, write_alignment)
     from territorium.plan.workspace import Workspace
 
+    import os
+    import signal
+    import threading
+
     console = Console(stderr=as_json)
+    cancel = threading.Event()
+    main_pid = os.getpid()
+
+    def _on_interrupt(signum, frame):  # first Ctrl-C: stop and keep the best plan; second: abort
+        if os.getpid() != main_pid:  # a forked worker: the engine stops it through ``cancel``
+            return
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        console.print("[yellow]stopping: finishing with the best plan found so far (Ctrl-C again to abort)[/yellow]")
+
+    old_handler = signal.signal(signal.SIGINT, _on_interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
         job = DesignJob(
             level=units,
@@ -85,7 +101,7 @@ def design_command(
             max_disruption=parse_fraction(max_disruption, "--max-disruption") if max_disruption else None,
             disruption=disruption,
             tradeoff_caps=[parse_fraction(c, "--tradeoff") for c in tradeoff_caps.split(",")] if tradeoff_caps else None,
-            seed=seed, time_limit=time_limit, n_jobs=jobs,
+            seed=seed, time_limit=time_limit, n_jobs=jobs, cancel=cancel,
         )
         ws = Workspace(database)
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -113,6 +129,9 @@ def design_command(
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
         raise
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
     if as_json:
         payload = report_json(result, labels)
         payload["alignment"] = str(out)

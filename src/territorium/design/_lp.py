@@ -112,7 +112,6 @@ def transport_lp(
     L: int = 12,
     time_limit: float = 60.0,
     tol_scale: float = 1.0,
-    allowed: np.ndarray | None = None,
     prev: "TransportSolution | None" = None,
 ) -> TransportSolution:
     """Balanced transport LP over the nearest ``L`` territories of each unit.
@@ -128,9 +127,6 @@ def transport_lp(
     pu = np.repeat(np.arange(n), tt.shape[1])
     pt = tt.ravel()
     pc = dd.ravel()
-    if allowed is not None:  # extra restriction mask over (unit, territory) via callable array
-        keep = allowed(pu, pt)
-        pu, pt, pc = pu[keep], pt[keep], pc[keep]
     # frozen territories: no new units; locked units: only their territory
     keep = ~P.frozen[pt] & (P.lock[pu] < 0)
     pu, pt, pc = pu[keep], pt[keep], pc[keep]
@@ -319,7 +315,7 @@ def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, 
         key = np.unique(pu * k + pt)
         pu, pt = key // k, key % k
         scope = "current or a graph neighbour's territory (the issue's reference LP)"
-    elif n * k <= max_pairs:
+    elif scope != "two_steps" and n * k <= max_pairs:
         pu = np.repeat(np.arange(n), k)
         pt = np.tile(np.arange(k), n)
         scope = "all territories (valid lower bound)"
@@ -335,7 +331,7 @@ def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, 
         cnt = np.diff(ip)[cur]
         pu = np.repeat(np.arange(n), cnt)
         pt = np.concatenate([ix[ip[t]:ip[t + 1]] for t in cur]) if n else np.zeros(0, np.int64)
-        scope = "territories within two steps (reference, not a bound)"
+        scope = "current territory or one within two steps of it (reference, not a bound)"
     keep = (pt == cur[pu]) | ((P.lock[pu] < 0) & ~P.frozen[pt] & ~P.frozen[cur[pu]])
     pu, pt = pu[keep], pt[keep]
     c = np.where(pt == cur[pu], 0.0, P.dis[pu])

@@ -288,7 +288,11 @@ class Search:
         if P.indptr is not None:
             self.src = np.repeat(np.arange(P.n), np.diff(P.indptr))
             self.dst = P.indices
-        self.tol_in = P.tol * TOL_MARGIN
+        # realignment: every unit of disruption counts, aim closer to the tolerance itself
+        self.tol_in = P.tol * (TOL_MARGIN if P.current is None else 0.995)
+        self.dis_used = 0.0
+        if P.current is not None:
+            self.dis_used = float(P.dis[state.a != P.current].sum())
 
     def out_of_time(self) -> bool:
         if time.monotonic() >= self.deadline:
@@ -521,7 +525,7 @@ class Search:
             if it % centre_every == centre_every - 1:
                 self._recentre()
 
-    def flow_balance(self, rounds: int = 6) -> int:
+    def flow_balance(self, rounds: int = 6, band: float = 0.5) -> int:
         """Territory-level rebalancing: a min-cost flow on the territory graph says how much of
         the worst measure each territory should pass to each neighbour; each flow is realised by
         boundary units of the giver that touch the receiver, cheapest in compactness first
@@ -530,6 +534,7 @@ class Search:
         if P.m == 0 or P.indptr is None or P.k < 2:
             return 0
         tol = self.tol_in
+        band_frac = band
         moved_total = 0
         for _ in range(rounds):
             if self.out_of_time():
@@ -549,7 +554,7 @@ class Search:
             ta, tb = key // P.k, key % P.k
             # ship only what lies outside half the tolerance band: territories inside the band
             # pass flow through but are not pulled to the exact target
-            band = 0.5 * tol[j] * P.T[:, j]
+            band = band_frac * tol[j] * P.T[:, j]
             diff = s.tot[:, j] - P.T[:, j]
             supply = np.sign(diff) * np.maximum(np.abs(diff) - band, 0.0)
             supply[P.frozen] = 0.0
@@ -599,6 +604,12 @@ class Search:
                 continue
             if not s.touches(u, B) or not self._removable(u):
                 continue
+            if P.current is not None:  # realignment: respect the disruption cap
+                cur = P.current[u]
+                dd = P.dis[u] * (float(B != cur) - float(A != cur))
+                if self.dis_used + dd > P.max_dis + 1e-9:
+                    continue
+                self.dis_used += dd
             self._apply(u, B, "balance")
             left -= val
             moved += 1
@@ -779,43 +790,94 @@ class Search:
         cur = P.current
         d = P.dis
         dmean = max(float(d.mean()), 1e-12)
-        used = float(d[s.a != cur].sum())
         tol = self.tol_in
         scale = max(s.objective(), 1e-12)
+        flows = 0
         for _ in range(max_rounds):
             if s.violation(tol, sq=False) <= 0 or self.out_of_time():
                 break
-            u, b = self.boundary_pairs()
-            if len(u) == 0:
-                break
-            ta = s.a[u]
-            dobj, de, dphi = s.delta(u, ta, b, tol, sq=False)
-            ddis = d[u] * ((b != cur[u]).astype(float) - (ta != cur[u]).astype(float))
-            gain = -(de + beta * dphi) - 1e-3 * dobj / scale / P.n
-            ok = (gain > 1e-12) & (de <= 1e-15) & (used + ddis <= P.max_dis + 1e-9)
-            if not ok.any():
-                break
-            sel = np.flatnonzero(ok)
-            cost = np.maximum(ddis[sel], 0.0) + 1e-3 * dmean
-            ratio = gain[sel] / cost
-            order = sel[np.lexsort((self.rng.random(len(sel)), -ratio))]
-            dirty = np.zeros(P.k, bool)
-            applied = 0
-            for j in order:
-                uj, bj, aj = int(u[j]), int(b[j]), int(ta[j])
-                if dirty[aj] or dirty[bj] or s.al[uj] != aj:
-                    continue
-                if used + ddis[j] > P.max_dis + 1e-9:
-                    continue
-                if not s.touches(uj, bj) or not self._removable(uj):
-                    continue
-                self._apply(uj, bj, "balance")
-                used += ddis[j]
-                dirty[aj] = dirty[bj] = True
-                applied += 1
+            applied = self._realign_round(beta, d, dmean, cur, tol, scale)
             if applied == 0:
-                break
+                # stuck: chains of moves through the territory graph (min-cost flow)
+                if flows >= 4 or P.m == 0:
+                    break
+                flows += 1
+                if self.flow_balance(rounds=2, band=0.9) == 0:
+                    break
         self.cleanup_disruption()
+        for _ in range(20):
+            if self.out_of_time() or self.disruption_swaps() == 0:
+                break
+            self.cleanup_disruption()
+
+    def _realign_round(self, beta, d, dmean, cur, tol, scale) -> int:
+        s, P = self.s, self.P
+        u, b = self.boundary_pairs()
+        if len(u) == 0:
+            return 0
+        ta = s.a[u]
+        dobj, de, dphi = s.delta(u, ta, b, tol, sq=False)
+        ddis = d[u] * ((b != cur[u]).astype(float) - (ta != cur[u]).astype(float))
+        gain = -(de + beta * dphi) - 1e-3 * dobj / scale / P.n
+        ok = (gain > 1e-12) & (de <= 1e-15) & (self.dis_used + ddis <= P.max_dis + 1e-9)
+        if not ok.any():
+            return 0
+        sel = np.flatnonzero(ok)
+        cost = np.maximum(ddis[sel], 0.0) + 1e-3 * dmean
+        ratio = gain[sel] / cost
+        order = sel[np.lexsort((self.rng.random(len(sel)), -ratio))]
+        dirty = np.zeros(P.k, bool)
+        applied = 0
+        for j in order:
+            uj, bj, aj = int(u[j]), int(b[j]), int(ta[j])
+            if dirty[aj] or dirty[bj] or s.al[uj] != aj:
+                continue
+            if self.dis_used + ddis[j] > P.max_dis + 1e-9:
+                continue
+            if not s.touches(uj, bj) or not self._removable(uj):
+                continue
+            self._apply(uj, bj, "balance")
+            self.dis_used += ddis[j]
+            dirty[aj] = dirty[bj] = True
+            applied += 1
+        return applied
+
+    def disruption_swaps(self) -> int:
+        """Exchange two border units of bordering territories when that lowers the disruption
+        and adds no excess over tolerance (e.g. send a big moved unit home, move a smaller
+        one instead)."""
+        s, P = self.s, self.P
+        cur, d = P.current, P.dis
+        pu, pv = self._swap_pairs(per_side=24)
+        if len(pu) == 0:
+            return 0
+        ta, tb = s.a[pu], s.a[pv]
+        ddis = (d[pu] * ((tb != cur[pu]).astype(float) - (ta != cur[pu]).astype(float))
+                + d[pv] * ((ta != cur[pv]).astype(float) - (tb != cur[pv]).astype(float)))
+        _, de, _ = s.delta(np.column_stack([pu, pv]), ta, tb, self.tol_in, sq=False)
+        sel = np.flatnonzero((ddis < -1e-12) & (de <= 1e-15))
+        if len(sel) == 0:
+            return 0
+        order = sel[np.lexsort((self.rng.random(len(sel)), ddis[sel]))]
+        dirty = np.zeros(P.k, bool)
+        applied = 0
+        for j in order:
+            uj, vj, aj, bj = int(pu[j]), int(pv[j]), int(ta[j]), int(tb[j])
+            if s.al[uj] != aj or s.al[vj] != bj or dirty[aj] or dirty[bj]:
+                continue
+            if s.size[aj] < 2 or s.size[bj] < 2 or not s.connected_without(vj):
+                continue
+            s.move(vj, aj)
+            if not (s.touches(uj, bj) and s.connected_without(uj)):
+                s.move(vj, bj)
+                continue
+            s.move(vj, bj)
+            self._apply(vj, aj, "balance")
+            self._apply(uj, bj, "balance")
+            self.dis_used += ddis[j]
+            dirty[aj] = dirty[bj] = True
+            applied += 1
+        return applied
 
     def cleanup_disruption(self):
         """Send moved units home when that keeps every territory within its current excess."""

@@ -7,7 +7,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from territorium.model import Units
 
 from ._bound import mass_concentration_bound
-from ._lp import disruption_lp, lagrangian_bound, transport_lp
+from ._lp import disruption_lp, lagrangian_bound
 from ._problem import DesignInputError, Problem, build_problem, territory_labels
 from ._worker import run_start
 
@@ -98,7 +98,7 @@ class DesignReport:
         if self.disruption:
             d = self.disruption
             lines.append(f"  disruption: {d['moved']:.6g} {d['measure']} ({d['moved_fraction']:.1%}), "
-                         f"{d['units_moved']} units; LP minimum (one-step moves) {d['lp_minimum']}, "
+                         f"{d['units_moved']} units; LP minimum {d['lp_minimum']} ({d['lp_minimum_scope']}), "
                          f"LP bound {d['lp_bound']} ({d['lp_bound_scope']})")
         for v in self.violations[:10]:
             lines.append(f"  ! {v}")
@@ -151,11 +151,6 @@ def _precheck(P: Problem, units: Units) -> list[str]:
                     f"{m}: locks put {labels[t]} at {_fmt_pct(lt[t] / P.T[t, j] - 1)} of target "
                     f"(tolerance ±{P.tol[j]:.0%}): units " + ", ".join(str(ids[i]) for i in us[:10])
                 )
-        if P.frozen.any():
-            for t in np.flatnonzero(P.frozen):
-                pass  # frozen territories are their own target (see build_problem)
-    if P.frozen.any() and P.m:
-        pass
     return out
 
 
@@ -204,7 +199,8 @@ def polsby_popper(units: Units, assignment: np.ndarray, k: int | None = None) ->
 
 
 def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed: int,
-            diagnostics: list, shape_metrics, mode: str, lp_minimum=None) -> tuple[DesignReport, pd.DataFrame]:
+            diagnostics: list, shape_metrics, mode: str, lp_minimum=None):
+    """Build the report, the move explanations and the final centres (km) of ``best``."""
     k, m = P.k, P.m
     labels = territory_labels(k)
     a = best["assignment"]
@@ -278,7 +274,6 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
             lb = lag
             method = "Lagrangian of the fixed-centre transport LP (HiGHS duals)" if duals is not None else \
                 "nearest fixed centre (no capacities)"
-    lb = min(lb, objective) if objective > 0 else 0.0  # guards rounding only; see tests
     gap = 1 - lb / objective if objective > 0 else 0.0
     pp = None
     if shape_metrics is True or (shape_metrics == "auto" and units.geometry is not None and P.n <= 5000):
@@ -302,6 +297,7 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
             "revenue_moved": float(tbl["revenue"].to_numpy()[moved].sum()) if "revenue" in tbl else None,
             "cap": None if not np.isfinite(P.max_dis) else float(P.max_dis),
             "lp_minimum": (lp_minimum or {}).get("neighbours"),
+            "lp_minimum_scope": (lp_minimum or {}).get("neighbours_scope"),
             "ratio_to_lp": (float(P.dis[moved].sum()) / lp_minimum["neighbours"])
             if lp_minimum and lp_minimum.get("neighbours") else None,
             "lp_bound": (lp_minimum or {}).get("all"),
@@ -445,6 +441,8 @@ def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progres
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 for f in done:
+                    if f.cancelled():
+                        continue
                     results.append(f.result())
                     if progress is not None:
                         progress(len(results) / n_starts, f"start {len(results)}/{n_starts} done")
@@ -584,20 +582,23 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
     lp_min = None
     if mode == "realign" and P.m and P.indptr is not None:
         lp_min = {}
-        for sc in ("neighbours", "all"):
+        for sc in ("neighbours", "two_steps", "all"):
+            if sc == "two_steps" and lp_min.get("neighbours") is not None:
+                continue
             left = t0 + time_limit - time.time()
             try:
-                val, st, scope = disruption_lp(P, time_limit=max(1.0, 0.4 * left), scope=sc)
+                val, st, scope = disruption_lp(P, time_limit=max(1.0, 0.3 * left), scope=sc)
             except Exception as e:  # pragma: no cover
                 diagnostics.append(f"disruption LP failed: {e}")
                 continue
-            lp_min[sc] = val
             if val is None:
                 diagnostics.append(f"disruption LP over {scope}: {st}")
-            if sc == "neighbours" and not "bound" in scope:
-                lp_min["neighbours_scope"] = scope
-            else:
+            if sc == "all":
+                lp_min["all"] = val
                 lp_min["all_scope"] = scope
+            elif val is not None or sc == "neighbours":
+                lp_min["neighbours"] = val
+                lp_min["neighbours_scope"] = scope
     if progress is not None:
         progress(0.98, "report")
     rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min)

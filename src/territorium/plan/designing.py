@@ -234,6 +234,7 @@ class DesignJob:
     seed: int = 0
     time_limit: float = 60.0
     n_jobs: int | None = None
+    cancel: object | None = None  # threading.Event: set it to stop early with the best plan so far
 
 
 def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | None = None,
@@ -281,7 +282,7 @@ def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | 
         frozen = [labels.index(f) for f in job.frozen]
     kwargs = dict(centers=centers, balance=balance, targets=targets, compactness_weight=job.compactness,
                   locks=locks, frozen=frozen, disruption=job.disruption, seed=job.seed,
-                  time_limit=job.time_limit, n_jobs=job.n_jobs, progress=progress)
+                  time_limit=job.time_limit, n_jobs=job.n_jobs, progress=progress, cancel=job.cancel)
     curve = None
     try:
         if job.tradeoff_caps:
