@@ -1,7 +1,8 @@
-"""Small real geographies for the design tests: US counties from the plotly-geo shapefile.
+"""Small real geographies for the design tests: US counties.
 
-Used until ``territorium.geo.build_units`` is available everywhere; measures are synthetic
-(population-like, fixed seed) so balance tolerances are feasible.
+``territorium.geo.build_units`` when it is there (the real unit builder), else the
+plotly-geo shapefile read here; measures are synthetic (population-like, fixed seed) so
+balance tolerances are feasible.
 """
 from __future__ import annotations
 
@@ -25,9 +26,34 @@ def _shapefile() -> Path | None:
     return p if p.exists() else None
 
 
+def _synthetic_measures(units: Units, seed: int) -> Units:
+    rng = np.random.default_rng(seed)
+    n = units.n
+    base = rng.lognormal(10.0, 0.9, n)
+    t = units.table.copy()
+    t["account_count"] = np.round(base / 1000 * rng.uniform(0.7, 1.3, n)) + 1
+    t["revenue"] = base * rng.uniform(0.5, 1.5, n)
+    t["potential"] = base * rng.uniform(0.6, 1.4, n)
+    t["workload"] = t["account_count"] * rng.uniform(0.8, 1.2, n)
+    t["zip_count"] = np.maximum(1, np.round(t["area_km2"].to_numpy() / 300))
+    return Units(units.level, t, units.adjacency, units.geometry, units.crs, units.notes)
+
+
 @lru_cache(maxsize=8)
 def county_units(statefps: tuple[str, ...] | None = None, seed: int = 0) -> Units:
-    """Counties of the given state FIPS codes (None: contiguous US) with queen adjacency."""
+    """Counties of the given state FIPS codes (None: contiguous US), connected graph."""
+    try:
+        from territorium.geo.build import build_units
+        from territorium.geo.reference import CONTIGUOUS, STATE_BY_FIPS
+    except ImportError:  # pragma: no cover - before the geo builder existed
+        return _shapefile_counties(statefps, seed)
+    states = list(CONTIGUOUS) if statefps is None else [STATE_BY_FIPS[f] for f in statefps]
+    u = build_units("county", states=states, cache=False)
+    return _synthetic_measures(u, seed)
+
+
+def _shapefile_counties(statefps: tuple[str, ...] | None = None, seed: int = 0) -> Units:
+    """Counties from the plotly-geo shapefile with queen adjacency (fallback)."""
     import geopandas as gpd
     import shapely
 

@@ -423,3 +423,15 @@ def test_repair_flow_kick_and_ils_keep_contiguity(iowa):
     assert (pieces(iowa, st.a) == 1).all()
     np.testing.assert_allclose(st.tot, totals(iowa, st.a, P.measures, 6))
     assert st.violation(P.tol) == 0
+
+
+def test_per_measure_targets_and_units_measure():
+    u = grid_units(10, 8, seed=2)
+    share = np.array([2.0, 1.0, 1.0, 1.0])
+    r = design(u, 4, balance={"workload": 0.1, "units": 0.7}, targets={"workload": share}, n_jobs=1, time_limit=10)
+    w = np.bincount(r.assignment, u.measure("workload"), 4)
+    np.testing.assert_allclose(w / w.sum(), share / share.sum(), rtol=0.1)
+    assert r.report.status == "feasible", r.report.summary()
+    assert "units" in r.report.max_abs_dev
+    with pytest.raises(DesignInputError, match="not a balance measure"):
+        design(u, 4, balance={"workload": 0.1}, targets={"potential": share})

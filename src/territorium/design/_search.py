@@ -585,12 +585,18 @@ class Search:
         if not cand:
             return 0
         cand = np.array(sorted(cand))
-        # prefer units whose move hurts the other measures least (Σ dev² change), then
-        # compactness (rank sum)
-        dobj, _, dphi = s.delta(cand, np.full(len(cand), A), np.full(len(cand), B), self.tol_in)
-        r1 = np.argsort(np.argsort(dphi, kind="stable"), kind="stable")
-        r2 = np.argsort(np.argsort(dobj, kind="stable"), kind="stable")
-        cand = cand[np.lexsort((r2, r1 + r2))]
+        if P.current is not None:
+            # realignment: least disruption per unit of measure shipped (going home is free)
+            cost = P.dis[cand] * ((B != P.current[cand]).astype(float) - (A != P.current[cand]).astype(float))
+            per = cost / np.maximum(P.A[cand, j], 1e-12 * max(P.A[:, j].max(), 1e-300))
+            cand = cand[np.argsort(per, kind="stable")]
+        else:
+            # prefer units whose move hurts the other measures least (Σ dev² change), then
+            # compactness (rank sum)
+            dobj, _, dphi = s.delta(cand, np.full(len(cand), A), np.full(len(cand), B), self.tol_in)
+            r1 = np.argsort(np.argsort(dphi, kind="stable"), kind="stable")
+            r2 = np.argsort(np.argsort(dobj, kind="stable"), kind="stable")
+            cand = cand[np.lexsort((r2, r1 + r2))]
         left = amount
         moved = 0
         frontier = list(cand.tolist())
@@ -783,7 +789,7 @@ class Search:
         return applied
 
     # ---- realignment ---------------------------------------------------------------------
-    def realign(self, beta: float = 0.1, max_rounds: int = 100000):
+    def realign(self, beta: float = 0.1, max_rounds: int = 100000, flow_first: bool = False):
         """Reach the tolerances from the current alignment moving as little disruption as
         possible: greedy on (excess + β·Σdev²) decrease per unit of disruption, within the cap."""
         s, P = self.s, self.P
@@ -793,6 +799,8 @@ class Search:
         tol = self.tol_in
         scale = max(s.objective(), 1e-12)
         flows = 0
+        if flow_first and P.m:
+            self.flow_balance(rounds=4, band=0.9)
         for _ in range(max_rounds):
             if s.violation(tol, sq=False) <= 0 or self.out_of_time():
                 break

@@ -74,7 +74,9 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     if mode == "realign":
         c0 = np.where(np.isnan(P.centers), 0.0, P.centers)
         best = None
-        for variant in ("greedy", "lp"):
+        plan = (("greedy", 0.1), ("flow", 0.1), ("lp", 0.1), ("greedy", 0.03), ("greedy", 0.3))
+        rngs = seed_seq.spawn(len(plan))
+        for vi, (variant, beta) in enumerate(plan):
             if variant == "lp":
                 if P.m == 0 or time.monotonic() > mono_deadline:
                     break
@@ -82,7 +84,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 val, status, _, sol = disruption_lp(P, time_limit=max(0.5, 0.5 * left), scope="neighbours",
                                                     return_x=True)
                 if sol is None:
-                    break
+                    continue
                 pu, pt, x = sol
                 a = P.current.copy()
                 order = np.lexsort((-x, pu))
@@ -90,15 +92,16 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 a[pu[order][first]] = pt[order][first]
             else:
                 a = P.current.copy()
+                if best is not None and time.monotonic() > mono_deadline:
+                    break
             st_v = State(P, a, c0)
             st_v.sync_centers()
-            sr = Search(st_v, np.random.default_rng(seed_seq.spawn(2)[0 if variant == "greedy" else 1]),
-                        mono_deadline, cancel, progress)
+            sr = Search(st_v, np.random.default_rng(rngs[vi]), mono_deadline, cancel, progress)
             if variant == "lp":
                 for u in np.flatnonzero(st_v.a != P.current):
                     sr.reason[int(u)] = ("lp", int(P.current[u]), int(st_v.a[u]))
                 sr.repair()
-            sr.realign()
+            sr.realign(beta=beta, flow_first=(variant == "flow"))
             st_v.sync_centers()
             moved = float(P.dis[st_v.a != P.current].sum())
             if variant == "lp" and moved > P.max_dis + 1e-9:

@@ -383,6 +383,9 @@ def _select(results: list, mode: str) -> dict:
 
 _CTX = None
 
+#: bytes the default worker pool may use (see ``n_jobs`` in :func:`design`)
+MEMORY_BUDGET = 3.5e9
+
 
 def _context():
     global _CTX
@@ -524,7 +527,8 @@ def design(
         Seconds for the whole call (respected within about 10%).
     n_starts, n_jobs : int, optional
         Multistart size (default ``n_jobs``; 1 in realignment) and worker processes
-        (default ``os.cpu_count()``).
+        (default ``os.cpu_count()``, fewer when the transport LPs would not fit in about
+        3.5 GB: one worker for all-US ZIPs with k=500).
     cancel : threading.Event or callable, optional
         Checked in the search loops; the best plan found so far is returned.
     progress : callable(fraction, message), optional
@@ -563,7 +567,10 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
            candidates, lloyd, mode):
     diagnostics = _precheck(P, units)
     if n_jobs is None:
-        n_jobs = os.cpu_count() or 1
+        # memory guard: a start holds a transport LP of up to n·48 columns (~1.3 kB each in
+        # HiGHS); keep the default pool under ~3.5 GB (all-US ZIPs, k=500: 1 worker)
+        est = 1300.0 * P.n * min(P.k, 48) + 50e6
+        n_jobs = max(1, min(os.cpu_count() or 1, int(MEMORY_BUDGET // est)))
     n_jobs = max(1, int(n_jobs))
     if n_starts is None:
         n_starts = 1 if mode == "realign" else n_jobs
