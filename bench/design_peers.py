@@ -62,12 +62,31 @@ def timed(fn, *args, timeout: float = 600.0):
     return out, secs, ""
 
 
-def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound):
+def oversized(units, k, balance):
+    """Units that alone exceed (1 + tol) x the mean territory total of some balance measure."""
+    mask = np.zeros(units.n, dtype=bool)
+    for m, tol in balance.items():
+        v = units.measure(m)
+        mask |= v > (1 + tol) * v.sum() / k
+    return mask
+
+
+def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound, big=None):
     if assign is None:
         return {}
     row = {}
     for m in measures:
         row[f"dev_{m}"] = peers.max_deviation(units.measure(m), assign, k)
+    if big is not None and big.any():
+        # deviation over the territories that hold no oversized unit (granularity excluded)
+        forced = np.zeros(k, dtype=bool)
+        forced[assign[big]] = True
+        worst = 0.0
+        for m in measures:
+            v = units.measure(m)
+            tot = np.bincount(assign, weights=v, minlength=k)
+            worst = max(worst, float(np.abs(tot[~forced] / (v.sum() / k) - 1).max()) if (~forced).any() else 0.0)
+        row["dev_rest"] = worst
     row["non_contiguous"] = peers.non_contiguous(units, assign, k)
     moi = peers.moment_of_inertia(units.xy, w, assign, k)
     row["moi_vs_kmeans"] = moi / kmeans_moi if kmeans_moi else float("nan")
@@ -77,6 +96,7 @@ def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound):
 
 def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
     measures = list(balance)
+    big = oversized(units, k, balance)
     wname = measures[0]
     w = units.measure(wname)
     print(f"## {name}: {units.n:,} {units.level} units, k={k}, balance {balance}", file=sys.stderr, flush=True)
@@ -87,7 +107,7 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
     km, km_moi = km_out if km_out is not None else (None, None)
     lb = ours["lower_bound"] * 1e6 if ours else None  # the engine reports weight·km²; peers use m²
     if ours:
-        r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb),
+        r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb, big),
              "note": f"{ours['status']}; bound {ours['bound_method'][:40]}; relaxation ratio "
                      f"{ours['relax_ratio']:.3f}" if ours["relax_ratio"] else ours["status"],
              "peak_rss_mb": ours["rss_mb"]}
@@ -99,10 +119,11 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
         ("METIS (pymetis, contig)", peers.metis, (units, k, wname, 50, seed)),
     ):
         a, s, note = timed(fn, *args, timeout=peer_timeout)
-        rows.append({"method": label, "time_s": s, **evaluate(units, a, k, measures, w, km_moi, lb), "note": note})
+        rows.append({"method": label, "time_s": s, **evaluate(units, a, k, measures, w, km_moi, lb, big), "note": note})
     rows.append({"method": "weighted k-means (no contiguity)", "time_s": km_secs,
-                 **evaluate(units, km, k, measures, w, km_moi, lb), "note": km_note})
-    return {"instance": name, "units": units.n, "k": k, "balance": balance, "rows": rows}
+                 **evaluate(units, km, k, measures, w, km_moi, lb, big), "note": km_note})
+    return {"instance": name, "units": units.n, "k": k, "balance": balance, "rows": rows,
+            "oversized": [str(u) for u in units.ids[big]]}
 
 
 def _ours(units, k, balance, time_limit, seed):
@@ -146,17 +167,23 @@ def markdown(results) -> str:
                        f"{res['ratio_to_lp'] or float('nan'):.2f} | {res['pieces_max']} | {res['time_s']:.1f} |\n")
             continue
         ms = list(res["balance"])
+        big = res.get("oversized") or []
         out.append(f"### {res['instance']}: {res['units']:,} units, k={res['k']}, balance "
                    + ", ".join(f"{m} ±{t:.0%}" for m, t in res["balance"].items()) + "\n")
+        if big:
+            out.append(f"{len(big)} unit(s) alone exceed a territory's upper bound "
+                       f"({', '.join(big[:8])}{'...' if len(big) > 8 else ''}): the territories holding them "
+                       "cannot be balanced; 'max dev rest' is the worst deviation over the other territories.\n")
         out.append("| method | time s | " + " | ".join(f"max dev {m}" for m in ms)
-                   + " | non-contiguous | MOI / k-means | gap to our bound | note |")
-        out.append("|---|---:|" + "---:|" * len(ms) + "---:|---:|---:|---|")
+                   + (" | max dev rest" if big else "") + " | non-contiguous | MOI / k-means | gap to our bound | note |")
+        out.append("|---|---:|" + "---:|" * len(ms) + ("---:|" if big else "") + "---:|---:|---:|---|")
         for r in res["rows"]:
             devs = " | ".join(f"{r[f'dev_{m}']:.1%}" if f"dev_{m}" in r else "—" for m in ms)
             nc = r.get("non_contiguous", "—")
             moi = f"{r['moi_vs_kmeans']:.3f}" if "moi_vs_kmeans" in r else "—"
             gap = f"{r['gap_to_our_bound']:.1%}" if "gap_to_our_bound" in r else "—"
-            out.append(f"| {r['method']} | {r['time_s']:.1f} | {devs} | {nc} | {moi} | {gap} | {r.get('note', '')} |")
+            rest = (f" | {r['dev_rest']:.1%}" if "dev_rest" in r else " | —") if big else ""
+            out.append(f"| {r['method']} | {r['time_s']:.1f} | {devs}{rest} | {nc} | {moi} | {gap} | {r.get('note', '')} |")
         out.append("")
     return "\n".join(out)
 

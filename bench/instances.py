@@ -36,10 +36,15 @@ def national_accounts(n: int = 150_000, seed: int = 11) -> pd.DataFrame:
     lat0 = np.deg2rad(38.0)
     pz = np.column_stack([z["lon"] * np.cos(lat0), z["lat"]])
     pc = np.column_stack([cities["longitude"].astype(float) * np.cos(lat0), cities["latitude"].astype(float)])
-    # each city's population spread over its 6 nearest ZIPs
-    _, nn = cKDTree(pz).query(pc, k=6)
+    # each city's population spread over its nearest ZIPs, one ZIP per ~20,000 people (3..250)
+    tree = cKDTree(pz)
     weight = np.full(len(z), 800.0)  # rural floor
-    np.add.at(weight, nn.ravel(), np.repeat(cities["population"].to_numpy(float) / 6, 6))
+    pops = cities["population"].to_numpy(float)
+    for kk in np.unique(np.clip(pops // 20_000, 3, 250).astype(int)):
+        sel = np.clip(pops // 20_000, 3, 250).astype(int) == kk
+        _, nn = tree.query(pc[sel], k=int(kk))
+        nn = nn.reshape(int(sel.sum()), int(kk))
+        np.add.at(weight, nn.ravel(), np.repeat(pops[sel] / kk, kk))
     p = weight ** 0.75
     p /= p.sum()
     at = rng.choice(len(z), size=n, p=p)

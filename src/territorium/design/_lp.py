@@ -383,3 +383,150 @@ def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, 
         x = np.asarray(h.getSolution().col_value)
         return val, status, scope, (pu, pt, x)
     return val, status, scope
+
+
+def hop_distances(P: Problem, base: np.ndarray, R: int) -> np.ndarray:
+    """(n, k) int16: graph steps from each unit to the nearest unit of territory t in ``base``
+    (0 inside t), capped at R + 1 (= farther than R). Virtual edges count as links."""
+    from scipy.sparse import csr_array
+
+    n, k = P.n, P.k
+    G = csr_array((np.ones(len(P.indices), np.float32), P.indices, P.indptr), shape=(n, n))
+    D = np.full((n, k), R + 1, np.int16)
+    reached = np.zeros((n, k), bool)
+    reached[np.arange(n), base] = True
+    D[reached] = 0
+    front = reached.astype(np.float32)
+    for h in range(1, R + 1):
+        nxt = (G @ front) > 0
+        nxt &= ~reached
+        if not nxt.any():
+            break
+        D[nxt] = h
+        reached |= nxt
+        front = nxt.astype(np.float32)
+    return D
+
+
+def guide_lp(P: Problem, base: np.ndarray, R: int, tol_scale: float = 1.0, cap: float | None = None,
+             time_limit: float = 30.0, D: np.ndarray | None = None, unit_charge: float = 0.02,
+             cost_ref: np.ndarray | None = None, integral: bool = False, mip_gap: float = 0.02):
+    """Minimum-disruption LP from ``base`` with a geographic (shortest-path) contiguity
+    relaxation: unit u may join territory t only if t's region in ``base`` is within R graph
+    steps of u, and only as far as one of its neighbours one step closer to t joins t:
+    x_ut ≤ Σ_{v ∈ N(u), D_vt = D_ut − 1} x_vt. Cost: disruption of every unit not in its
+    ``base`` territory. Balance rows are elastic (heavy penalty), and ``cap`` (disruption
+    still allowed) is a row, so the LP is always feasible.
+
+    Returns dict(value (disruption part), slack (Σ relative deviation beyond the
+    tolerances), status, pu, pt, x, D (hops per column)) or None (no solution)."""
+    n, k, m = P.n, P.k, P.m
+    if D is None:
+        D = hop_distances(P, base, R)
+    ok = D <= R
+    pu, pt = np.nonzero(ok)  # sorted by unit, then territory
+    keep = (pt == base[pu]) | ((P.lock[pu] < 0) & ~P.frozen[pt] & ~P.frozen[base[pu]])
+    lk = P.lock >= 0
+    if lk.any():  # locked units: only their lock territory (it holds them in base)
+        keep &= ~lk[pu] | (pt == P.lock[pu])
+    pu, pt = pu[keep], pt[keep]
+    ph = D[pu, pt].astype(np.int64)
+    ncol = len(pu)
+    dscale = float(P.dis.mean()) if P.dis.mean() > 0 else 1.0
+    ref = base if cost_ref is None else cost_ref
+    c_true = np.where(pt == ref[pu], 0.0, P.dis[pu]) / dscale
+    # tie-break: a small charge per moved unit, so free units (zero disruption) move only
+    # where they help (they still serve as corridors)
+    c = c_true + np.where(pt == ref[pu], 0.0, unit_charge)
+    key = pu * k + pt
+    # precedence rows: one per column with hops >= 1
+    ip = P.indptr
+    deg = np.diff(ip)
+    pcol = np.flatnonzero(ph >= 1)
+    rep = np.repeat(pcol, deg[pu[pcol]])
+    starts = ip[pu[pcol]]
+    offs = np.arange(len(rep)) - np.repeat(np.cumsum(deg[pu[pcol]]) - deg[pu[pcol]], deg[pu[pcol]])
+    nb = P.indices[np.repeat(starts, deg[pu[pcol]]) + offs]
+    good = D[nb, pt[rep]] == ph[rep] - 1
+    rep, nb = rep[good], nb[good]
+    nkey = nb * k + pt[rep]
+    pos = np.searchsorted(key, nkey)
+    pos = np.minimum(pos, ncol - 1)
+    found = key[pos] == nkey
+    rep, pos = rep[found], pos[found]
+    prow_of = np.full(ncol, -1, np.int64)
+    prow_of[pcol] = np.arange(len(pcol))
+    active_t = np.flatnonzero(~P.frozen)
+    nb_rows = len(active_t) * m
+    row_of = np.full((k, m), -1, np.int64)
+    if m:
+        row_of[active_t] = n + np.arange(nb_rows).reshape(len(active_t), m)
+    r0 = n + nb_rows  # precedence rows start
+    rcap = r0 + len(pcol)  # cap row (optional)
+    rows = [pu, r0 + prow_of[pcol], r0 + prow_of[rep]]
+    cols = [np.arange(ncol), pcol, pos]
+    vals = [np.ones(ncol), np.ones(len(pcol)), -np.ones(len(rep))]
+    for j in range(m):
+        r = row_of[pt, j]
+        okr = r >= 0
+        rows.append(r[okr])
+        cols.append(np.flatnonzero(okr))
+        vals.append(P.A[pu[okr], j] / P.T[pt[okr], j].clip(1e-300))
+    has_cap = cap is not None and np.isfinite(cap)
+    if has_cap:
+        nz = np.flatnonzero(c_true > 0)
+        rows.append(np.full(len(nz), rcap))
+        cols.append(nz)
+        vals.append(c_true[nz])
+    # elastic slack columns, two per balance row
+    pen = 50.0 * max(n, 1)
+    if nb_rows:
+        br = n + np.arange(nb_rows)
+        rows += [br, br]
+        cols += [ncol + np.arange(nb_rows), ncol + nb_rows + np.arange(nb_rows)]
+        vals += [np.ones(nb_rows), -np.ones(nb_rows)]
+    rows = np.concatenate(rows)
+    cols = np.concatenate(cols)
+    vals = np.concatenate(vals)
+    ntot = ncol + 2 * nb_rows
+    nrow = rcap + (1 if has_cap else 0)
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    tol = P.tol * tol_scale
+    h, highspy = _highs()
+    inf = highspy.kHighsInf
+    h.setOptionValue("time_limit", float(max(time_limit, 0.5)))
+    lp = highspy.HighsLp()
+    lp.num_col_ = ntot
+    lp.num_row_ = nrow
+    lp.col_cost_ = np.r_[c, np.full(2 * nb_rows, pen)]
+    lp.col_lower_ = np.zeros(ntot)
+    lp.col_upper_ = np.r_[np.ones(ncol), np.full(2 * nb_rows, inf)]
+    lo = np.r_[np.ones(n), np.tile(1 - tol, len(active_t)), np.full(len(pcol), -inf)]
+    hi = np.r_[np.ones(n), np.tile(1 + tol, len(active_t)), np.zeros(len(pcol))]
+    if has_cap:
+        lo = np.r_[lo, -inf]
+        hi = np.r_[hi, max(cap, 0.0) / dscale]
+    lp.row_lower_ = lo
+    lp.row_upper_ = hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(ntot + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    if integral:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol + [highspy.HighsVarType.kContinuous] * (2 * nb_rows)
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.passModel(lp)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    x = np.asarray(h.getSolution().col_value)
+    if integral and len(x) == ntot and status in ("Optimal", "Time limit reached") and \
+            h.getInfo().primal_solution_status == 2:
+        status = "Optimal" if status == "Optimal" else "Feasible"
+    elif status != "Optimal" or len(x) != ntot:
+        return None
+    xs = x[:ncol].clip(0, 1)
+    if integral and status not in ("Optimal", "Feasible"):
+        return None
+    return {"value": float((c_true * xs).sum() * dscale), "slack": float(x[ncol:].sum()), "status": status,
+            "pu": pu, "pt": pt, "x": xs, "hops": ph, "R": R}

@@ -291,6 +291,8 @@ class Search:
         # realignment: every unit of disruption counts, aim closer to the tolerance itself
         self.tol_in = P.tol * (TOL_MARGIN if P.current is None else 0.995)
         self.dis_used = 0.0
+        self.repair_units: set = set()
+        self.lp_pref = None  # (sorted keys u*k+t, LP weight) for LP-guided realignment
         if P.current is not None:
             self.dis_used = float(P.dis[state.a != P.current].sum())
 
@@ -766,10 +768,14 @@ class Search:
         order = sel[np.lexsort((self.rng.random(len(sel)), dF[sel]))]
         dirty = np.zeros(P.k, bool)
         applied = 0
+        tries = 0
         for j in order:
             uj, vj, aj, bj = int(pu[j]), int(pv[j]), int(ta[j]), int(tb[j])
             if s.al[uj] != aj or s.al[vj] != bj or dirty[aj] or dirty[bj]:
                 continue
+            tries += 1
+            if tries > 3000 or ((tries & 63) == 0 and self.out_of_time()):
+                break
             if s.size[aj] < 2 or s.size[bj] < 2:
                 continue
             # v: b -> a first, then u: a -> b
@@ -788,6 +794,351 @@ class Search:
             applied += 1
         return applied
 
+    # ---- realignment: repair of the current plan's stray pieces ---------------------------
+    def repair_pieces(self, max_rounds: int = 200, forced: bool = True) -> dict:
+        """Realignment, first step: make every territory of the current plan one piece while
+        moving the least disruption. The anchor of a split territory is its piece with the
+        most disruption weight (locked units first); every other piece either goes, whole, to
+        the adjacent territory that fits best (balance), or is reattached through the cheapest
+        path of units (Dijkstra on disruption), whichever moves less; a path is only taken
+        when no territory it crosses is cut. Pieces are repaired cheapest first while the
+        disruption cap allows. Pieces are counted like the report (virtual edges are links).
+
+        Returns {"moved": disruption moved by repair, "units": units moved, "pieces": pieces
+        repaired, "skipped": [(territory, units in piece, cost)] left split by the cap}.
+        ``forced=False``: the same for pieces cut by the search's own bulk moves (LP rounding):
+        reason "contiguity" and not counted as repair of the current plan."""
+        import heapq
+
+        s, P = self.s, self.P
+        out = {"moved": 0.0, "units": 0, "pieces": 0, "skipped": []}
+        if P.indptr is None or P.current is None:
+            return out
+        cur = P.current
+        blocked: set = set()
+        for _ in range(max_rounds):
+            if self.out_of_time():
+                break
+            lab = s.components()
+            ncomp = lab.max() + 1
+            terr = np.zeros(ncomp, np.int64)
+            terr[lab] = s.a
+            cnt = np.bincount(terr, minlength=P.k)
+            if (cnt <= 1).all():
+                break
+            nexcl = np.bincount(lab, (~P.exclave).astype(float), ncomp)
+            key = (np.bincount(lab, (P.lock >= 0).astype(float), ncomp) * 1e30
+                   + np.bincount(lab, P.dis, ncomp) * 1e3 + np.bincount(lab, minlength=ncomp))
+            options = []
+            for t in np.flatnonzero(cnt > 1):
+                comps = np.flatnonzero(terr == t)
+                comps = comps[nexcl[comps] > 0]
+                if len(comps) <= 1:
+                    continue
+                anchor = comps[np.argmax(key[comps])]
+                for c in comps:
+                    if c == anchor:
+                        continue
+                    members = np.flatnonzero(lab == c)
+                    sig = (int(t), int(members[0]))
+                    if sig in blocked:
+                        continue
+                    options += self._piece_option(int(t), members, lab == anchor, heapq, paths=forced)
+            if not options:
+                break
+            options.sort(key=lambda o: (o[0], o[1], o[2], int(o[3][0])))
+            done = False
+            dirty = np.zeros(P.k, bool)
+            handled: set = set()
+            for cost, _tie, t, members, kind, moves in options:
+                sig = (t, int(members[0]))
+                if sig in blocked or sig in handled:
+                    continue
+                touched = [t, moves] if kind == "give" else [t] + [s.al[v] for v in moves]
+                if dirty[touched].any():
+                    continue  # totals changed this round: reconsider next round
+                if self.dis_used + cost > P.max_dis + 1e-9:
+                    if not any(o[2] == t and o[3][0] == members[0] and o[0] < cost for o in options):
+                        blocked.add(sig)
+                        out["skipped"].append((t, len(members), float(cost)))
+                    continue
+                if kind == "path":
+                    # move the path units into t, checking that no crossed territory is cut
+                    applied = []
+                    okp = True
+                    for v in moves:
+                        if not self._removable(v):
+                            okp = False
+                            break
+                        applied.append((v, s.al[v]))
+                        s.move(v, t)
+                    if not okp:
+                        for v, b0 in reversed(applied):
+                            s.move(v, b0)
+                        if not any(o[4] == "give" and o[2] == t and o[3][0] == members[0] for o in options):
+                            blocked.add(sig)
+                        continue
+                    for v, b0 in applied:
+                        self.reason[v] = ("repairpath" if forced else "fixpath", t, b0)
+                        if forced:
+                            self.repair_units.add(v)
+                    moved = float(sum(P.dis[v] * (float(t != cur[v]) - float(b0 != cur[v])) for v, b0 in applied))
+                    out["units"] += len(applied)
+                else:
+                    b = moves
+                    moved = float((P.dis[members] * ((b != cur[members]).astype(float)
+                                                     - (t != cur[members]).astype(float))).sum())
+                    for u in members.tolist():
+                        self.reason[u] = ("repair" if forced else "fix", t, b)
+                        s.move(u, b)
+                        if forced:
+                            self.repair_units.add(u)
+                    out["units"] += len(members)
+                dirty[touched] = True
+                handled.add(sig)
+                if forced:  # few pieces: recount after each so later choices see this one
+                    self.dis_used += moved
+                    out["moved"] += moved
+                    out["pieces"] += 1
+                    self.n_moves += 1
+                    done = True
+                    break
+                self.dis_used += moved
+                out["moved"] += moved
+                out["pieces"] += 1
+                self.n_moves += 1
+                done = True
+            if not done:
+                break
+        out["skipped"] = sorted(set(out["skipped"]))
+        return out
+
+    def _piece_option(self, t, members, anchor_mask, heapq, paths: bool = True):
+        """Options [(cost, tie, t, members, kind, what)] for repairing one stray piece of t:
+        give it whole to the best adjacent territory, and/or reattach it through the cheapest
+        path (kept only when it moves less than giving the piece away)."""
+        s, P = self.s, self.P
+        cur = P.current
+        mset = set(members.tolist())
+        best = None
+        out = []
+        if not (P.lock[members] >= 0).any():
+            opts = {}
+            for u in members.tolist():
+                for v in s.nbrs[u]:
+                    if v not in mset:
+                        b = s.al[v]
+                        if b != t and not P.frozen[b]:
+                            opts[b] = opts.get(b, 0) + 1
+            if opts:
+                cands = np.array(sorted(opts))
+                add = P.A[members].sum(0) if P.m else np.zeros(0)
+                if P.m:
+                    dev1 = (s.tot[cands] + add) / P.T[cands] - 1
+                    dev0 = s.tot[cands] / P.T[cands] - 1
+                    ex = (np.maximum(np.abs(dev1) - self.tol_in, 0)).sum(1) - \
+                        (np.maximum(np.abs(dev0) - self.tol_in, 0)).sum(1)
+                    phi = (dev1 ** 2).sum(1)
+                else:
+                    ex = phi = np.zeros(len(cands))
+                w = P.w[members]
+                cen = (w[:, None] * P.xy[members]).sum(0) / max(w.sum(), 1e-300)
+                d2 = ((s.c[cands] - cen) ** 2).sum(1)
+                order = np.lexsort((d2, phi, ex))
+                b = int(cands[order[0]])
+                cost = float((P.dis[members] * ((b != cur[members]).astype(float)
+                                                - (t != cur[members]).astype(float))).sum())
+                best = (cost, 0, t, members, "give", b)
+                out.append(best)
+        if not paths:
+            return out
+        # cheapest path from the piece to the anchor through movable units of other territories
+        dist = {}
+        prev = {}
+        heap = []
+        for u in members.tolist():
+            dist[u] = 0.0
+            heap.append((0.0, 0, u))
+        heapq.heapify(heap)
+        hit = None
+        limit = best[0] if best is not None else np.inf
+        pops = 0
+        while heap:
+            pops += 1
+            if pops > 4000:
+                break
+            d, hops, v = heapq.heappop(heap)
+            if d > dist.get(v, np.inf) or d > limit:
+                continue
+            if anchor_mask[v]:
+                hit = v
+                break
+            for x in s.nbrs[v]:
+                if anchor_mask[x]:
+                    nd, nh = d, hops + 1
+                else:
+                    if x in mset or s.al[x] == t or not self.movable[x] or P.frozen[s.al[x]]:
+                        continue
+                    nd = d + P.dis[x] * (float(t != cur[x]) - float(s.al[x] != cur[x])) + 1e-9
+                    nh = hops + 1
+                if nd < dist.get(x, np.inf):
+                    dist[x] = nd
+                    prev[x] = v
+                    heapq.heappush(heap, (nd, nh, x))
+        if hit is not None:
+            path = []
+            v = prev.get(hit)
+            while v is not None and v not in mset:
+                path.append(v)
+                v = prev.get(v)
+            cost = float(sum(P.dis[v] * (float(t != cur[v]) - float(s.al[v] != cur[v])) for v in path))
+            if path and (best is None or cost < best[0] - 1e-9 or (cost <= best[0] + 1e-9 and len(path) < len(members))):
+                # from the anchor side outwards, so each crossed territory is checked in turn
+                out.append((cost, -1, t, members, "path", list(reversed(path))))
+        return out
+
+    # ---- realignment: LP-guided rounding --------------------------------------------------
+    def lp_apply(self, sol: dict) -> int:
+        """Apply the guide LP at once: every unit to its largest LP territory; moves beyond
+        the cap are undone (least LP weight first); then the pieces these moves cut off are
+        given to the adjacent territory that fits best (or reattached by a path)."""
+        s, P = self.s, self.P
+        cur = P.current
+        pu, pt, x = sol["pu"], sol["pt"], sol["x"]
+        order = np.lexsort((-x, pu))
+        first = np.r_[True, pu[order][1:] != pu[order][:-1]]
+        uu, tt, xx = pu[order][first], pt[order][first], x[order][first]
+        chg = (tt != s.a[uu]) & self.movable[uu]
+        uu, tt, xx = uu[chg], tt[chg], xx[chg]
+        if len(uu) == 0:
+            return 0
+        a_new = s.a.copy()
+        a_new[uu] = tt
+        d_new = float(P.dis[a_new != cur].sum())
+        if d_new > P.max_dis + 1e-9:  # rounding overshot the cap: keep the surest moves
+            o = np.argsort(xx, kind="stable")
+            for j in o:
+                if d_new <= P.max_dis + 1e-9:
+                    break
+                u = uu[j]
+                before = float(P.dis[u]) * float(a_new[u] != cur[u])
+                a_new[u] = s.a[u]
+                d_new += float(P.dis[u]) * float(a_new[u] != cur[u]) - before
+        changed = np.flatnonzero(a_new != s.a)
+        for u in changed.tolist():
+            self.reason[u] = ("lp", int(s.a[u]), int(a_new[u]))
+        s.a[:] = a_new
+        s.al = s.a.tolist()
+        s.recount()
+        s.sync_centers()
+        self.dis_used = float(P.dis[s.a != cur].sum())
+        self.n_moves += len(changed)
+        self.repair_pieces(forced=False)
+        # no territory may be left empty
+        return len(changed)
+
+
+    def set_lp_guide(self, sol: dict):
+        """Prefer, in the realignment greedy, the moves of the guide LP (weight x)."""
+        P = self.P
+        pu, pt, x = sol["pu"], sol["pt"], sol["x"]
+        m = (x > 1e-6) & (pt != P.current[pu])
+        keys = pu[m] * P.k + pt[m]
+        o = np.argsort(keys)
+        self.lp_pref = (keys[o], x[m][o]) if len(keys) else None
+
+    def lp_round(self, sol: dict, thresh: float = 0.5, group_max: int = 400) -> int:
+        """Apply the guide LP's moves (x ≥ ``thresh`` to a territory other than the unit's
+        own), nearest-to-the-receiver first, each only when the unit touches the receiver and
+        its territory stays connected; repeated until nothing more applies. A unit whose
+        removal would cut its territory moves together with the part it cuts off when the LP
+        sends most of that part to the same receiver (group move). Within the cap."""
+        s, P = self.s, self.P
+        cur = P.current
+        pu, pt, x, ph = sol["pu"], sol["pt"], sol["x"], sol["hops"]
+        sel = np.flatnonzero((x >= thresh) & (pt != s.a[pu]) & self.movable[pu])
+        if len(sel) == 0:
+            return 0
+        sel = sel[np.lexsort((-x[sel], ph[sel]))]
+        want = {int(pu[j]): int(pt[j]) for j in sel}
+        todo = [(int(pu[j]), int(pt[j])) for j in sel]
+        applied = 0
+        for _ in range(60):
+            rest = []
+            progress = False
+            for u, b in todo:
+                a = s.al[u]
+                if a == b:
+                    continue
+                if not s.touches(u, b) or s.size[a] <= 1:
+                    rest.append((u, b))
+                    continue
+                group = [u]
+                if not s.connected_without(u):
+                    group = self._cut_group(u, group_max)
+                    if group is None:
+                        rest.append((u, b))
+                        continue
+                    hits = sum(1 for v in group if want.get(v) == b)
+                    if hits < 0.6 * len(group) or any(not self.movable[v] for v in group):
+                        rest.append((u, b))
+                        continue
+                dd = float(sum(P.dis[v] * (float(b != cur[v]) - float(a != cur[v])) for v in group))
+                if self.dis_used + dd > P.max_dis + 1e-9:
+                    continue
+                for v in group:
+                    self.reason[v] = ("lp", a, b)
+                    s.move(v, b)
+                self.n_moves += len(group)
+                self.dis_used += dd
+                applied += len(group)
+                progress = True
+            if not progress or self.out_of_time():
+                break
+            todo = rest
+        return applied
+
+    def _cut_group(self, u: int, limit: int):
+        """u and the part of its territory that only hangs on u (everything not reachable
+        from the territory's largest remaining side without u), or None if that part is
+        larger than ``limit`` units."""
+        s = self.s
+        al = s.al
+        A = al[u]
+        nb = [v for v in s.nbrs[u] if al[v] == A]
+        sides = []
+        seen_all = {u}
+        for v0 in nb:
+            if v0 in seen_all:
+                continue
+            comp = [v0]
+            seen_all.add(v0)
+            dq = deque([v0])
+            big = False
+            while dq:
+                v = dq.popleft()
+                for x in s.nbrs[v]:
+                    if x not in seen_all and al[x] == A:
+                        seen_all.add(x)
+                        comp.append(x)
+                        dq.append(x)
+                if len(comp) > limit:
+                    big = True
+                    break
+            sides.append((big, comp))
+        bigs = [c for b, c in sides if b]
+        if len(bigs) != 1:
+            if bigs:
+                return None
+            # every side small: keep the largest in A
+            sides.sort(key=lambda bc: -len(bc[1]))
+            small = [v for _, c in sides[1:] for v in c]
+        else:
+            small = [v for b, c in sides if not b for v in c]
+        if s.size[A] - 1 - len(small) < 1:
+            return None
+        return [u] + small
+
     # ---- realignment ---------------------------------------------------------------------
     def realign(self, beta: float = 0.1, max_rounds: int = 100000, flow_first: bool = False):
         """Reach the tolerances from the current alignment moving as little disruption as
@@ -799,15 +1150,20 @@ class Search:
         tol = self.tol_in
         scale = max(s.objective(), 1e-12)
         flows = 0
+        swaps = 0
         if flow_first and P.m:
             self.flow_balance(rounds=4, band=0.9)
         for _ in range(max_rounds):
             if s.violation(tol, sq=False) <= 0 or self.out_of_time():
                 break
             applied = self._realign_round(beta, d, dmean, cur, tol, scale)
+            if applied == 0 and swaps < 200:
+                # stuck on coarse units: exchanges of two border units fine-tune the totals
+                applied = self.excess_swaps(beta, dmean)
+                swaps += 1
             if applied == 0:
                 # stuck: chains of moves through the territory graph (min-cost flow)
-                if flows >= 4 or P.m == 0:
+                if flows >= 10 or P.m == 0:
                     break
                 flows += 1
                 if self.flow_balance(rounds=2, band=0.9) == 0:
@@ -832,6 +1188,13 @@ class Search:
             return 0
         sel = np.flatnonzero(ok)
         cost = np.maximum(ddis[sel], 0.0) + 1e-3 * dmean
+        if self.lp_pref is not None:
+            # LP-guided: moves the guide LP makes are cheaper in proportion to its weight
+            keys, xv = self.lp_pref
+            q = u[sel] * P.k + b[sel]
+            pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+            xl = np.where(keys[pos] == q, xv[pos], 0.0)
+            cost = np.maximum(ddis[sel], 0.0) * (1.0 - 0.9 * xl) + 1e-3 * dmean
         ratio = gain[sel] / cost
         order = sel[np.lexsort((self.rng.random(len(sel)), -ratio))]
         dirty = np.zeros(P.k, bool)
@@ -844,6 +1207,52 @@ class Search:
                 continue
             if not s.touches(uj, bj) or not self._removable(uj):
                 continue
+            self._apply(uj, bj, "balance")
+            self.dis_used += ddis[j]
+            dirty[aj] = dirty[bj] = True
+            applied += 1
+        return applied
+
+    def excess_swaps(self, beta: float, dmean: float) -> int:
+        """Exchange two border units of bordering territories when that lowers the excess over
+        tolerance (then β·Σ dev²), most per unit of disruption added, within the cap: what
+        single moves cannot do when units are coarse (a big unit out, a small one back)."""
+        s, P = self.s, self.P
+        cur, d = P.current, P.dis
+        pu, pv = self._swap_pairs(per_side=24)
+        if len(pu) == 0:
+            return 0
+        ta, tb = s.a[pu], s.a[pv]
+        ddis = (d[pu] * ((tb != cur[pu]).astype(float) - (ta != cur[pu]).astype(float))
+                + d[pv] * ((ta != cur[pv]).astype(float) - (tb != cur[pv]).astype(float)))
+        _, de, dphi = s.delta(np.column_stack([pu, pv]), ta, tb, self.tol_in, sq=False)
+        gain = -(de + beta * dphi)
+        ok = (de < -1e-12) & (gain > 1e-12) & (self.dis_used + ddis <= P.max_dis + 1e-9)
+        sel = np.flatnonzero(ok)
+        if len(sel) == 0:
+            return 0
+        ratio = gain[sel] / (np.maximum(ddis[sel], 0.0) + 1e-3 * dmean)
+        order = sel[np.lexsort((self.rng.random(len(sel)), -ratio))]
+        dirty = np.zeros(P.k, bool)
+        applied = 0
+        tries = 0
+        for j in order:
+            uj, vj, aj, bj = int(pu[j]), int(pv[j]), int(ta[j]), int(tb[j])
+            if s.al[uj] != aj or s.al[vj] != bj or dirty[aj] or dirty[bj]:
+                continue
+            tries += 1
+            if tries > 3000 or ((tries & 63) == 0 and self.out_of_time()):
+                break
+            if self.dis_used + ddis[j] > P.max_dis + 1e-9:
+                continue
+            if s.size[aj] < 2 or s.size[bj] < 2 or not s.connected_without(vj):
+                continue
+            s.move(vj, aj)
+            if not (s.touches(uj, bj) and s.connected_without(uj)):
+                s.move(vj, bj)
+                continue
+            s.move(vj, bj)
+            self._apply(vj, aj, "balance")
             self._apply(uj, bj, "balance")
             self.dis_used += ddis[j]
             dirty[aj] = dirty[bj] = True
@@ -869,10 +1278,14 @@ class Search:
         order = sel[np.lexsort((self.rng.random(len(sel)), ddis[sel]))]
         dirty = np.zeros(P.k, bool)
         applied = 0
+        tries = 0
         for j in order:
             uj, vj, aj, bj = int(pu[j]), int(pv[j]), int(ta[j]), int(tb[j])
             if s.al[uj] != aj or s.al[vj] != bj or dirty[aj] or dirty[bj]:
                 continue
+            tries += 1
+            if tries > 3000 or ((tries & 63) == 0 and self.out_of_time()):
+                break
             if s.size[aj] < 2 or s.size[bj] < 2 or not s.connected_without(vj):
                 continue
             s.move(vj, aj)

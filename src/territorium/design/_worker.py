@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ._lp import candidates, disruption_lp, fractional_centers, round_assignment, transport_lp
+from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
 from ._search import Search, State
 
@@ -72,44 +72,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     cscale = 1.0
     lp_status = None
     if mode == "realign":
-        c0 = np.where(np.isnan(P.centers), 0.0, P.centers)
-        best = None
-        plan = (("greedy", 0.1), ("flow", 0.1), ("lp", 0.1), ("greedy", 0.03), ("greedy", 0.3))
-        rngs = seed_seq.spawn(len(plan))
-        for vi, (variant, beta) in enumerate(plan):
-            if variant == "lp":
-                if P.m == 0 or time.monotonic() > mono_deadline:
-                    break
-                left = deadline_wall - time.time()
-                val, status, _, sol = disruption_lp(P, time_limit=max(0.5, 0.5 * left), scope="neighbours",
-                                                    return_x=True)
-                if sol is None:
-                    continue
-                pu, pt, x = sol
-                a = P.current.copy()
-                order = np.lexsort((-x, pu))
-                first = np.r_[True, pu[order][1:] != pu[order][:-1]]
-                a[pu[order][first]] = pt[order][first]
-            else:
-                a = P.current.copy()
-                if best is not None and time.monotonic() > mono_deadline:
-                    break
-            st_v = State(P, a, c0)
-            st_v.sync_centers()
-            sr = Search(st_v, np.random.default_rng(rngs[vi]), mono_deadline, cancel, progress)
-            if variant == "lp":
-                for u in np.flatnonzero(st_v.a != P.current):
-                    sr.reason[int(u)] = ("lp", int(P.current[u]), int(st_v.a[u]))
-                sr.repair()
-            sr.realign(beta=beta, flow_first=(variant == "flow"))
-            st_v.sync_centers()
-            moved = float(P.dis[st_v.a != P.current].sum())
-            if variant == "lp" and moved > P.max_dis + 1e-9:
-                continue  # the LP start broke the disruption cap
-            key = (round(st_v.violation(P.tol, sq=False), 9), moved)
-            if best is None or key < best[0]:
-                best = (key, st_v, sr)
-        _, st, srch = best
+        st, srch, realign_info = _realign(P, seed_seq, deadline_wall, mono_deadline, cancel, progress)
     else:
         c = _seed_centers(P, rng)
         sol = None
@@ -182,4 +145,141 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         "stopped": srch.stopped,
         "n_moves": srch.n_moves,
         "time": time.time() - t_start,
+        "realign": realign_info if mode == "realign" else None,
     }
+
+
+#: graph-step radii tried by the realignment guide LP (the smallest whose LP meets the
+#: tolerances is used, then one larger radius if time allows)
+HOP_LADDER = (2, 3, 4, 6, 9, 13, 18)
+#: the guide LP is also solved with integer x (MIP) when it has at most this many columns
+MIP_MAX_COLS = 12000
+
+
+def _realign(P: Problem, seed_seq, deadline_wall: float, mono_deadline: float, cancel, progress):
+    """Realignment candidates from the repaired current plan; the best (least excess over
+    tolerance, then least disruption) wins. Returns (state, search, info)."""
+    c0 = np.where(np.isnan(P.centers), 0.0, P.centers)
+    t_begin = time.time()
+    total = max(0.5, deadline_wall - t_begin)
+    # 1. repair the current plan's stray pieces (forced disruption, reported separately)
+    st0 = State(P, P.current.copy(), c0)
+    st0.sync_centers()
+    sr0 = Search(st0, np.random.default_rng(seed_seq.spawn(1)[0]), mono_deadline, cancel, progress)
+    rep = sr0.repair_pieces()
+    base = st0.a.copy()
+    base_reason = dict(sr0.reason)
+    base_dis = sr0.dis_used
+    info = {"repair": rep, "repair_units": sorted(sr0.repair_units), "lp": None, "lp_R": None,
+            "lp_slack": None, "variants": [], "bound": None}
+    if P.m and P.indptr is not None:
+        # valid lower bound (every territory for every unit, contiguity ignored), from the
+        # original current plan
+        try:
+            info["bound"] = disruption_lp(P, time_limit=max(1.0, 0.2 * total), scope="all")
+        except Exception as e:  # pragma: no cover - best effort
+            info["bound"] = (None, f"error: {e}", "all")
+
+    def fresh(rng_seq, deadline):
+        st = State(P, base, c0)
+        st.sync_centers()
+        sr = Search(st, np.random.default_rng(rng_seq), deadline, cancel, progress)
+        sr.reason = dict(base_reason)
+        sr.dis_used = base_dis
+        sr.repair_units = set(sr0.repair_units)
+        return st, sr
+
+    candidates_ = []
+    rngs = seed_seq.spawn(8)
+    need = P.m > 0 and st0.violation(P.tol, sq=False) > 0
+    # 2. LP-guided: geographic min-disruption LP (shortest-path contiguity relaxation) over a
+    #    growing radius, rounded along the boundary, then the greedy to finish
+    if need and P.indptr is not None:
+        cap_left = P.max_dis - base_dis
+        D = None
+        sols = []
+        for R in HOP_LADDER:
+            left = deadline_wall - time.time()
+            if left < 0.3 * total and sols:
+                break
+            D = hop_distances(P, base, R)
+            sol = guide_lp(P, base, R, tol_scale=0.995, cap=cap_left if np.isfinite(cap_left) else None,
+                           time_limit=max(0.5, 0.25 * left), D=D)
+            if sol is None:
+                continue
+            sols.append(sol)
+            if sol["slack"] <= 1e-7:
+                break
+            if not (D > R).any():  # every territory already reaches every unit
+                break
+        # reference value at the user's tolerances (no cap) for the report
+        if sols:
+            R = sols[-1]["R"]
+            ref = guide_lp(P, base, R, tol_scale=1.0, cap=None,
+                           time_limit=max(0.5, 0.15 * (deadline_wall - time.time())), D=hop_distances(P, base, R))
+            if ref is not None and ref["slack"] <= 1e-7:
+                info["lp"] = ref["value"]
+                info["lp_R"] = R
+            info["lp_slack"] = sols[-1]["slack"]
+        if sols:
+            sol = sols[-1]
+            nvar = 4
+            variants = ["lp-round", "lp-guide"]
+            left = deadline_wall - time.time()
+            if len(sol["x"]) <= MIP_MAX_COLS and left > 2.0:
+                # small instance: the same LP with integer x (HiGHS MIP, time-limited)
+                mip = guide_lp(P, base, sol["R"], tol_scale=0.995,
+                               cap=cap_left if np.isfinite(cap_left) else None,
+                               time_limit=max(0.5, min(0.25 * left, 15.0)), integral=True)
+                if mip is not None:
+                    variants.insert(0, ("mip-round", mip))
+                    nvar += 1
+            for vi, variant in enumerate(variants):
+                vsol = sol
+                if isinstance(variant, tuple):
+                    variant, vsol = variant
+                now = time.monotonic()
+                if now > mono_deadline - 0.5:
+                    break
+                # the first LP variant gets the largest share: it usually wins on large maps
+                share = 0.45 if vi == 0 else 1.0 / (nvar - vi)
+                sub = min(mono_deadline, now + max(1.0, (mono_deadline - now) * share))
+                st, sr = fresh(rngs[vi], sub)
+                if variant in ("lp-round", "mip-round"):
+                    sr.lp_round(vsol)
+                else:
+                    sr.set_lp_guide(vsol)
+                sr.realign(beta=0.1)
+                st.sync_centers()
+                candidates_.append((variant, st, sr))
+    # 3. greedy variants from the repaired plan (each with a share of the time left)
+    plan = (("flow", 0.1), ("greedy", 0.1), ("greedy", 0.03))
+    for vi, (variant, beta) in enumerate(plan):
+        if not need:
+            break
+        now = time.monotonic()
+        if candidates_ and now > mono_deadline - 0.5:
+            break
+        sub = min(mono_deadline, now + max(1.0, (mono_deadline - now) / (len(plan) - vi)))
+        st, sr = fresh(rngs[3 + vi], sub)
+        sr.realign(beta=beta, flow_first=(variant == "flow"))
+        st.sync_centers()
+        candidates_.append((variant, st, sr))
+    if not candidates_:
+        st, sr = fresh(rngs[7], mono_deadline)
+        candidates_.append(("repair", st, sr))
+    for name, st, sr in candidates_:
+        info["variants"].append((name, round(st.violation(P.tol, sq=False), 9),
+                                 float(P.dis[st.a != P.current].sum())))
+    key, idx = _best_key(P, candidates_)
+    _, st, sr = candidates_[idx]
+    if sr.stopped == "converged" and sr0.stopped != "converged":
+        sr.stopped = sr0.stopped
+    return st, sr, info
+
+
+def _best_key(P: Problem, cands):
+    keys = [(round(st.violation(P.tol, sq=False), 9), float(P.dis[st.a != P.current].sum()), i)
+            for i, (_, st, _) in enumerate(cands)]
+    best = min(keys)
+    return best, best[2]

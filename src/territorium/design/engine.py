@@ -100,6 +100,9 @@ class DesignReport:
             lines.append(f"  disruption: {d['moved']:.6g} {d['measure']} ({d['moved_fraction']:.1%}), "
                          f"{d['units_moved']} units; LP minimum {d['lp_minimum']} ({d['lp_minimum_scope']}), "
                          f"LP bound {d['lp_bound']} ({d['lp_bound_scope']})")
+            if d.get("repair"):
+                lines.append(f"  contiguity repair of the current plan: {d['repair']:.6g} {d['measure']} "
+                             f"({d['repair_units']} units, {d['repair_pieces']} pieces) of the moved amount")
         for v in self.violations[:10]:
             lines.append(f"  ! {v}")
         if len(self.violations) > 10:
@@ -288,6 +291,7 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
         cur = P.current
         moved = a != cur
         tbl = units.table
+        rp = (lp_minimum or {}).get("repair") or {}
         disr = {
             "measure": P.dis_name,
             "moved": float(P.dis[moved].sum()),
@@ -302,6 +306,13 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
             if lp_minimum and lp_minimum.get("neighbours") else None,
             "lp_bound": (lp_minimum or {}).get("all"),
             "lp_bound_scope": (lp_minimum or {}).get("all_scope"),
+            "ratio_to_bound": (float(P.dis[moved].sum()) / lp_minimum["all"])
+            if lp_minimum and lp_minimum.get("all") else None,
+            "repair": float(rp.get("moved", 0.0)),
+            "repair_units": int(rp.get("units", 0)),
+            "repair_pieces": int(rp.get("pieces", 0)),
+            "repair_fraction": float(rp.get("moved", 0.0)) / max(float(P.dis[moved].sum()), 1e-300)
+            if P.dis[moved].sum() > 0 else 0.0,
         }
         reasons = best["reasons"]
         rows = []
@@ -363,7 +374,16 @@ def _reason_text(r, P: Problem, labels, frm, to) -> str:
         _, ta, tb, da, db = r
         return f"compactness: {db:.0f} km from the {labels[tb]} centre instead of {da:.0f} km from {labels[ta]}'s"
     if kind == "repair":
-        return f"contiguity repair: piece cut off from the rest of {labels[r[1]]}"
+        return (f"contiguity repair: piece cut off from the rest of {labels[r[1]]} "
+                f"(the current plan has it in several pieces), given to {labels[r[2]]}")
+    if kind == "fix":
+        return (f"contiguity: piece of {labels[r[1]]} cut off by the rebalancing moves, "
+                f"joined to {labels[r[2]]}")
+    if kind == "fixpath":
+        return f"contiguity: keeps {labels[r[1]]} in one piece (path through {labels[r[2]]})"
+    if kind == "repairpath":
+        return (f"contiguity repair: reconnects a cut-off piece of {labels[r[1]]} to the rest of it "
+                f"(cheapest path through {labels[r[2]]})")
     if kind == "lp":
         return (f"balance: part of the least-disruption transfer {labels[r[1]]} -> {labels[r[2]]} "
                 f"(transport LP)")
@@ -587,25 +607,36 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
             r["disrupted"] = float(P.dis[r["assignment"] != P.current].sum())
     best = _select(results, mode)
     lp_min = None
-    if mode == "realign" and P.m and P.indptr is not None:
-        lp_min = {}
-        for sc in ("neighbours", "two_steps", "all"):
-            if sc == "two_steps" and lp_min.get("neighbours") is not None:
-                continue
-            left = t0 + time_limit - time.time()
-            try:
-                val, st, scope = disruption_lp(P, time_limit=max(1.0, 0.3 * left), scope=sc)
-            except Exception as e:  # pragma: no cover
-                diagnostics.append(f"disruption LP failed: {e}")
-                continue
+    if mode == "realign":
+        info = best.get("realign") or {}
+        rp = info.get("repair") or {}
+        lp_min = {"repair": rp}
+        if info.get("lp") is not None:
+            lp_min["neighbours"] = float(rp.get("moved", 0.0)) + float(info["lp"])
+            lp_min["neighbours_scope"] = (
+                f"repair + geographic LP from the repaired plan (units within {info['lp_R']} graph steps "
+                "of a territory, shortest-path contiguity relaxation; reference, not a bound)")
+        elif P.m and P.indptr is not None:
+            lp_min["neighbours"] = None
+            lp_min["neighbours_scope"] = "geographic LP infeasible within the radii tried (or under the cap)"
+        for sk in rp.get("skipped", []):
+            diagnostics.append(
+                f"contiguity repair: the disruption cap leaves a stray piece of {territory_labels(P.k)[sk[0]]} "
+                f"({sk[1]} units, {sk[2]:.6g} {P.dis_name} to repair) split; raise max_disruption to repair it")
+        if P.m and P.indptr is not None:
+            if info.get("bound") is not None:
+                val, st, scope = info["bound"]
+            else:
+                left = t0 + time_limit - time.time()
+                try:
+                    val, st, scope = disruption_lp(P, time_limit=max(1.0, 0.5 * left), scope="all")
+                except Exception as e:  # pragma: no cover
+                    diagnostics.append(f"disruption LP failed: {e}")
+                    val, st, scope = None, "error", "all"
             if val is None:
                 diagnostics.append(f"disruption LP over {scope}: {st}")
-            if sc == "all":
-                lp_min["all"] = val
-                lp_min["all_scope"] = scope
-            elif val is not None or sc == "neighbours":
-                lp_min["neighbours"] = val
-                lp_min["neighbours_scope"] = scope
+            lp_min["all"] = val
+            lp_min["all_scope"] = scope
     if progress is not None:
         progress(0.98, "report")
     rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min)
