@@ -998,46 +998,6 @@ class Search:
         return out
 
     # ---- realignment: LP-guided rounding --------------------------------------------------
-    def lp_apply(self, sol: dict) -> int:
-        """Apply the guide LP at once: every unit to its largest LP territory; moves beyond
-        the cap are undone (least LP weight first); then the pieces these moves cut off are
-        given to the adjacent territory that fits best (or reattached by a path)."""
-        s, P = self.s, self.P
-        cur = P.current
-        pu, pt, x = sol["pu"], sol["pt"], sol["x"]
-        order = np.lexsort((-x, pu))
-        first = np.r_[True, pu[order][1:] != pu[order][:-1]]
-        uu, tt, xx = pu[order][first], pt[order][first], x[order][first]
-        chg = (tt != s.a[uu]) & self.movable[uu]
-        uu, tt, xx = uu[chg], tt[chg], xx[chg]
-        if len(uu) == 0:
-            return 0
-        a_new = s.a.copy()
-        a_new[uu] = tt
-        d_new = float(P.dis[a_new != cur].sum())
-        if d_new > P.max_dis + 1e-9:  # rounding overshot the cap: keep the surest moves
-            o = np.argsort(xx, kind="stable")
-            for j in o:
-                if d_new <= P.max_dis + 1e-9:
-                    break
-                u = uu[j]
-                before = float(P.dis[u]) * float(a_new[u] != cur[u])
-                a_new[u] = s.a[u]
-                d_new += float(P.dis[u]) * float(a_new[u] != cur[u]) - before
-        changed = np.flatnonzero(a_new != s.a)
-        for u in changed.tolist():
-            self.reason[u] = ("lp", int(s.a[u]), int(a_new[u]))
-        s.a[:] = a_new
-        s.al = s.a.tolist()
-        s.recount()
-        s.sync_centers()
-        self.dis_used = float(P.dis[s.a != cur].sum())
-        self.n_moves += len(changed)
-        self.repair_pieces(forced=False)
-        # no territory may be left empty
-        return len(changed)
-
-
     def set_lp_guide(self, sol: dict):
         """Prefer, in the realignment greedy, the moves of the guide LP (weight x)."""
         P = self.P

@@ -308,6 +308,7 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
             "lp_bound_scope": (lp_minimum or {}).get("all_scope"),
             "ratio_to_bound": (float(P.dis[moved].sum()) / lp_minimum["all"])
             if lp_minimum and lp_minimum.get("all") else None,
+            "candidates": [list(v) for v in ((best.get("realign") or {}).get("variants") or [])],
             "repair": float(rp.get("moved", 0.0)),
             "repair_units": int(rp.get("units", 0)),
             "repair_pieces": int(rp.get("pieces", 0)),
