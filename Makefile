@@ -27,7 +27,7 @@ demo: $(STAMP) $(DEMO)/.imported
 	$(BIN)/territorium units build --level zip --states $$(cat $(DEMO)/states.txt)
 	$(BIN)/territorium summary
 	$(BIN)/territorium design --units zip --realign --balance workload:5% --balance account_count:10% \
-	  --max-disruption 15% --tradeoff 0,5%,10%,15%,25% --time-limit 60 --seed 1 --out out/realigned.csv
+	  --tradeoff 0,5%,10%,15%,25% --tradeoff-time-limit 15 --time-limit 60 --seed 1 --out out/realigned.csv
 	$(BIN)/territorium design --units zip --centers reps --capacity-targets --balance workload:5% \
 	  --balance potential:10% --balance account_count:10% --time-limit 90 --seed 1 \
 	  --out out/designed.csv --geojson out/designed.geojson

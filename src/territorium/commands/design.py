@@ -52,6 +52,7 @@ def design_command(
     max_disruption: Optional[str] = typer.Option(None, "--max-disruption", help="Cap on what moves, e.g. 10% of the disruption measure."),
     disruption: str = typer.Option("account_count", "--disruption", help="Disruption measure: account_count, revenue or units."),
     tradeoff_caps: Optional[str] = typer.Option(None, "--tradeoff", help="Sweep disruption caps, e.g. 0,2%,5%,10%,20%: writes the balance–disruption table and PNG."),
+    tradeoff_time_limit: float = typer.Option(20.0, "--tradeoff-time-limit", help="Seconds for each point of the --tradeoff sweep."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same plan."),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds for the optimisation."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes for multistart (default: all cores)."),
@@ -101,6 +102,7 @@ def design_command(
             max_disruption=parse_fraction(max_disruption, "--max-disruption") if max_disruption else None,
             disruption=disruption,
             tradeoff_caps=[parse_fraction(c, "--tradeoff") for c in tradeoff_caps.split(",")] if tradeoff_caps else None,
+            tradeoff_time_limit=tradeoff_time_limit,
             seed=seed, time_limit=time_limit, n_jobs=jobs, cancel=cancel,
         )
         ws = Workspace(database)

@@ -231,6 +231,7 @@ class DesignJob:
     max_disruption: float | None = None
     disruption: str = "account_count"
     tradeoff_caps: Sequence[float] | None = None
+    tradeoff_time_limit: float = 20.0
     seed: int = 0
     time_limit: float = 60.0
     n_jobs: int | None = None
@@ -286,7 +287,8 @@ def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | 
     curve = None
     try:
         if job.tradeoff_caps:
-            curve = tradeoff(units, current, caps=job.tradeoff_caps, **kwargs)
+            curve = tradeoff(units, current, caps=job.tradeoff_caps,
+                             **{**kwargs, "time_limit": min(job.tradeoff_time_limit, job.time_limit)})
         result = design(units, k, current=current, max_disruption=job.max_disruption, **kwargs)
     except DesignInputError as exc:
         raise DesignJobError(str(exc)) from None
