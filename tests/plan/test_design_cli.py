@@ -92,10 +92,12 @@ def test_tradeoff_writes_table_and_png(demo_small, tmp_path):
               "--time-limit", "5", "--out", str(out)], demo_small)
     assert r.exit_code == 0, r.output
     curve = pd.read_csv(tmp_path / "t_tradeoff.csv")
-    assert curve["cap"].tolist() == [0.0, 0.05, 0.2]
-    assert (curve["moved_fraction"] <= curve["cap"] + 1e-9).all()
+    assert curve["cap"].tolist()[:3] == [0.0, 0.05, 0.2]
+    assert np.isnan(curve["cap"].iloc[3])  # the uncapped plan closes the curve
+    swept = curve.iloc[:3]
+    assert (swept["moved_fraction"] <= swept["cap"] + 1e-9).all()
     # more freedom never makes the best balance worse by much (monotone up to search noise)
-    assert curve["max_dev_workload"].iloc[-1] <= curve["max_dev_workload"].iloc[0] + 1e-9
+    assert swept["max_dev_workload"].iloc[-1] <= swept["max_dev_workload"].iloc[0] + 1e-9
     png = (tmp_path / "t_tradeoff.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 

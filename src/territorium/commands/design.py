@@ -145,11 +145,14 @@ def design_command(
     if curve is not None:
         from rich.table import Table
 
-        t = Table(title="Balance–disruption trade-off")
-        for c in curve.columns:
+        t = Table(title="Balance–disruption trade-off (worst territory deviation per measure)")
+        devs = [c for c in curve.columns if c.startswith("max_dev_")]
+        for c in ["cap", "moved", "moved %", "units moved", *[c[8:] for c in devs], "status"]:
             t.add_column(c, justify="right")
         for _, row in curve.iterrows():
-            t.add_row(*[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row])
+            cap = "no cap" if row["cap"] != row["cap"] else f"{row['cap']:.0%}"
+            t.add_row(cap, f"{row['moved']:,.0f}", f"{row['moved_fraction']:.1%}", f"{int(row['units_moved']):,}",
+                      *[f"{row[c]:.1%}" for c in devs], str(row["status"]))
         console.print(t)
         console.print(f"trade-off curve: {out.with_name(out.stem + '_tradeoff.png')}")
     console.print(f"alignment written to {out}" + (f" and {geojson}" if geojson else ""))

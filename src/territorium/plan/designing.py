@@ -292,6 +292,14 @@ def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | 
         result = design(units, k, current=current, max_disruption=job.max_disruption, **kwargs)
     except DesignInputError as exc:
         raise DesignJobError(str(exc)) from None
+    if curve is not None and result.report.disruption is not None:
+        # the plan itself closes the curve (with its own cap, or none: cap = NaN)
+        rep, d = result.report, result.report.disruption
+        row = {"cap": float("nan") if job.max_disruption is None else job.max_disruption,
+               "moved": d["moved"], "moved_fraction": d["moved_fraction"], "units_moved": d["units_moved"],
+               **{f"max_dev_{m}": v for m, v in rep.max_abs_dev.items()},
+               "objective": rep.objective, "status": rep.status}
+        curve = pd.concat([curve, pd.DataFrame([row])], ignore_index=True)
     return load, result, labels, curve
 
 
@@ -340,7 +348,8 @@ def plot_tradeoff(curve: pd.DataFrame, path: Path, title: str = "Balance vs disr
     for col in [c for c in curve.columns if c.startswith("max_dev_")]:
         ax.plot(curve["moved_fraction"] * 100, curve[col] * 100, marker="o", label=col[8:])
     for _, r in curve.iterrows():
-        ax.annotate(f"cap {r['cap']:.0%}", (r["moved_fraction"] * 100, max(
+        label = "no cap (the plan)" if pd.isna(r["cap"]) else f"cap {r['cap']:.0%}"
+        ax.annotate(label, (r["moved_fraction"] * 100, max(
             r[c] for c in curve.columns if c.startswith("max_dev_")) * 100),
             textcoords="offset points", xytext=(4, 4), fontsize=7, color="#555")
     ax.set_xlabel("moved (% of disruption measure)")
