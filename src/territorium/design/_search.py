@@ -1193,31 +1193,7 @@ class Search:
             return 0
         ratio = gain[sel] / (np.maximum(ddis[sel], 0.0) + 1e-3 * dmean)
         order = sel[np.lexsort((self.rng.random(len(sel)), -ratio))]
-        dirty = np.zeros(P.k, bool)
-        applied = 0
-        tries = 0
-        for j in order:
-            uj, vj, aj, bj = int(pu[j]), int(pv[j]), int(ta[j]), int(tb[j])
-            if s.al[uj] != aj or s.al[vj] != bj or dirty[aj] or dirty[bj]:
-                continue
-            tries += 1
-            if tries > 3000 or ((tries & 63) == 0 and self.out_of_time()):
-                break
-            if self.dis_used + ddis[j] > P.max_dis + 1e-9:
-                continue
-            if s.size[aj] < 2 or s.size[bj] < 2 or not s.connected_without(vj):
-                continue
-            s.move(vj, aj)
-            if not (s.touches(uj, bj) and s.connected_without(uj)):
-                s.move(vj, bj)
-                continue
-            s.move(vj, bj)
-            self._apply(vj, aj, "balance")
-            self._apply(uj, bj, "balance")
-            self.dis_used += ddis[j]
-            dirty[aj] = dirty[bj] = True
-            applied += 1
-        return applied
+        return self._apply_swaps(order, pu, pv, ta, tb, ddis, cap=True)
 
     def disruption_swaps(self) -> int:
         """Exchange two border units of bordering territories when that lowers the disruption
@@ -1236,6 +1212,13 @@ class Search:
         if len(sel) == 0:
             return 0
         order = sel[np.lexsort((self.rng.random(len(sel)), ddis[sel]))]
+        return self._apply_swaps(order, pu, pv, ta, tb, ddis, cap=False)
+
+    def _apply_swaps(self, order, pu, pv, ta, tb, ddis, *, cap: bool) -> int:
+        """Apply the exchanges ``pu[j] -> tb[j]``, ``pv[j] -> ta[j]`` in ``order`` while both
+        territories stay connected; at most one exchange per territory pair per call.
+        ``cap``: skip exchanges that would exceed the disruption cap."""
+        s, P = self.s, self.P
         dirty = np.zeros(P.k, bool)
         applied = 0
         tries = 0
@@ -1246,6 +1229,8 @@ class Search:
             tries += 1
             if tries > 3000 or ((tries & 63) == 0 and self.out_of_time()):
                 break
+            if cap and self.dis_used + ddis[j] > P.max_dis + 1e-9:
+                continue
             if s.size[aj] < 2 or s.size[bj] < 2 or not s.connected_without(vj):
                 continue
             s.move(vj, aj)
