@@ -106,6 +106,33 @@ def _highs():
     return h, highspy
 
 
+def _balance_entries(P: Problem, pu: np.ndarray, pt: np.ndarray):
+    """Sparse entries shared by every assignment LP over candidate pairs (unit ``pu[c]`` in
+    territory ``pt[c]``): one "assigned once" row per unit (rows ``0..n-1``), then one balance
+    row per (non-frozen territory, measure) with coefficients ``a_ij / T_tj``.
+
+    Returns ``(active_t, nb, rows, cols, vals)``: the non-frozen territories, the number of
+    balance rows, and lists of row / column / value arrays to extend and concatenate.
+    """
+    n, k, m = P.n, P.k, P.m
+    ncol = len(pu)
+    active_t = np.flatnonzero(~P.frozen)
+    nb = len(active_t) * m
+    row_of = np.full((k, m), -1, np.int64)
+    if m:
+        row_of[active_t] = n + np.arange(nb).reshape(len(active_t), m)
+    rows = [pu]
+    cols = [np.arange(ncol)]
+    vals = [np.ones(ncol)]
+    for j in range(m):
+        r = row_of[pt, j]
+        ok = r >= 0
+        rows.append(r[ok])
+        cols.append(np.flatnonzero(ok))
+        vals.append(P.A[pu[ok], j] / P.T[pt[ok], j].clip(1e-300))
+    return active_t, nb, rows, cols, vals
+
+
 def transport_lp(
     P: Problem,
     centers: np.ndarray,
@@ -156,20 +183,7 @@ def transport_lp(
     c = cost / cscale
     ncol = len(pu)
     # rows: n assignment rows, then balance rows (t, j) for non-frozen territories
-    active_t = np.flatnonzero(~P.frozen)
-    row_of = np.full((k, m), -1, np.int64)
-    nb = len(active_t) * m
-    if m:
-        row_of[active_t] = n + np.arange(nb).reshape(len(active_t), m)
-    rows = [pu]
-    vals = [np.ones(ncol)]
-    cols = [np.arange(ncol)]
-    for j in range(m):
-        r = row_of[pt, j]
-        ok = r >= 0
-        rows.append(r[ok])
-        vals.append(P.A[pu[ok], j] / P.T[pt[ok], j].clip(1e-300))
-        cols.append(np.flatnonzero(ok))
+    active_t, nb, rows, cols, vals = _balance_entries(P, pu, pt)
     rows = np.concatenate(rows)
     vals = np.concatenate(vals)
     cols = np.concatenate(cols)
@@ -306,7 +320,7 @@ def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, 
     take every territory, so the value is a valid lower bound for any plan (contiguous or not).
     Otherwise a unit may take the territories within two steps of its current one in the
     territory graph (a reference value, not a proof). Returns (value, status, scope)."""
-    n, k, m = P.n, P.k, P.m
+    n, k = P.n, P.k
     cur = P.current
     if scope == "neighbours":
         src = np.repeat(np.arange(n), np.diff(P.indptr))
@@ -338,20 +352,7 @@ def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, 
     dscale = float(P.dis.mean()) if P.dis.mean() > 0 else 1.0
     c = c / dscale
     ncol = len(pu)
-    active_t = np.flatnonzero(~P.frozen)
-    row_of = np.full((k, m), -1, np.int64)
-    nb = len(active_t) * m
-    if m:
-        row_of[active_t] = n + np.arange(nb).reshape(len(active_t), m)
-    rows = [pu]
-    vals = [np.ones(ncol)]
-    cols = [np.arange(ncol)]
-    for j in range(m):
-        r = row_of[pt, j]
-        ok = r >= 0
-        rows.append(r[ok])
-        vals.append(P.A[pu[ok], j] / P.T[pt[ok], j].clip(1e-300))
-        cols.append(np.flatnonzero(ok))
+    active_t, nb, rows, cols, vals = _balance_entries(P, pu, pt)
     rows = np.concatenate(rows)
     vals = np.concatenate(vals)
     cols = np.concatenate(cols)
@@ -420,7 +421,7 @@ def guide_lp(P: Problem, base: np.ndarray, R: int, tol_scale: float = 1.0, cap: 
 
     Returns dict(value (disruption part), slack (Σ relative deviation beyond the
     tolerances), status, pu, pt, x, D (hops per column)) or None (no solution)."""
-    n, k, m = P.n, P.k, P.m
+    n, k = P.n, P.k
     if D is None:
         D = hop_distances(P, base, R)
     ok = D <= R
@@ -456,22 +457,12 @@ def guide_lp(P: Problem, base: np.ndarray, R: int, tol_scale: float = 1.0, cap: 
     rep, pos = rep[found], pos[found]
     prow_of = np.full(ncol, -1, np.int64)
     prow_of[pcol] = np.arange(len(pcol))
-    active_t = np.flatnonzero(~P.frozen)
-    nb_rows = len(active_t) * m
-    row_of = np.full((k, m), -1, np.int64)
-    if m:
-        row_of[active_t] = n + np.arange(nb_rows).reshape(len(active_t), m)
+    active_t, nb_rows, rows, cols, vals = _balance_entries(P, pu, pt)
     r0 = n + nb_rows  # precedence rows start
     rcap = r0 + len(pcol)  # cap row (optional)
-    rows = [pu, r0 + prow_of[pcol], r0 + prow_of[rep]]
-    cols = [np.arange(ncol), pcol, pos]
-    vals = [np.ones(ncol), np.ones(len(pcol)), -np.ones(len(rep))]
-    for j in range(m):
-        r = row_of[pt, j]
-        okr = r >= 0
-        rows.append(r[okr])
-        cols.append(np.flatnonzero(okr))
-        vals.append(P.A[pu[okr], j] / P.T[pt[okr], j].clip(1e-300))
+    rows += [r0 + prow_of[pcol], r0 + prow_of[rep]]
+    cols += [pcol, pos]
+    vals += [np.ones(len(pcol)), -np.ones(len(rep))]
     has_cap = cap is not None and np.isfinite(cap)
     if has_cap:
         nz = np.flatnonzero(c_true > 0)
