@@ -334,39 +334,49 @@ class Search:
         self.n_moves += 1
 
     # ---- contiguity repair ----------------------------------------------------------------
+    def _stray_pieces(self, weight):
+        """The pieces to move so that every territory is one piece, or None when it already is.
+
+        A list of ``(territory, member units, component labels, anchor component)``: per split
+        territory the anchor is the piece holding locked units, else the one with the largest
+        ``weight(labels, n_components)``; pieces made only of allowed exclaves are left alone.
+        """
+        s, P = self.s, self.P
+        lab = s.components()
+        ncomp = lab.max() + 1
+        terr = np.zeros(ncomp, np.int64)
+        terr[lab] = s.a
+        cnt = np.bincount(terr, minlength=P.k)
+        if (cnt <= 1).all():
+            return None
+        nexcl = np.bincount(lab, (~P.exclave).astype(float), ncomp)
+        key = np.bincount(lab, (P.lock >= 0).astype(float), ncomp) * 1e30 + weight(lab, ncomp)
+        out = []
+        for t in np.flatnonzero(cnt > 1):
+            comps = np.flatnonzero(terr == t)
+            comps = comps[nexcl[comps] > 0]
+            if len(comps) <= 1:
+                continue
+            anchor = comps[np.argmax(key[comps])]
+            out += [(int(t), np.flatnonzero(lab == c), lab, anchor) for c in comps if c != anchor]
+        return out
+
     def repair(self, max_rounds: int = 60):
         """Make every territory one piece: keep its anchor component (the one with its locked
         units / home, else the heaviest), give other pieces to the best adjacent territory."""
-        s, P = self.s, self.P
+        P = self.P
         if P.indptr is None:
             return
         for _ in range(max_rounds):
-            lab = s.components()
-            ncomp = lab.max() + 1
-            terr = np.zeros(ncomp, np.int64)
-            terr[lab] = s.a
-            cnt = np.bincount(terr, minlength=P.k)
-            if (cnt <= 1).all():
+            pieces = self._stray_pieces(lambda lab, nc: np.bincount(lab, P.w + 1e-9, nc))
+            if pieces is None:
                 return
-            mass = np.bincount(lab, P.w + 1e-9, ncomp)
-            locked_here = np.bincount(lab, (P.lock >= 0).astype(float), ncomp)
-            nexcl = np.bincount(lab, (~P.exclave).astype(float), ncomp)
-            key = locked_here * 1e30 + mass
             changed = False
-            for t in np.flatnonzero(cnt > 1):
-                comps = np.flatnonzero(terr == t)
-                comps = comps[nexcl[comps] > 0]
-                if len(comps) <= 1:
+            for t, members, lab, anchor in pieces:
+                if (P.lock[members] == t).any():
+                    changed |= self._connect(members, t, lab == anchor)
                     continue
-                anchor = comps[np.argmax(key[comps])]
-                for c in comps:
-                    if c == anchor:
-                        continue
-                    members = np.flatnonzero(lab == c)
-                    if (P.lock[members] == t).any():
-                        changed |= self._connect(members, t, lab == anchor)
-                        continue
-                    changed |= self._give_away(members, t)
+                changed |= self._give_away(members, t)
             if not changed:
                 return
 
@@ -655,7 +665,6 @@ class Search:
         """Iterated local search while a tolerance is still violated: kick, improve, keep the
         best (violation, objective). A fixed number of rounds keeps results reproducible."""
         s, P = self.s, self.P
-        tol = self.tol_in
         best = (s.violation(P.tol), s.objective(), s.a.copy(), dict(self.reason))
         for r in range(rounds):
             if best[0] <= 0 or self.out_of_time():
@@ -819,31 +828,16 @@ class Search:
         for _ in range(max_rounds):
             if self.out_of_time():
                 break
-            lab = s.components()
-            ncomp = lab.max() + 1
-            terr = np.zeros(ncomp, np.int64)
-            terr[lab] = s.a
-            cnt = np.bincount(terr, minlength=P.k)
-            if (cnt <= 1).all():
+            pieces = self._stray_pieces(
+                lambda lab, nc: np.bincount(lab, P.dis, nc) * 1e3 + np.bincount(lab, minlength=nc))
+            if pieces is None:
                 break
-            nexcl = np.bincount(lab, (~P.exclave).astype(float), ncomp)
-            key = (np.bincount(lab, (P.lock >= 0).astype(float), ncomp) * 1e30
-                   + np.bincount(lab, P.dis, ncomp) * 1e3 + np.bincount(lab, minlength=ncomp))
             options = []
-            for t in np.flatnonzero(cnt > 1):
-                comps = np.flatnonzero(terr == t)
-                comps = comps[nexcl[comps] > 0]
-                if len(comps) <= 1:
+            for t, members, lab, anchor in pieces:
+                sig = (int(t), int(members[0]))
+                if sig in blocked:
                     continue
-                anchor = comps[np.argmax(key[comps])]
-                for c in comps:
-                    if c == anchor:
-                        continue
-                    members = np.flatnonzero(lab == c)
-                    sig = (int(t), int(members[0]))
-                    if sig in blocked:
-                        continue
-                    options += self._piece_option(int(t), members, lab == anchor, heapq, paths=forced)
+                options += self._piece_option(int(t), members, lab == anchor, heapq, paths=forced)
             if not options:
                 break
             options.sort(key=lambda o: (o[0], o[1], o[2], int(o[3][0])))
