@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -169,20 +169,28 @@ _FORMAT_HELP = "Export format: salesforce, hubspot, shopify or generic. Default:
 _MAPPING_HELP = "YAML column mapping (table, columns: {our_column: 'Their Header'}); implies generic."
 
 
+# Options every import command takes (one definition, so the commands cannot drift apart).
+SkipInvalidOpt = Annotated[bool, typer.Option(
+    "--skip-invalid", help="Import the good rows; write rejects to <file>.rejects.csv.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+DatabaseOpt = Annotated[Optional[str], typer.Option(
+    "--database", envvar="TERRITORIUM_DATABASE_URL", help="Database URL (default: sqlite file territorium.db here).")]
+TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Reference date for 'in the future' (YYYY-MM-DD).")]
+MaxProblemsOpt = Annotated[int, typer.Option("--max-problems", help="Problems shown in the table.")]
+
+
 def _make_command(cmd: str, table: str, help_text: str):
     def command(
         file: Path = typer.Argument(..., help="The export file (.csv/.tsv/.txt, .xlsx or .parquet)."),
         format: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
         mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help=_MAPPING_HELP),
         sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name or index (default: first)."),
-        skip_invalid: bool = typer.Option(False, "--skip-invalid",
-                                          help="Import the good rows; write rejects to <file>.rejects.csv."),
+        skip_invalid: SkipInvalidOpt = False,
         replace: bool = typer.Option(False, "--replace", help="Replace the table's rows (same transaction)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        database: Optional[str] = typer.Option(None, "--database", envvar="TERRITORIUM_DATABASE_URL",
-                                               help="Database URL (default: sqlite file territorium.db here)."),
-        today: Optional[str] = typer.Option(None, "--today", help="Reference date for 'in the future' (YYYY-MM-DD)."),
-        max_problems: int = typer.Option(20, "--max-problems", help="Problems shown in the table."),
+        as_json: JsonOpt = False,
+        database: DatabaseOpt = None,
+        today: TodayOpt = None,
+        max_problems: MaxProblemsOpt = 20,
     ) -> None:
         _run_file(table, file, format, mapping, sheet, skip_invalid, replace, as_json, database, today, max_problems)
 
@@ -197,14 +205,12 @@ for _cmd, (_table, _help) in _TABLES.items():
 @import_app.command("all")
 def import_all(
     directory: Path = typer.Argument(..., help="Directory with manifest.yaml (list of {file, table, format})."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid",
-                                      help="Import the good rows; write rejects to <file>.rejects.csv."),
+    skip_invalid: SkipInvalidOpt = False,
     replace: bool = typer.Option(False, "--replace", help="Replace the rows of every table imported."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    database: Optional[str] = typer.Option(None, "--database", envvar="TERRITORIUM_DATABASE_URL",
-                                           help="Database URL (default: sqlite file territorium.db here)."),
-    today: Optional[str] = typer.Option(None, "--today", help="Reference date for 'in the future' (YYYY-MM-DD)."),
-    max_problems: int = typer.Option(20, "--max-problems", help="Problems shown in the table."),
+    as_json: JsonOpt = False,
+    database: DatabaseOpt = None,
+    today: TodayOpt = None,
+    max_problems: MaxProblemsOpt = 20,
 ) -> None:
     """Import every file of DIR/manifest.yaml (as written by `territorium demo`) in ONE transaction."""
     from territorium.data import ImportFailed, import_directory
