@@ -69,7 +69,6 @@ def with_account_measures(units: Units, accounts: pd.DataFrame) -> Units:
     out = units.with_measures(m)
     zc = out.table.get("zip_count")
     if zc is None:
-        from territorium.geo.build import zip_to_unit
         z = zip_table()
         z = z[(z["zip_type"] == "STANDARD")]
         if units.level == "county":

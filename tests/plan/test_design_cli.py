@@ -49,7 +49,6 @@ def test_design_counties_balanced_contiguous_and_locked(demo_small, county_load,
     # locks honoured
     assert (plan.set_index("unit_id").loc[lock_ids, "territory"] == "T03").all()
     # contiguity recounted independently of the engine
-    assign = pd.Series(np.arange(units.n), index=units.ids)
     terr = plan.set_index("unit_id")["territory"].reindex(units.ids).to_numpy()
     assert max(_pieces(units, pd.factorize(terr)[0]).values()) == 1
     # balance recounted from the measures

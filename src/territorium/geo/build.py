@@ -264,7 +264,6 @@ def _raw_account(accounts: pd.DataFrame, crs, *, max_edge_factor: float = 3.0) -
         )
     a, ids, lon, lat = a[ok].reset_index(drop=True), ids[ok], lon[ok], lat[ok]
     x, y = project_points(lon, lat, crs)
-    n = len(a)
     t = pd.DataFrame({"unit_id": ids})
     t["name"] = a["name"].astype(str).to_numpy() if "name" in a.columns else ids
     if "state" in a.columns:

@@ -100,7 +100,6 @@ def locate(
     level = units.level
 
     def fill(pos):
-        nonlocal out
         pos = np.asarray(pos, dtype=np.int64)
         if len(pos) != n:
             raise ValueError("all keys given to locate must have the same length")

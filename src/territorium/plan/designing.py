@@ -86,7 +86,8 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DesignJobError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
 
 
-def _pick(df: pd.DataFrame, path: Path, names: Sequence[str], what: str) -> str | None:
+def _pick(df: pd.DataFrame, names: Sequence[str]) -> str | None:
+    """The first column of ``df`` whose normalised name is in ``names``."""
     low = {c.strip().lower().replace(" ", "_"): c for c in df.columns}
     for n in names:
         if n in low:
@@ -104,7 +105,7 @@ def _unit_positions(df: pd.DataFrame, path: Path, load: UnitLoad) -> tuple[np.nd
     from territorium.geo import locate
 
     units = load.units
-    col = _pick(df, path, ["unit_id", "unit", "zip", "zip_code", "postal_code", "account_id", "account", "id"], "unit")
+    col = _pick(df, ["unit_id", "unit", "zip", "zip_code", "postal_code", "account_id", "account", "id"])
     if col is None:
         raise DesignJobError(
             f"{path}: needs a column unit_id, zip or account_id (found: {', '.join(df.columns)})"
@@ -132,7 +133,7 @@ def _unit_positions(df: pd.DataFrame, path: Path, load: UnitLoad) -> tuple[np.nd
 def read_locks(path: Path, load: UnitLoad, labels: Sequence[str]) -> dict[int, int]:
     """Locks file (columns: unit_id | zip | account_id, territory) → {unit position: territory}."""
     df = _read_table(path)
-    tcol = _pick(df, path, ["territory", "territory_id", "terr"], "territory")
+    tcol = _pick(df, ["territory", "territory_id", "terr"])
     if tcol is None:
         raise DesignJobError(f"{path}: needs a column 'territory' (found: {', '.join(df.columns)})")
     pos, _ = _unit_positions(df, path, load)
@@ -153,8 +154,11 @@ def read_locks(path: Path, load: UnitLoad, labels: Sequence[str]) -> dict[int, i
     return locks
 
 
-def read_current(path: Path | None, ws: Workspace, load: UnitLoad) -> tuple[np.ndarray, list[str]]:
-    """Current alignment from a file (unit_id | zip, territory) or the imported one (path None)."""
+def read_current(path: Path | None, ws: Workspace, load: UnitLoad) -> tuple[np.ndarray, list[str], int]:
+    """Current alignment from a file (unit_id | zip, territory) or the imported one (path None).
+
+    Returns (territory per unit, territory labels, number of units the alignment did not
+    cover, which took a neighbour's territory)."""
     if path is None:
         try:
             cur, labels = ws.current_alignment(load.units)
@@ -162,7 +166,7 @@ def read_current(path: Path | None, ws: Workspace, load: UnitLoad) -> tuple[np.n
             raise DesignJobError(str(exc)) from None
     else:
         df = _read_table(path)
-        tcol = _pick(df, path, ["territory", "territory_id", "terr"], "territory")
+        tcol = _pick(df, ["territory", "territory_id", "terr"])
         if tcol is None:
             raise DesignJobError(f"{path}: needs a column 'territory' (found: {', '.join(df.columns)})")
         pos, _ = _unit_positions(df, path, load)
