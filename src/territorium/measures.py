@@ -92,9 +92,10 @@ def load_profile(path: str | Path | None = None) -> WorkloadProfile:
 
 
 def _lookup(values: pd.Series, table: Mapping[str, float]) -> np.ndarray:
+    """``table[value]`` per row (vectorised), ``table["default"]`` for missing or unknown values."""
     default = float(table.get("default", 0.0))
-    s = values.astype("object").where(values.notna(), None)
-    return np.array([float(table.get(str(v), default)) if v is not None else default for v in s])
+    known = {str(k): float(v) for k, v in table.items()}
+    return pd.Series(values).astype("string").map(known).astype("float64").fillna(default).to_numpy()
 
 
 def account_workload(accounts: pd.DataFrame, profile: WorkloadProfile | None = None) -> np.ndarray:
