@@ -498,3 +498,27 @@ def test_realign_moves_little_on_iowa(iowa):
         # county units are coarse: the integer optimum of the same restricted model (HiGHS MIP,
         # which the engine also solves on small instances) sits ~1.3x above its LP here
         assert d["moved"] <= 1.35 * d["lp_minimum"] + 1e-6, r.report.summary()
+
+
+# ---------------------------------------------------------------- shape metrics
+def test_polsby_popper_from_shared_boundaries_equals_dissolve(georgia):
+    """The edge-length formula (no dissolve) gives the same Polsby–Popper as dissolving the
+    (1 m-snapped) unit polygons of each territory, for compact and for scattered plans."""
+    import geopandas as gpd
+    import shapely
+
+    from territorium.design import polsby_popper
+
+    rng = np.random.default_rng(3)
+    compact = design(georgia, 5, balance={"workload": 0.1}, seed=2, n_jobs=1, time_limit=8).assignment
+    scattered = rng.integers(0, 5, georgia.n)
+    g = gpd.GeoSeries(georgia.geometry)
+    g = g.set_crs("EPSG:4326") if g.crs is None else g
+    geo = shapely.set_precision(g.to_crs(georgia.crs).values, 1.0)
+    for a in (compact, scattered):
+        fast = polsby_popper(georgia, a, 5)
+        ref = np.array([(lambda u: 4 * np.pi * u.area / u.length ** 2)(
+            shapely.union_all(geo[a == t], grid_size=1.0)) for t in range(5)])
+        np.testing.assert_allclose(fast, ref, rtol=1e-4)
+    # a compact plan is rounder than a random scatter of counties
+    assert np.nanmean(polsby_popper(georgia, compact, 5)) > 3 * np.nanmean(polsby_popper(georgia, scattered, 5))

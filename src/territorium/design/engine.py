@@ -17,6 +17,7 @@ from territorium.model import Units
 from ._bound import mass_concentration_bound
 from ._lp import disruption_lp, lagrangian_bound
 from ._problem import DesignInputError, Problem, build_problem, territory_labels
+from ._shape import polsby_popper, shape_table
 from ._worker import run_start
 
 __all__ = ["DesignReport", "DesignResult", "design", "tradeoff", "design_books", "DesignInputError"]
@@ -176,29 +177,21 @@ def _pieces(P: Problem, a: np.ndarray):
     return pieces, vused
 
 
-def polsby_popper(units: Units, assignment: np.ndarray, k: int | None = None) -> np.ndarray | None:
-    """4π·area/perimeter² of each territory's union of unit polygons (projected CRS)."""
-    if units.geometry is None:
-        return None
-    import geopandas as gpd
-    import shapely
+#: "auto" shape metrics up to this many units (all-US ZIPs: ~15 s once per unit set, in a
+#: thread beside the search)
+SHAPE_METRICS_MAX_N = 50_000
 
-    k = int(assignment.max()) + 1 if k is None else k
-    g = gpd.GeoSeries(units.geometry)
-    if g.crs is None:
-        g = g.set_crs("EPSG:4326")
-    g = g.to_crs(units.crs)
-    geoms = g.values
-    out = np.full(k, np.nan)
-    for t in range(k):
-        idx = np.flatnonzero(assignment == t)
-        if len(idx) == 0:
-            continue
-        u = shapely.union_all(geoms[idx], grid_size=1.0)
-        per = u.length
-        if per > 0:
-            out[t] = 4 * np.pi * u.area / per ** 2
-    return out
+
+def _want_shapes(shape_metrics, units: Units) -> bool:
+    return units.geometry is not None and (
+        shape_metrics is True or (shape_metrics == "auto" and units.n <= SHAPE_METRICS_MAX_N))
+
+
+def _quiet_shape_table(units: Units) -> None:
+    try:
+        shape_table(units)
+    except Exception:  # pragma: no cover - reported when the report asks for it again
+        pass
 
 
 def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed: int,
@@ -279,7 +272,7 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
                 "nearest fixed centre (no capacities)"
     gap = 1 - lb / objective if objective > 0 else 0.0
     pp = None
-    if shape_metrics is True or (shape_metrics == "auto" and units.geometry is not None and P.n <= 5000):
+    if _want_shapes(shape_metrics, units):
         try:
             pp = polsby_popper(units, a, k)
         except Exception as e:  # pragma: no cover
@@ -425,7 +418,10 @@ def _is_cancelled(cancel) -> bool:
     return bool(cancel() if callable(cancel) else cancel.is_set())
 
 
-def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress, L, lloyd):
+def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress, L, lloyd,
+                on_started: Callable[[], None] | None = None):
+    """Run the starts (in a fork pool when ``n_jobs > 1``). ``on_started`` runs once the
+    workers exist, so a thread it starts is never copied into a forked child."""
     seqs = np.random.SeedSequence(seed).spawn(n_starts)
     reserve = 0.12 if mode != "books" else 0.1
     deadline = t0 + time_limit * (1 - reserve)
@@ -433,6 +429,8 @@ def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progres
     budget = max(0.5, (deadline - time.time()) * workers / n_starts)
     results = []
     if workers == 1:
+        if on_started is not None:
+            on_started()
         for i, ss in enumerate(seqs):
             if i > 0 and (_is_cancelled(cancel) or time.time() > deadline - 0.25):
                 break
@@ -461,6 +459,8 @@ def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progres
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             futs = [ex.submit(run_start, P, i, ss, deadline, budget, mode, L, lloyd, ev, None)
                     for i, ss in enumerate(seqs)]
+            if on_started is not None:  # the fork context launched every worker at submit
+                on_started()
             pending = set(futs)
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
@@ -598,8 +598,15 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
     n_starts = max(1, int(n_starts))
     if P.k == 1:
         n_starts = 1
+    # the shape table (unit areas, perimeters, shared boundaries) is measured in a thread
+    # while the workers search: shapely releases the GIL and the main process waits anyway
+    shapes = None
+    if _want_shapes(shape_metrics, units):
+        shapes = threading.Thread(target=_quiet_shape_table, args=(units,), daemon=True)
     results = _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress,
-                          candidates, lloyd)
+                          candidates, lloyd, on_started=None if shapes is None else shapes.start)
+    if shapes is not None and shapes.is_alive():
+        shapes.join()
     if not results:  # cancelled before anything finished
         results = [run_start(P, 0, np.random.SeedSequence(seed).spawn(1)[0], time.time(), 0.0, mode,
                              candidates, 1, None, None)]
