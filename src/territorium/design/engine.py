@@ -554,7 +554,7 @@ def design(
         Checked in the search loops; the best plan found so far is returned.
     progress : callable(fraction, message), optional
     shape_metrics : "auto", bool
-        Polsby–Popper from ``units.geometry`` ("auto": when n <= 5000).
+        Polsby–Popper from ``units.geometry`` ("auto": when n <= 50,000).
     candidates : int
         Nearest centres per unit in the transport LP.
     lloyd : int
