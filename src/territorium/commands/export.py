@@ -1,0 +1,77 @@
+"""``territorium export``: the plan to Salesforce, HubSpot, CSV, GeoJSON, GeoPackage, KML, Excel."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def export_command(
+    fmt: List[str] = typer.Option(["csv"], "--format", help="salesforce, hubspot, csv, geojson, gpkg, kml or excel; repeat for several (or 'all')."),
+    alignment: Optional[Path] = typer.Option(None, "--alignment", help="Alignment (unit_id|zip, territory), e.g. out/designed.csv. Default: the imported alignment."),
+    assignment: Optional[Path] = typer.Option(None, "--assignment", help="Reps: territory → rep_id rows and/or account_id → rep_id rows (e.g. out/assignment.csv or out/routed.csv)."),
+    hierarchy: str = typer.Option("state", "--hierarchy", help="Levels above the territories: state, adjacency:N, none, or a CSV (territory, area, region | node, parent)."),
+    units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
+    model_name: str = typer.Option("Territorium plan", "--model-name", help="Salesforce territory model name."),
+    kml_engine: str = typer.Option("auto", "--kml-engine", help="KML writer: auto (GDAL when available), gdal or etree."),
+    out: Path = typer.Option(Path("out/export"), "--out", help="Folder (salesforce; default file names for the others) or file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+) -> None:
+    """Export the plan back to the CRM and to maps and spreadsheets.
+
+    Salesforce Enterprise Territory Management import CSVs (model, types, territories with
+    parents, account and user associations), a HubSpot company-owner import, a generic
+    account → territory → rep CSV (+ unit alignment), territory polygons as GeoJSON,
+    GeoPackage and KML, and an Excel workbook with one sheet per territory.
+    """
+    from rich.console import Console
+
+    from territorium.plan.exporting import FORMATS, ExportError, build_plan, export
+    from territorium.plan.workspace import Workspace, WorkspaceError
+
+    console = Console(stderr=as_json)
+    formats = []
+    for f in fmt:
+        for x in f.split(","):
+            x = x.strip().lower()
+            if x == "all":
+                formats += list(FORMATS)
+            elif x:
+                if x not in FORMATS:
+                    console.print(f"[red]error:[/red] --format {x!r}: use one of {', '.join(FORMATS)} or all")
+                    raise typer.Exit(2)
+                formats.append(x)
+    formats = list(dict.fromkeys(formats))
+    written = {}
+    try:
+        ws = Workspace(database)
+        with console.status("loading the plan", spinner="dots") as st:
+            plan = build_plan(ws, alignment=alignment, assignment=assignment, hierarchy=hierarchy, level=units,
+                              model_name=model_name)
+            for f in formats:
+                st.update(f"writing {f}")
+                target = out / "salesforce" if f == "salesforce" and len(formats) > 1 else out
+                written[f] = [str(p) for p in export(plan, f, target, model_name=model_name, kml_engine=kml_engine)]
+    except (ExportError, WorkspaceError, ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps({"files": written, "territories": len(plan.territories),
+                               "accounts": int(plan.accounts["territory_id"].notna().sum()), "notes": plan.notes},
+                              indent=1))
+        return
+    tt = plan.territories
+    console.print(f"plan: {len(tt)} territories, {int(plan.accounts['territory_id'].notna().sum()):,} accounts, "
+                  f"{tt['rep_id'].notna().sum()} with a rep"
+                  + (f", hierarchy depth {plan.hierarchy.depth}" if plan.hierarchy is not None else ""))
+    for f, paths in written.items():
+        console.print(f"{f}: " + ", ".join(paths))
+    for n in plan.notes:
+        console.print(f"[dim]note:[/dim] {n}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_command)

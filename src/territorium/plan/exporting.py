@@ -1,0 +1,868 @@
+"""Export a plan back to the systems users live in.
+
+A plan here is: units → territory (an alignment file such as ``out/designed.csv``, or the
+imported alignment), territory → rep (an assignment file, the imported territories table,
+or — when neither fits — the current owners matched to territories by a linear assignment
+that keeps the most workload), accounts → territory (by the unit they sit in) → rep, and
+an optional hierarchy (areas by state, by adjacency, or a mapping file).
+
+Writers
+    :func:`write_salesforce`  Enterprise Territory Management import CSVs (Territory2Model,
+                              Territory2Type, Territory2, ObjectTerritory2Association,
+                              UserTerritory2Association) and a README with the load order;
+    :func:`write_hubspot`     a company import that sets "Company owner" (owner e-mail);
+    :func:`write_generic`     account → territory → rep CSV plus the unit alignment CSV;
+    :func:`write_geo`         territories dissolved from unit polygons: GeoJSON / GeoPackage;
+    :func:`write_kml`         KML (GDAL's KML driver, or xml.etree when it is missing);
+    :func:`write_excel`       a workbook: summary sheet + one sheet per territory.
+
+Readers for the round trip: :func:`read_salesforce` (the five CSVs back to a plan); the
+generic and HubSpot files go back through :func:`territorium.data.read_file`.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from territorium.hierarchy import Hierarchy, HierarchyError, adjacency_groups
+
+__all__ = [
+    "ExportError", "ExportPlan", "FORMATS", "read_table", "read_alignment_file", "read_assignment_file",
+    "align_units", "build_plan", "plan_hierarchy", "developer_name", "developer_names", "sheet_names", "write_salesforce",
+    "read_salesforce", "write_hubspot", "write_generic", "write_geo", "write_kml", "write_excel", "export",
+    "SALESFORCE_FILES",
+]
+
+FORMATS = ("salesforce", "hubspot", "csv", "geojson", "gpkg", "kml", "excel")
+SALESFORCE_FILES = ("Territory2Model.csv", "Territory2Type.csv", "Territory2.csv",
+                    "ObjectTerritory2Association.csv", "UserTerritory2Association.csv")
+
+
+class ExportError(Exception):
+    """A problem with the export inputs (message names the file, row and column)."""
+
+
+# ------------------------------------------------------------------------------ inputs
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV / Excel / Parquet file as text columns (header row 1)."""
+    path = Path(path)
+    if not path.exists():
+        raise ExportError(f"{path}: file not found")
+    try:
+        suf = path.suffix.lower()
+        if suf in (".xlsx", ".xls"):
+            df = pd.read_excel(path, dtype=str)
+        elif suf in (".parquet", ".pq"):
+            df = pd.read_parquet(path).astype(str)
+        else:
+            df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig", keep_default_na=False)
+    except Exception as exc:  # unreadable: say which file and why
+        raise ExportError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.fillna("")
+
+
+def _pick(df: pd.DataFrame, names: Sequence[str]) -> str | None:
+    low = {c.strip().lower().replace(" ", "_"): c for c in df.columns}
+    for n in names:
+        if n in low:
+            return low[n]
+    return None
+
+
+def read_alignment_file(path: Path) -> pd.DataFrame:
+    """``unit_id, territory`` from a design output (``unit_id, territory``) or an alignment
+    export (``Zip, Territory``)."""
+    df = read_table(path)
+    ucol = _pick(df, ["unit_id", "unit", "zip", "zip_code", "postal_code", "id"])
+    tcol = _pick(df, ["territory", "territory_id", "terr"])
+    if ucol is None or tcol is None:
+        raise ExportError(f"{path}: needs columns unit_id (or zip) and territory (found: {', '.join(df.columns)})")
+    out = pd.DataFrame({"unit_id": df[ucol].astype(str).str.strip(), "territory": df[tcol].astype(str).str.strip()})
+    empty = np.flatnonzero((out["unit_id"] == "").to_numpy() | (out["territory"] == "").to_numpy())
+    if len(empty):
+        i = int(empty[0])
+        col = ucol if out["unit_id"].iloc[i] == "" else tcol
+        raise ExportError(f"{path}: row {i + 2}, column {col!r}: empty")
+    dup = out["unit_id"].duplicated(keep=False) & ~out.duplicated(keep=False)
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[1])
+        raise ExportError(f"{path}: row {i + 2}: unit {out['unit_id'].iloc[i]!r} is in two territories")
+    return out.drop_duplicates("unit_id").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    territory_rep: dict[str, str]
+    account_rep: dict[str, str]
+    source: str
+
+
+def read_assignment_file(path: Path) -> Assignment:
+    """Territory → rep rows (``territory, rep_id``) and/or account → rep rows
+    (``account_id, rep_id`` or ``new_owner``) from an assignment file (``out/assignment.csv``,
+    its accounts file, or ``out/routed.csv``)."""
+    df = read_table(path)
+    # new_owner: the account file of `territorium assign` (owner_id there is the old owner)
+    rcol = _pick(df, ["new_owner", "rep_id", "rep", "owner_id", "user_id", "owner", "ownerid"])
+    tcol = _pick(df, ["territory", "territory_id", "terr"])
+    acol = _pick(df, ["account_id", "account"])
+    if rcol is None or (tcol is None and acol is None):
+        raise ExportError(f"{path}: needs a rep column (rep_id) and territory and/or account_id "
+                          f"(found: {', '.join(df.columns)})")
+    terr_rep: dict[str, str] = {}
+    acc_rep: dict[str, str] = {}
+    reps = df[rcol].astype(str).str.strip().tolist()
+    accs = df[acol].astype(str).str.strip().tolist() if acol is not None else [""] * len(df)
+    terrs = df[tcol].astype(str).str.strip().tolist() if tcol is not None else [""] * len(df)
+    for i, (rep, a, t) in enumerate(zip(reps, accs, terrs)):
+        if a:
+            if rep:
+                acc_rep[a] = rep
+            continue
+        if not t or not rep:
+            continue
+        if t in terr_rep and terr_rep[t] != rep:
+            raise ExportError(f"{path}: row {i + 2}: territory {t!r} has two reps ({terr_rep[t]}, {rep})")
+        terr_rep[t] = rep
+    if acc_rep and tcol is not None and not terr_rep:
+        # account-level file that also names territories: the territory's rep = most of its accounts
+        t = df[tcol].astype(str).str.strip()
+        r = df[rcol].astype(str).str.strip()
+        top = pd.DataFrame({"t": t, "r": r})[(t != "") & (r != "")].value_counts().reset_index(name="n")
+        top = top.sort_values(["t", "n", "r"], ascending=[True, False, True]).drop_duplicates("t")
+        terr_rep = dict(zip(top["t"], top["r"]))
+    return Assignment(terr_rep, acc_rep, str(path))
+
+
+@dataclass
+class ExportPlan:
+    """Everything the writers need (plain tables; geometry optional)."""
+
+    units: pd.DataFrame            # unit_id, name, territory
+    territories: pd.DataFrame      # territory_id, name, rep_id, + measures
+    accounts: pd.DataFrame         # account_id, name, ..., territory_id, owner_id (new), previous_owner_id
+    reps: pd.DataFrame             # rep_id, name, email, title
+    hierarchy: Hierarchy | None = None
+    geometry: object | None = None  # GeoSeries (WGS84) aligned with units
+    level: str = "zip"
+    model_name: str = "Territorium plan"
+    notes: list[str] = field(default_factory=list)
+
+    def rep_lookup(self, col: str) -> dict:
+        return dict(zip(self.reps["rep_id"].astype(str), self.reps[col])) if col in self.reps.columns else {}
+
+
+def plan_hierarchy(spec: str | Path | None, territories: pd.DataFrame, *,
+                   adjacency: np.ndarray | None = None, xy: np.ndarray | None = None,
+                   managers: Mapping[str, str] | None = None) -> Hierarchy | None:
+    """Hierarchy above the territories.
+
+    ``spec``: ``None``/``"none"``; ``"state"`` (area = the state of most of the territory's
+    accounts); ``"adjacency:N"`` (N contiguous areas, Ward clustering on the territory
+    adjacency graph); or a mapping file with columns ``territory, area[, region ...]`` (leaf
+    first, any depth) or ``node, parent[, level, name, manager]``.
+    """
+    if spec is None or str(spec).lower() == "none":
+        return None
+    tids = territories["territory_id"].astype(str).tolist()
+    s = str(spec)
+    if s.lower() == "state":
+        if "main_state" not in territories.columns:
+            raise ExportError("hierarchy by state needs the territories' states")
+        areas = territories["main_state"].fillna("??").astype(str).tolist()
+        if set(areas) & set(tids):  # a territory named like a state: keep the levels apart
+            areas = [f"Area {a}" for a in areas]
+        m = pd.DataFrame({"territory": tids, "area": areas})
+        m["region"] = "All territories"
+        h = Hierarchy.from_levels(m, ["territory", "area", "region"], managers=managers)
+        return h
+    if s.lower().startswith("adjacency"):
+        _, _, nn = s.partition(":")
+        try:
+            k = int(nn or max(2, round(len(tids) ** 0.5)))
+        except ValueError:
+            raise ExportError(f"--hierarchy {s!r}: expected adjacency:N (N areas)") from None
+        if adjacency is None or xy is None:
+            raise ExportError("hierarchy by adjacency needs unit geometry (a unit set with an adjacency graph)")
+        try:
+            g = adjacency_groups(xy, adjacency, k)
+        except HierarchyError as exc:
+            raise ExportError(str(exc)) from None
+        m = pd.DataFrame({"territory": tids, "area": [f"Area {x + 1}" for x in g]})
+        m["region"] = "All territories"
+        return Hierarchy.from_levels(m, ["territory", "area", "region"], managers=managers)
+    path = Path(s)
+    df = read_table(path)
+    try:
+        if _pick(df, ["node"]) and _pick(df, ["parent"]):
+            h = Hierarchy.from_parents(df, node=_pick(df, ["node"]), parent=_pick(df, ["parent"]),
+                                       level=_pick(df, ["level"]), name=_pick(df, ["name"]),
+                                       manager=_pick(df, ["manager", "manager_id"]), source=path.name)
+        else:
+            tcol = _pick(df, ["territory", "territory_id"])
+            if tcol is None:
+                raise ExportError(f"{path}: needs a territory column first, then one column per level above "
+                                  "(area, region, ...), or node,parent columns")
+            mcols = [c for c in df.columns if c.lower().replace(" ", "_") in ("manager", "manager_id")]
+            levels = [tcol] + [c for c in df.columns if c != tcol and c not in mcols]
+            h = Hierarchy.from_levels(df, levels, source=path.name)
+    except HierarchyError as exc:
+        raise ExportError(str(exc)) from None
+    missing = sorted(set(tids) - set(h.leaves))
+    if missing:
+        raise ExportError(f"{path}: territories missing from the hierarchy: {', '.join(missing[:10])}")
+    return h
+
+
+def _continuity_reps(acc_terr: np.ndarray, owner: np.ndarray, weight: np.ndarray, tids: list[str],
+                     reps: pd.DataFrame) -> dict[str, str]:
+    """Match reps to territories keeping the most workload with its current owner."""
+    from scipy.optimize import linear_sum_assignment
+
+    r = reps
+    if "active" in r.columns:
+        r = r[r["active"].fillna(True).astype(bool)]
+    if "title" in r.columns:
+        r = r[~r["title"].fillna("").str.contains("manager", case=False)]
+    rids = sorted(r["rep_id"].astype(str))
+    if not rids:
+        return {}
+    ti = {t: i for i, t in enumerate(tids)}
+    ri = {x: i for i, x in enumerate(rids)}
+    M = np.zeros((len(tids), len(rids)))
+    for t, o, w in zip(acc_terr, owner, weight):
+        if t in ti and o in ri:
+            M[ti[t], ri[o]] += w
+    rows, cols = linear_sum_assignment(-M)
+    return {tids[a]: rids[b] for a, b in zip(rows, cols)}
+
+
+def align_units(ws, units, alignment: Path | None) -> tuple[np.ndarray, list[str], list[str]]:
+    """Territory position of every unit from an alignment file (``unit_id|zip, territory``)
+    or the imported alignment; units it misses take a neighbour's territory.
+
+    Returns (territory index per unit, territory ids, notes)."""
+    from territorium.plan.workspace import WorkspaceError, fill_unassigned
+
+    notes: list[str] = []
+    if alignment is not None:
+        al = read_alignment_file(Path(alignment))
+        index = pd.Index(units.table["unit_id"].astype(str))
+        direct = index.get_indexer(al["unit_id"])
+        if units.level == "zip":
+            from territorium.geo import locate
+
+            z = al["unit_id"].str.split("-").str[0]
+            z = z.where(~z.str.fullmatch(r"\d{1,4}"), z.str.zfill(5))
+            pos = np.where(direct >= 0, direct, locate(units, zips=z.to_numpy(dtype=object)))
+        else:
+            pos = direct
+        bad = np.flatnonzero(pos < 0)
+        if len(bad):
+            rows = ", ".join(f"row {i + 2} ({al['unit_id'].iloc[i]!r})" for i in bad[:5])
+            raise ExportError(f"{alignment}: no such {units.level} unit in this unit set: {rows}"
+                              + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+                              + f"; is the alignment for --units {units.level}?")
+        labels = sorted(al["territory"].unique())
+        li = {t: i for i, t in enumerate(labels)}
+        cur = np.full(units.n, -1, dtype=np.int64)
+        cur[pos] = al["territory"].map(li).to_numpy()
+    else:
+        try:
+            cur, labels = ws.current_alignment(units)
+        except WorkspaceError as exc:
+            raise ExportError(str(exc)) from None
+    missing_units = int((cur < 0).sum())
+    if missing_units:
+        notes.append(f"{missing_units} units not in the alignment took a neighbour's territory")
+        cur = fill_unassigned(units, cur)
+    return cur, [str(x) for x in labels], notes
+
+
+def build_plan(ws, *, alignment: Path | None = None, assignment: Path | None = None,
+               hierarchy: str | Path | None = "state", level: str = "zip", states=None,
+               model_name: str = "Territorium plan", load=None) -> ExportPlan:
+    """Assemble the plan from the workspace and the files.
+
+    ``load`` (a :class:`~territorium.plan.workspace.UnitLoad`) skips loading the units again.
+    """
+    from territorium.measures import account_workload
+    from territorium.plan.workspace import WorkspaceError
+
+    try:
+        load = load or ws.load_units(level, states=states)
+    except WorkspaceError as exc:
+        raise ExportError(str(exc)) from None
+    units = load.units
+    notes: list[str] = list(load.notes)
+    terr_table = ws.table("territories")
+    cur, labels, an = align_units(ws, units, alignment)
+    notes += an
+    tids = [str(x) for x in labels]
+    unit_terr = np.asarray(tids, dtype=object)[cur]
+    acc = load.accounts.copy()
+    acc["account_id"] = acc["account_id"].astype(str)
+    upos = acc["unit"].to_numpy(dtype=np.int64)
+    acc["territory_id"] = np.where(upos >= 0, unit_terr[np.maximum(upos, 0)], None)
+    acc["workload"] = account_workload(acc)
+    start, end = load.window
+    og = ws.order_groups(start, end)
+    rev = og.dropna(subset=["account_id"]).groupby("account_id")["total"].sum()
+    acc["revenue_12m"] = acc["account_id"].map(rev).fillna(0.0)
+    acc["previous_owner_id"] = acc["owner_id"]
+    reps = ws.table("reps")
+    reps["rep_id"] = reps["rep_id"].astype(str)
+    # territory → rep
+    terr_rep: dict[str, str] = {}
+    acc_rep: dict[str, str] = {}
+    if assignment is not None:
+        asg = read_assignment_file(Path(assignment))
+        terr_rep, acc_rep = asg.territory_rep, asg.account_rep
+        unknown = sorted({r for r in list(terr_rep.values()) + list(acc_rep.values()) if r not in set(reps["rep_id"])})
+        if unknown:
+            raise ExportError(f"{assignment}: unknown rep(s) {', '.join(unknown[:5])}"
+                              + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
+                              + "; reps must be in the imported users")
+        unknown_t = sorted(set(terr_rep) - set(tids))
+        if unknown_t:
+            raise ExportError(f"{assignment}: unknown territory {', '.join(unknown_t[:5])}; "
+                              f"the alignment has {', '.join(tids[:6])}{'...' if len(tids) > 6 else ''}")
+    elif alignment is None and not terr_table.empty:
+        terr_rep = {str(t): str(r) for t, r in zip(terr_table["territory_id"], terr_table["rep_id"])
+                    if r is not None and r == r and str(r)}
+    else:
+        terr_rep = _continuity_reps(acc["territory_id"].to_numpy(dtype=object),
+                                    acc["owner_id"].astype(str).to_numpy(dtype=object),
+                                    acc["workload"].to_numpy(float), tids, reps)
+        notes.append("no --assignment: reps matched to territories keeping the most current workload "
+                     "(linear assignment on current ownership)")
+    owner = acc["territory_id"].map(terr_rep)
+    if acc_rep:
+        owner = acc["account_id"].map(acc_rep).where(acc["account_id"].isin(set(acc_rep)), owner)
+    acc["owner_id"] = owner
+    # territory table with measures and names
+    meas = [m for m in ("account_count", "revenue", "order_count", "customers", "potential", "workload")
+            if m in units.table.columns]
+    tt = pd.DataFrame({"territory_id": tids})
+    for m in meas:
+        tt[m] = np.bincount(cur, units.table[m].to_numpy(float), len(tids))
+    tt["units"] = np.bincount(cur, minlength=len(tids))
+    st = acc.dropna(subset=["territory_id"]).groupby("territory_id")["state"].agg(
+        lambda s: s.value_counts().index[0] if s.notna().any() else None)
+    tt["main_state"] = tt["territory_id"].map(st)
+    names = {}
+    if alignment is None and not terr_table.empty:
+        names = {str(t): str(n) for t, n in zip(terr_table["territory_id"], terr_table["name"]) if n == n and n}
+    tt["name"] = [names.get(t) or (f"{t} {s}" if isinstance(s, str) else t) for t, s in zip(tids, tt["main_state"])]
+    tt["rep_id"] = tt["territory_id"].map(terr_rep)
+    rep_name = dict(zip(reps["rep_id"], reps["name"]))
+    tt["rep_name"] = tt["rep_id"].map(rep_name)
+    no_rep = tt.loc[tt["rep_id"].isna(), "territory_id"].tolist()
+    if no_rep:
+        notes.append(f"territories without a rep: {', '.join(no_rep[:10])}")
+    # hierarchy
+    adj = xy = None
+    if str(hierarchy or "").lower().startswith("adjacency"):
+        e = units.adjacency.edges()
+        te = np.column_stack([cur[e[:, 0]], cur[e[:, 1]]])
+        te = np.unique(np.sort(te[te[:, 0] != te[:, 1]], axis=1), axis=0)
+        adj = te
+        xy = np.column_stack([np.bincount(cur, units.table["x"], len(tids)), np.bincount(cur, units.table["y"], len(tids))])
+        xy /= np.maximum(tt["units"].to_numpy()[:, None], 1)
+    managers = None
+    h = plan_hierarchy(hierarchy, tt, adjacency=adj, xy=xy, managers=managers)
+    if h is not None:
+        lf = h.level_frame()
+        leaf_col = lf.columns[-1]
+        for c in lf.columns[:-1]:
+            tt[c] = tt["territory_id"].map(dict(zip(lf[leaf_col], lf[c])))
+    ucols = pd.DataFrame({"unit_id": units.ids.astype(str), "name": units.table["name"].to_numpy(), "territory": unit_terr})
+    return ExportPlan(ucols, tt, acc, reps, h, units.geometry, units.level, model_name, notes)
+
+
+# ------------------------------------------------------------------------- Salesforce
+_DEV_BAD = re.compile(r"[^A-Za-z0-9]+")
+
+
+def developer_name(s: str) -> str:
+    """A Salesforce DeveloperName: letters, digits and single underscores, starting with a
+    letter, not ending with an underscore, at most 80 characters.
+
+    >>> developer_name("New York City 1"), developer_name("01 – Brooklyn"), developer_name("a__b_")
+    ('New_York_City_1', 'T_01_Brooklyn', 'a_b')
+    """
+    d = _DEV_BAD.sub("_", str(s)).strip("_")
+    d = re.sub("_+", "_", d)
+    if not d or not d[0].isalpha():
+        d = "T_" + d
+    return d[:80].rstrip("_")
+
+
+def developer_names(items: Sequence[str]) -> list[str]:
+    """Unique DeveloperNames (case-insensitive) for ``items``, in order."""
+    out, seen = [], set()
+    for s in items:
+        base = developer_name(s)
+        d, k = base, 2
+        while d.lower() in seen:
+            suf = f"_{k}"
+            d = base[: 80 - len(suf)].rstrip("_") + suf
+            k += 1
+        seen.add(d.lower())
+        out.append(d)
+    return out
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_csv(tmp, index=False, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None = None) -> list[Path]:
+    """Enterprise Territory Management import files in ``out_dir``.
+
+    Lookups use the Bulk API / Data Loader relationship header syntax
+    ``RelationshipName.DeveloperName`` (``Territory2Model.DeveloperName``,
+    ``ParentTerritory2.DeveloperName``, ``Territory2Type.DeveloperName``,
+    ``Territory2.DeveloperName``), so no Salesforce ids are needed before the load. Accounts
+    (``ObjectId``) and users (``UserId``) are the ids the workspace imported from Salesforce.
+    ``Description`` carries the Territorium id so the files read back to the same plan.
+    """
+    out_dir = Path(out_dir)
+    model = model_name or plan.model_name
+    model_dev = developer_name(model)
+    tt = plan.territories
+    # nodes: hierarchy (parents first) or the flat territories
+    if plan.hierarchy is not None:
+        ht = plan.hierarchy.table
+        nodes = pd.DataFrame({"node": ht["node"].astype(str), "parent": ht["parent"], "depth": ht["depth"],
+                              "label": ht["name"].astype(str), "manager": ht["manager"]})
+    else:
+        nodes = pd.DataFrame({"node": tt["territory_id"].astype(str), "parent": None, "depth": 0,
+                              "label": tt["territory_id"].astype(str), "manager": None})
+    leaf_name = dict(zip(tt["territory_id"].astype(str), tt["name"].astype(str)))
+    nodes["label"] = [leaf_name.get(n, lab) for n, lab in zip(nodes["node"], nodes["label"])]
+    nodes = nodes.sort_values("depth", kind="stable").reset_index(drop=True)
+    dev = dict(zip(nodes["node"], developer_names(nodes["node"].tolist())))
+    leaves = set(tt["territory_id"].astype(str))
+    type_leaf, type_group = "Territory", "Territory_Group"
+    files = []
+    files.append(_write_csv(pd.DataFrame({"DeveloperName": [model_dev], "Name": [model[:80]],
+                                          "Description": [f"Exported by Territorium ({len(leaves)} territories)"]}),
+                            out_dir / "Territory2Model.csv"))
+    types = [(type_leaf, "Territory", 10)] + ([(type_group, "Territory group", 20)] if len(nodes) > len(leaves) else [])
+    files.append(_write_csv(pd.DataFrame(types, columns=["DeveloperName", "MasterLabel", "Priority"]),
+                            out_dir / "Territory2Type.csv"))
+    t2 = pd.DataFrame({
+        "DeveloperName": nodes["node"].map(dev),
+        "Name": nodes["label"].str.slice(0, 80),
+        "Territory2Model.DeveloperName": model_dev,
+        "ParentTerritory2.DeveloperName": nodes["parent"].map(lambda p: dev.get(p, "") if p else ""),
+        "Territory2Type.DeveloperName": [type_leaf if n in leaves else type_group for n in nodes["node"]],
+        "Description": [f"Territorium id: {n}" for n in nodes["node"]],
+    })
+    files.append(_write_csv(t2, out_dir / "Territory2.csv"))
+    acc = plan.accounts.dropna(subset=["territory_id"])
+    files.append(_write_csv(pd.DataFrame({
+        "ObjectId": acc["account_id"].astype(str),
+        "Territory2.DeveloperName": acc["territory_id"].astype(str).map(dev),
+        "AssociationCause": "Territory2Manual",
+    }), out_dir / "ObjectTerritory2Association.csv"))
+    users = []
+    for t, r in zip(tt["territory_id"].astype(str), tt["rep_id"]):
+        if isinstance(r, str) and r:
+            users.append((r, dev[t], "Owner"))
+    for n, m in zip(nodes["node"], nodes["manager"]):
+        if isinstance(m, str) and m and n not in leaves:
+            users.append((m, dev[n], "Owner"))
+    files.append(_write_csv(pd.DataFrame(users, columns=["UserId", "Territory2.DeveloperName", "RoleInTerritory2"]),
+                            out_dir / "UserTerritory2Association.csv"))
+    depth_counts = nodes.groupby("depth").size().to_dict()
+    readme = [
+        "Salesforce Enterprise Territory Management import (generated by Territorium)",
+        "",
+        "Load in this order (Data Loader or Bulk API 2.0, operation insert):",
+        "  1. Territory2Type.csv      -> Territory2Type (skip types that exist already)",
+        f"  2. Territory2Model.csv     -> Territory2Model ({model_dev})",
+        "  3. Territory2.csv          -> Territory2; rows are sorted parents first "
+        + "(" + ", ".join(f"depth {d}: {n} rows" for d, n in depth_counts.items()) + "); load one depth "
+        "per batch (or with batch size 1) so each parent exists before its children",
+        "  4. UserTerritory2Association.csv   -> UserTerritory2Association (RoleInTerritory2: Owner)",
+        "  5. ObjectTerritory2Association.csv -> ObjectTerritory2Association (AssociationCause: Territory2Manual)",
+        "",
+        "Lookups use the relationship header syntax RelationshipName.DeveloperName, so no ids are needed.",
+        "If your loader cannot resolve them, export the inserted Territory2 rows (Id, DeveloperName) and",
+        "replace the DeveloperName columns with Territory2ModelId / ParentTerritory2Id / Territory2Id.",
+        "Activate the model in Setup > Territory Models after the load.",
+        "",
+        f"Territories: {len(leaves)}; account associations: {len(acc)}; user associations: {len(users)}.",
+    ]
+    p = out_dir / "README.txt"
+    p.write_text("\n".join(readme) + "\n", encoding="utf-8")
+    files.append(p)
+    return files
+
+
+def read_salesforce(directory: Path) -> dict:
+    """The Salesforce files back to plain data (the round trip of :func:`write_salesforce`).
+
+    Returns ``{"model", "territories": DataFrame(territory_id, developer_name, name, parent,
+    leaf), "accounts": {account_id: territory_id}, "users": DataFrame(user_id, territory_id,
+    role)}``; territory ids come from the ``Description`` written on export.
+    """
+    d = Path(directory)
+    missing = [f for f in SALESFORCE_FILES if not (d / f).exists()]
+    if missing:
+        raise ExportError(f"{d}: missing {', '.join(missing)}")
+    model = read_table(d / "Territory2Model.csv")
+    t2 = read_table(d / "Territory2.csv")
+    need = ["DeveloperName", "Name", "ParentTerritory2.DeveloperName", "Territory2Type.DeveloperName", "Description"]
+    absent = [c for c in need if c not in t2.columns]
+    if absent:
+        raise ExportError(f"{d / 'Territory2.csv'}: missing column(s) {', '.join(absent)}")
+    tid = t2["Description"].str.extract(r"Territorium id: (.*)$")[0].fillna(t2["DeveloperName"])
+    by_dev = dict(zip(t2["DeveloperName"], tid))
+    terr = pd.DataFrame({"territory_id": tid, "developer_name": t2["DeveloperName"], "name": t2["Name"],
+                         "parent": pd.Series([by_dev.get(p) if p else None for p in t2["ParentTerritory2.DeveloperName"]],
+                                             dtype=object),
+                         "leaf": t2["Territory2Type.DeveloperName"] == "Territory"})
+    ota = read_table(d / "ObjectTerritory2Association.csv")
+    bad = sorted(set(ota["Territory2.DeveloperName"]) - set(by_dev))
+    if bad:
+        raise ExportError(f"ObjectTerritory2Association.csv: unknown territory {', '.join(bad[:5])}")
+    uta = read_table(d / "UserTerritory2Association.csv")
+    return {
+        "model": model["DeveloperName"].iloc[0] if len(model) else None,
+        "territories": terr,
+        "accounts": dict(zip(ota["ObjectId"], ota["Territory2.DeveloperName"].map(by_dev))),
+        "users": pd.DataFrame({"user_id": uta["UserId"], "territory_id": uta["Territory2.DeveloperName"].map(by_dev),
+                               "role": uta["RoleInTerritory2"]}),
+    }
+
+
+# ---------------------------------------------------------------------- HubSpot / CSV
+def write_hubspot(plan: ExportPlan, path: Path) -> list[Path]:
+    """A HubSpot company import that (re)assigns owners.
+
+    Columns: ``Record ID`` (HubSpot matches existing companies by it), ``Company name``,
+    ``Company owner`` (the owner's e-mail: HubSpot maps an e-mail in an ``[Object] owner``
+    column to the user), and ``Territory`` (create a single-line text company property named
+    Territory first, or leave the column unmapped in the import wizard).
+    """
+    email = plan.rep_lookup("email")
+    acc = plan.accounts
+    owner_email = acc["owner_id"].map(lambda r: email.get(r) if isinstance(r, str) else None)
+    missing = acc.loc[acc["owner_id"].notna() & owner_email.isna(), "owner_id"].unique()
+    if len(missing):
+        plan.notes.append(f"HubSpot: reps without an e-mail (owner left blank): {', '.join(map(str, missing[:5]))}")
+    df = pd.DataFrame({"Record ID": acc["account_id"].astype(str), "Company name": acc["name"],
+                       "Company owner": owner_email.fillna(""), "Territory": acc["territory_id"].fillna("")})
+    return [_write_csv(df, Path(path))]
+
+
+def _generic_frames(plan: ExportPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    name = plan.rep_lookup("name")
+    email = plan.rep_lookup("email")
+    tname = dict(zip(plan.territories["territory_id"], plan.territories["name"]))
+    acc = plan.accounts
+    cols = {"account_id": acc["account_id"].astype(str), "name": acc["name"]}
+    for c in ("street", "city", "state", "zip", "industry", "segment", "account_type", "tier"):
+        if c in acc.columns:
+            cols[c] = acc[c]
+    out = pd.DataFrame(cols)
+    out["territory_id"] = acc["territory_id"]
+    out["territory_name"] = acc["territory_id"].map(tname)
+    out["owner_id"] = acc["owner_id"]
+    out["rep_name"] = acc["owner_id"].map(name)
+    out["rep_email"] = acc["owner_id"].map(email)
+    out["previous_owner_id"] = acc.get("previous_owner_id")
+    for c in ("potential", "revenue_12m", "workload"):
+        if c in acc.columns:
+            out[c] = acc[c].round(2)
+    if plan.hierarchy is not None:
+        for c in [c for c in plan.territories.columns if c in plan.hierarchy.table["level"].dropna().unique()
+                  and c != "territory"]:
+            out[c] = acc["territory_id"].map(dict(zip(plan.territories["territory_id"], plan.territories[c])))
+    rep_of = dict(zip(plan.territories["territory_id"], plan.territories["rep_id"]))
+    # headers the alignment reader knows ("Territory Name" and rep_id fill the territories table)
+    units = pd.DataFrame({"unit_id": plan.units["unit_id"], "territory_id": plan.units["territory"],
+                          "Territory Name": plan.units["territory"].map(tname),
+                          "rep_id": plan.units["territory"].map(rep_of)})
+    return out, units
+
+
+def write_generic(plan: ExportPlan, path: Path) -> list[Path]:
+    """``path``: account → territory → rep (canonical column names, so
+    ``territorium import accounts FILE --format generic`` reads it back, owner_id = the new
+    rep); ``<stem>_units.csv``: unit → territory (+ name, rep), which ``territorium import
+    alignment`` reads back (ZIP units) together with each territory's name and rep."""
+    path = Path(path)
+    accounts, units = _generic_frames(plan)
+    upath = path.with_name(path.stem + "_units.csv")
+    return [_write_csv(accounts, path), _write_csv(units, upath)]
+
+
+# ------------------------------------------------------------------------------ geometry
+def _territory_frame(plan: ExportPlan):
+    """Territories dissolved from the unit polygons, with their attributes (WGS84)."""
+    import geopandas as gpd
+
+    if plan.geometry is None:
+        raise ExportError(f"{plan.level} units have no polygons: use --units zip, county or state for maps")
+    g = gpd.GeoDataFrame({"territory_id": plan.units["territory"].to_numpy()},
+                         geometry=np.asarray(plan.geometry), crs="EPSG:4326")
+    g = g[g.geometry.notna()]
+    g["geometry"] = g.geometry.make_valid()
+    d = g.dissolve(by="territory_id", as_index=False, sort=True)
+    tt = plan.territories.copy()
+    tt["rep_name"] = tt["rep_id"].map(plan.rep_lookup("name"))
+    tt["rep_email"] = tt["rep_id"].map(plan.rep_lookup("email"))
+    keep = [c for c in tt.columns if c not in ("main_state",)]
+    d = d.merge(tt[keep], on="territory_id", how="left")
+    for c in d.columns:
+        if c != "geometry" and d[c].dtype == object:
+            d[c] = d[c].astype("string")
+    return d
+
+
+def write_geo(plan: ExportPlan, path: Path, driver: str = "GeoJSON") -> list[Path]:
+    """Territory polygons (units dissolved per territory) as GeoJSON or GeoPackage.
+
+    The GeoPackage also holds a ``units`` layer (each unit polygon with its territory).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    d = _territory_frame(plan)
+    with _staging(path) as tmp:
+        _write_geo_layers(plan, d, tmp, driver)
+    return [path]
+
+
+@contextmanager
+def _staging(path: Path):
+    """A temporary file with the final name (GDAL names layers after it) in a scratch
+    folder beside ``path``; moved into place only when the writer succeeds."""
+    scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
+    try:
+        tmp = scratch / path.name
+        yield tmp
+        tmp.replace(path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_geo_layers(plan: ExportPlan, d, tmp: Path, driver: str) -> None:
+    import geopandas as gpd
+
+    if driver == "GPKG":
+        d.to_file(tmp, driver="GPKG", layer="territories")
+        u = gpd.GeoDataFrame({"unit_id": plan.units["unit_id"].astype(str), "name": plan.units["name"].astype("string"),
+                              "territory_id": plan.units["territory"].astype(str)},
+                             geometry=np.asarray(plan.geometry), crs="EPSG:4326")
+        u.to_file(tmp, driver="GPKG", layer="units", mode="a")
+    else:
+        d.to_file(tmp, driver="GeoJSON")
+
+
+def _kml_color(i: int, n: int, alpha: int = 0x66) -> str:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.65, 0.95)
+    return f"{alpha:02x}{int(b * 255):02x}{int(g * 255):02x}{int(r * 255):02x}"  # KML: aabbggrr
+
+
+def _kml_etree(d, path: Path) -> None:
+    ns = "http://www.opengis.net/kml/2.2"
+    ET.register_namespace("", ns)
+    q = lambda t: f"{{{ns}}}{t}"  # noqa: E731
+    kml = ET.Element(q("kml"))
+    doc = ET.SubElement(kml, q("Document"))
+    ET.SubElement(doc, q("name")).text = path.stem
+    n = len(d)
+    for i in range(n):
+        st = ET.SubElement(doc, q("Style"), id=f"t{i}")
+        ls = ET.SubElement(st, q("LineStyle"))
+        ET.SubElement(ls, q("color")).text = "ff333333"
+        ET.SubElement(ls, q("width")).text = "1"
+        ps = ET.SubElement(st, q("PolyStyle"))
+        ET.SubElement(ps, q("color")).text = _kml_color(i, n)
+    attrs = [c for c in d.columns if c not in ("geometry",)]
+    for i, row in enumerate(d.itertuples(index=False)):
+        rec = dict(zip(d.columns, row))
+        pm = ET.SubElement(doc, q("Placemark"))
+        ET.SubElement(pm, q("name")).text = str(rec["territory_id"])
+        rep = rec.get("rep_name", rec.get("rep_id"))
+        desc = f"{rec.get('name', '')} — rep: {rep if isinstance(rep, str) else '(none)'}"
+        ET.SubElement(pm, q("description")).text = desc
+        ET.SubElement(pm, q("styleUrl")).text = f"#t{i}"
+        ext = ET.SubElement(pm, q("ExtendedData"))
+        for a in attrs:
+            v = rec[a]
+            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+                continue
+            data = ET.SubElement(ext, q("Data"), name=str(a))
+            ET.SubElement(data, q("value")).text = f"{v:.2f}" if isinstance(v, float) else str(v)
+        geom = rec["geometry"]
+        polys = list(getattr(geom, "geoms", [geom]))
+        polys = [p for p in polys if p.geom_type == "Polygon"]
+        parent = ET.SubElement(pm, q("MultiGeometry")) if len(polys) > 1 else pm
+        for p in polys:
+            pe = ET.SubElement(parent, q("Polygon"))
+            for tag, rings in (("outerBoundaryIs", [p.exterior]), ("innerBoundaryIs", list(p.interiors))):
+                for ring in rings:
+                    b = ET.SubElement(pe, q(tag))
+                    lr = ET.SubElement(b, q("LinearRing"))
+                    ET.SubElement(lr, q("coordinates")).text = " ".join(
+                        f"{x:.6f},{y:.6f}" for x, y in np.asarray(ring.coords)[:, :2])
+    ET.ElementTree(kml).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def kml_driver_available() -> bool:
+    try:
+        import pyogrio
+
+        return "w" in pyogrio.list_drivers().get("KML", "")
+    except Exception:  # pragma: no cover - pyogrio missing or broken
+        return False
+
+
+def write_kml(plan: ExportPlan, path: Path, *, engine: str = "auto") -> list[Path]:
+    """Territories as KML (Google Earth / My Maps): one placemark per territory named by its
+    id, with the attributes as ExtendedData. ``engine``: ``gdal`` (GDAL's KML driver),
+    ``etree`` (written here, with a colour per territory) or ``auto`` (GDAL when available)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    d = _territory_frame(plan)
+    if engine not in ("auto", "gdal", "etree"):
+        raise ExportError(f"KML engine must be auto, gdal or etree, not {engine!r}")
+    use_gdal = engine == "gdal" or (engine == "auto" and kml_driver_available())
+    with _staging(path) as tmp:
+        if use_gdal:
+            k = d.rename(columns={"territory_id": "Name"})
+            reps = k["rep_name"] if "rep_name" in k.columns else k["rep_id"] if "rep_id" in k.columns else [None] * len(k)
+            k["Description"] = [f"{n} — rep: {r if isinstance(r, str) else '(none)'}"
+                                for n, r in zip(k["name"], reps)]
+            k = k.drop(columns=["name"])
+            k.to_file(tmp, driver="KML")
+        else:
+            _kml_etree(d, tmp)
+    return [path]
+
+
+# --------------------------------------------------------------------------------- Excel
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_names(names: Sequence[str], reserved: Sequence[str] = ("Summary",)) -> list[str]:
+    """Excel-safe sheet names: no ``[]:*?/\\``, at most 31 characters, not blank, not
+    starting or ending with an apostrophe, unique ignoring case (and not ``History``).
+
+    >>> sheet_names(["T01 New York: Manhattan/Bronx", "Summary", "summary", "x" * 40])
+    ['T01 New York Manhattan Bronx', 'Summary (2)', 'summary (3)', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
+    """
+    seen = {r.casefold() for r in reserved} | {"history"}
+    out = []
+    for raw in names:
+        s = _SHEET_BAD.sub(" ", str(raw))
+        s = re.sub(r"\s+", " ", s).strip().strip("'").strip() or "Sheet"
+        base = s[:31].rstrip()
+        cand, k = base, 2
+        while cand.casefold() in seen:
+            suf = f" ({k})"
+            cand = base[: 31 - len(suf)].rstrip() + suf
+            k += 1
+        seen.add(cand.casefold())
+        out.append(cand)
+    return out
+
+
+def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
+    """Workbook: ``Summary`` (one row per territory: rep, hierarchy, measures, accounts) and
+    one sheet per territory listing its accounts. Sheet names come from :func:`sheet_names`;
+    the Summary's ``sheet`` column says which sheet holds which territory."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    accounts, _ = _generic_frames(plan)
+    tt = plan.territories.copy()
+    tt["rep_name"] = tt["rep_id"].map(plan.rep_lookup("name"))
+    tt["rep_email"] = tt["rep_id"].map(plan.rep_lookup("email"))
+    tt["accounts"] = tt["territory_id"].map(accounts["territory_id"].value_counts()).fillna(0).astype(int)
+    tt["sheet"] = sheet_names([f"{t} {n}" if n != t and not str(n).startswith(str(t)) else str(n)
+                               for t, n in zip(tt["territory_id"], tt["name"])])
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+
+    def put(ws, df: pd.DataFrame) -> None:
+        from openpyxl.cell import WriteOnlyCell
+
+        hdr = []
+        for c in df.columns:
+            cell = WriteOnlyCell(ws, value=str(c))
+            cell.font = bold
+            hdr.append(cell)
+        ws.append(hdr)
+        for row in df.itertuples(index=False):
+            ws.append([None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else
+                       (v.item() if isinstance(v, np.generic) else v) for v in row])
+
+    summ = wb.create_sheet("Summary")
+    cols = ["territory_id", "name", "sheet", "rep_id", "rep_name", "rep_email"]
+    if plan.hierarchy is not None:
+        cols += [c for c in tt.columns if c in set(plan.hierarchy.table["level"].dropna()) and c != "territory"]
+    cols += [c for c in ("accounts", "units", "account_count", "revenue", "potential", "workload") if c in tt.columns]
+    put(summ, tt[cols])
+    summ.freeze_panes = "A2"
+    by_t = {t: g for t, g in accounts.groupby("territory_id", sort=False)}
+    for t, sheet in zip(tt["territory_id"], tt["sheet"]):
+        ws = wb.create_sheet(sheet)
+        g = by_t.get(t, accounts.iloc[0:0])
+        put(ws, g.sort_values("account_id"))
+        ws.freeze_panes = "A2"
+    tmp = path.with_name(path.stem + ".tmp.xlsx")
+    wb.save(tmp)
+    tmp.replace(path)
+    return [path]
+
+
+# ------------------------------------------------------------------------------ dispatch
+def export(plan: ExportPlan, fmt: str, out: Path, **kw) -> list[Path]:
+    """Write ``plan`` in format ``fmt`` to ``out`` (a directory for salesforce; a file, or a
+    directory that gets a default file name, otherwise)."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    out = Path(out)
+    default = {"hubspot": "hubspot_companies.csv", "csv": "accounts_territories.csv",
+               "geojson": "territories.geojson", "gpkg": "territories.gpkg", "kml": "territories.kml",
+               "excel": "territories.xlsx"}
+    if fmt == "salesforce":
+        return write_salesforce(plan, out, model_name=kw.get("model_name"))
+    if out.is_dir() or not out.suffix:
+        out = out / default[fmt]
+    if fmt == "hubspot":
+        return write_hubspot(plan, out)
+    if fmt == "csv":
+        return write_generic(plan, out)
+    if fmt == "geojson":
+        return write_geo(plan, out, "GeoJSON")
+    if fmt == "gpkg":
+        return write_geo(plan, out, "GPKG")
+    if fmt == "kml":
+        return write_kml(plan, out, engine=kw.get("kml_engine", "auto"))
+    return write_excel(plan, out)

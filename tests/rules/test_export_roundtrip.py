@@ -1,0 +1,217 @@
+"""Export → re-import gives the same plan: generic CSV and HubSpot through the project's
+readers, Salesforce ETM through read_salesforce; maps and the Excel workbook read back."""
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from territorium.hierarchy import Hierarchy
+from territorium.plan import exporting as ex
+
+TERR = pd.DataFrame({
+    "territory_id": ["T1", "T2", "T3", "T4"],
+    "name": ["Summary", "North/East: [Metro]*?", "A very long territory name beyond Excel's limit",
+             "a very long territory name beyond excel's limit, too"],
+    "rep_id": ["0058d00000000001AA", "0058d00000000002AA", "0058d00000000003AA", None],
+})
+REPS = pd.DataFrame({"rep_id": ["0058d00000000001AA", "0058d00000000002AA", "0058d00000000003AA", "0058d00000000004AA"],
+                     "name": ["Ann Lee", "Bo Chen", "Cy Diaz", "Di Eve"],
+                     "email": ["ann@x.com", "bo@x.com", "cy@x.com", "di@x.com"],
+                     "title": ["AE"] * 4})
+
+
+@pytest.fixture(scope="module")
+def plan():
+    from shapely.geometry import box
+
+    # 4 x 3 grid of square "ZIP" units; territories are column pairs / rows
+    ids, geoms, terr = [], [], []
+    for j in range(3):
+        for i in range(4):
+            ids.append(f"{10001 + j * 4 + i:05d}")
+            geoms.append(box(-74 + i * 0.1, 40 + j * 0.1, -74 + (i + 1) * 0.1, 40 + (j + 1) * 0.1))
+            terr.append("T1" if j == 0 and i < 2 else "T2" if j == 0 else "T3" if j == 1 else "T4")
+    units = pd.DataFrame({"unit_id": ids, "name": [f"zip {z}" for z in ids], "territory": terr})
+    rng = np.random.default_rng(8)
+    n = 40
+    ut = rng.integers(0, len(ids), n)
+    acc = pd.DataFrame({
+        "account_id": [f"0018d{i:013d}" for i in range(n)],
+        "name": [f"Account {i}" for i in range(n)],
+        "city": "Town", "state": None, "zip": None,
+        "territory_id": np.asarray(terr, dtype=object)[ut],
+    })
+    rep_of = dict(zip(TERR["territory_id"], TERR["rep_id"]))
+    acc["owner_id"] = acc["territory_id"].map(rep_of)
+    acc.loc[[3, 7], "owner_id"] = "0058d00000000004AA"      # account-level assignments override
+    acc["previous_owner_id"] = "0058d00000000001AA"
+    acc["potential"] = rng.gamma(2, 1000, n)
+    h = Hierarchy.from_levels(pd.DataFrame({"territory": ["T1", "T2", "T3", "T4"],
+                                            "area": ["North", "North", "South", "South"],
+                                            "region": ["All", "All", "All", "All"]}),
+                              ["territory", "area", "region"], managers={"North": "0058d00000000004AA"})
+    tt = TERR.copy()
+    tt["area"] = ["North", "North", "South", "South"]
+    tt["region"] = "All"
+    tt["account_count"] = tt["territory_id"].map(acc["territory_id"].value_counts()).fillna(0)
+    import geopandas as gpd
+
+    return ex.ExportPlan(units=units, territories=tt, accounts=acc, reps=REPS.copy(), hierarchy=h,
+                         geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), level="zip", model_name="FY27 Plan")
+
+
+def test_generic_csv_round_trip_through_the_readers(plan, tmp_path):
+    from territorium.data import read_file
+
+    acc_path, units_path = ex.export(plan, "csv", tmp_path / "plan.csv")
+    back = read_file(acc_path, "accounts", format="generic")
+    assert back.ok, back.problems
+    got = back.frames["accounts"].set_index("account_id")["owner_id"]
+    want = plan.accounts.set_index("account_id")["owner_id"]
+    assert got.reindex(want.index).fillna("").tolist() == want.fillna("").tolist()
+    al = read_file(units_path, "alignment")
+    assert al.ok, al.problems
+    a = al.frames["alignment"].set_index("unit_id")["territory_id"]
+    assert a.to_dict() == dict(zip(plan.units["unit_id"], plan.units["territory"]))
+    # one row per unit before the import groups them: every row of a territory must agree
+    t = al.frames["territories"]
+    assert (t.groupby("territory_id")[["name", "rep_id"]].nunique(dropna=False) == 1).all().all()
+    terr = t.drop_duplicates("territory_id").set_index("territory_id")
+    assert terr["rep_id"].fillna("").to_dict() == dict(zip(TERR["territory_id"], TERR["rep_id"].fillna("")))
+    assert terr.loc["T2", "name"] == "North/East: [Metro]*?"
+    # the accounts file says territory and rep in words too
+    df = pd.read_csv(acc_path, dtype=str)
+    assert {"territory_id", "territory_name", "owner_id", "rep_name", "rep_email", "area", "region"} <= set(df.columns)
+
+
+def test_hubspot_round_trip(plan, tmp_path):
+    from territorium.data import read_file
+
+    (path,) = ex.export(plan, "hubspot", tmp_path)
+    assert pd.read_csv(path, nrows=0).columns.tolist() == ["Record ID", "Company name", "Company owner", "Territory"]
+    back = read_file(path, "accounts", format="hubspot")
+    assert back.ok, back.problems
+    email_to_rep = dict(zip(REPS["email"], REPS["rep_id"]))
+    got = back.frames["accounts"].set_index("account_id")["owner_id"].map(email_to_rep)
+    want = plan.accounts.set_index("account_id")["owner_id"]
+    assert got.reindex(want.index).fillna("").tolist() == want.fillna("").tolist()
+
+
+def test_salesforce_round_trip(plan, tmp_path):
+    files = ex.export(plan, "salesforce", tmp_path / "sf")
+    names = {f.name for f in files}
+    assert set(ex.SALESFORCE_FILES) <= names and "README.txt" in names
+    hdr = {f: pd.read_csv(tmp_path / "sf" / f, nrows=0).columns.tolist() for f in ex.SALESFORCE_FILES}
+    assert hdr["Territory2Model.csv"][:2] == ["DeveloperName", "Name"]
+    assert hdr["Territory2.csv"][:5] == ["DeveloperName", "Name", "Territory2Model.DeveloperName",
+                                         "ParentTerritory2.DeveloperName", "Territory2Type.DeveloperName"]
+    assert hdr["ObjectTerritory2Association.csv"] == ["ObjectId", "Territory2.DeveloperName", "AssociationCause"]
+    assert hdr["UserTerritory2Association.csv"] == ["UserId", "Territory2.DeveloperName", "RoleInTerritory2"]
+    t2 = pd.read_csv(tmp_path / "sf" / "Territory2.csv", dtype=str, keep_default_na=False)
+    dev = re.compile(r"^[A-Za-z](?!.*__)[A-Za-z0-9_]{0,79}(?<!_)$")
+    assert all(dev.match(d) for d in t2["DeveloperName"]) and t2["DeveloperName"].str.lower().is_unique
+    # parents come before their children (loadable top-down)
+    seen = set()
+    for d, p in zip(t2["DeveloperName"], t2["ParentTerritory2.DeveloperName"]):
+        assert p == "" or p in seen
+        seen.add(d)
+    ota = pd.read_csv(tmp_path / "sf" / "ObjectTerritory2Association.csv", dtype=str)
+    assert (ota["AssociationCause"] == "Territory2Manual").all()
+    back = ex.read_salesforce(tmp_path / "sf")
+    assert back["model"] == "FY27_Plan"
+    assert back["accounts"] == dict(zip(plan.accounts["account_id"], plan.accounts["territory_id"]))
+    tb = back["territories"].set_index("territory_id")
+    assert set(tb.index[tb["leaf"]]) == {"T1", "T2", "T3", "T4"}
+    assert tb.loc["T2", "parent"] == "North" and tb.loc["North", "parent"] == "All" and tb.loc["All", "parent"] is None
+    assert tb.loc["T2", "name"] == "North/East: [Metro]*?"
+    users = back["users"]
+    owners = users[users["territory_id"].isin(["T1", "T2", "T3", "T4"])].set_index("territory_id")["user_id"].to_dict()
+    assert owners == {"T1": "0058d00000000001AA", "T2": "0058d00000000002AA", "T3": "0058d00000000003AA"}
+    assert ("0058d00000000004AA", "North", "Owner") in set(map(tuple, users.values.tolist()))  # area manager
+
+
+def test_excel_sheet_names_sanitized_unique_and_round_trip(plan, tmp_path):
+    from openpyxl import load_workbook
+
+    (path,) = ex.export(plan, "excel", tmp_path)
+    wb = load_workbook(path, read_only=True)
+    names = wb.sheetnames
+    assert names[0] == "Summary" and len(names) == 5
+    assert all(len(n) <= 31 and not re.search(r"[\[\]:*?/\\]", n) for n in names)
+    assert len({n.casefold() for n in names}) == len(names)
+    summ = pd.read_excel(path, sheet_name="Summary", dtype=str)
+    by_sheet = dict(zip(summ["territory_id"], summ["sheet"]))
+    assert by_sheet["T1"] != "Summary"                                   # the reserved name was renamed
+    for t, sheet in by_sheet.items():
+        got = pd.read_excel(path, sheet_name=sheet, dtype=str)
+        want = plan.accounts.loc[plan.accounts["territory_id"] == t]
+        assert sorted(got["account_id"]) == sorted(want["account_id"]), t
+        assert got.set_index("account_id")["owner_id"].fillna("").to_dict() == \
+            want.set_index("account_id")["owner_id"].fillna("").to_dict()
+    assert ex.sheet_names(["a" * 40, "A" * 40, "x:y", "History", "'quoted'", "  "]) == \
+        ["a" * 31, "A" * 27 + " (2)", "x y", "History (2)", "quoted", "Sheet"]
+
+
+def test_geojson_and_gpkg_dissolve_units(plan, tmp_path):
+    import geopandas as gpd
+
+    (gj,) = ex.export(plan, "geojson", tmp_path)
+    g = gpd.read_file(gj)
+    assert sorted(g["territory_id"]) == ["T1", "T2", "T3", "T4"]
+    areas = g.set_index("territory_id").geometry.to_crs("EPSG:5070").area / 1e6  # km²
+    cell = gpd.GeoSeries(plan.geometry.iloc[:1]).to_crs("EPSG:5070").area.iloc[0] / 1e6
+    assert areas.loc["T1"] == pytest.approx(2 * cell, rel=1e-3) and areas.loc["T3"] == pytest.approx(4 * cell, rel=1e-2)
+    assert g.set_index("territory_id").loc["T2", "rep_email"] == "bo@x.com"
+    (gp,) = ex.export(plan, "gpkg", tmp_path)
+    import pyogrio
+
+    layers = {name for name, _ in pyogrio.list_layers(gp)}
+    assert layers == {"territories", "units"}
+    u = gpd.read_file(gp, layer="units")
+    assert dict(zip(u["unit_id"], u["territory_id"])) == dict(zip(plan.units["unit_id"], plan.units["territory"]))
+    assert not list(tmp_path.glob(".export-*"))  # scratch folders cleaned up
+
+
+@pytest.mark.parametrize("engine", ["etree", "gdal"])
+def test_kml_both_writers(plan, tmp_path, engine):
+    if engine == "gdal" and not ex.kml_driver_available():
+        pytest.skip("GDAL KML driver not available")
+    (k,) = ex.write_kml(plan, tmp_path / f"t_{engine}.kml", engine=engine)
+    root = ET.parse(k).getroot()
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    names = sorted(p.findtext("k:name", namespaces=ns) for p in root.iter("{http://www.opengis.net/kml/2.2}Placemark"))
+    assert names == ["T1", "T2", "T3", "T4"]
+    polys = list(root.iter("{http://www.opengis.net/kml/2.2}Polygon"))
+    assert len(polys) == 4
+    import geopandas as gpd
+
+    back = gpd.read_file(k)   # and GDAL reads either file back
+    assert len(back) == 4
+
+
+def test_export_rejects_bad_inputs(tmp_path):
+    bad = tmp_path / "al.csv"
+    bad.write_text("unit_id,territory\n10001,T1\n10002,\n")
+    with pytest.raises(ex.ExportError, match=r"al.csv: row 3, column 'territory': empty"):
+        ex.read_alignment_file(bad)
+    asg = tmp_path / "asg.csv"
+    asg.write_text("territory,rep_id\nT1,R1\nT1,R2\n")
+    with pytest.raises(ex.ExportError, match="row 3: territory 'T1' has two reps"):
+        ex.read_assignment_file(asg)
+    with pytest.raises(ex.ExportError, match="unknown format 'pdf'"):
+        ex.export(None, "pdf", tmp_path)
+    assert ex.developer_names(["T 1", "T_1", "t-1"]) == ["T_1", "T_1_2", "t_1_3"]
+
+
+def test_assignment_files_of_assign_and_route(tmp_path):
+    terr = tmp_path / "assignment.csv"
+    terr.write_text("territory_id,rep_id,rep_name\nT1,R1,Ann\nT2,R2,Bo\n")
+    a = ex.read_assignment_file(terr)
+    assert a.territory_rep == {"T1": "R1", "T2": "R2"} and a.account_rep == {}
+    acc = tmp_path / "assignment_accounts.csv"
+    acc.write_text("account_id,territory,owner_id,planned_rep,new_owner\nA1,T1,OLD,R1,R1\nA2,T1,OLD,R1,R9\nA3,T2,OLD,R2,R2\n")
+    b = ex.read_assignment_file(acc)
+    assert b.account_rep == {"A1": "R1", "A2": "R9", "A3": "R2"}       # the new owner, not the old one
+    assert b.territory_rep == {"T1": "R1", "T2": "R2"}                  # most of each territory's accounts
