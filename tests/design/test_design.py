@@ -522,3 +522,33 @@ def test_polsby_popper_from_shared_boundaries_equals_dissolve(georgia):
         np.testing.assert_allclose(fast, ref, rtol=1e-4)
     # a compact plan is rounder than a random scatter of counties
     assert np.nanmean(polsby_popper(georgia, compact, 5)) > 3 * np.nanmean(polsby_popper(georgia, scattered, 5))
+
+
+
+def test_centre_the_lp_cannot_fill_moves_into_the_overfull_cell():
+    """A centre whose LP mass is a tenth of its target (a sparse corner) is moved into the
+    most over-filled cell, which is cut in two: both halves then hold about a target."""
+    from scipy.spatial import cKDTree
+
+    from territorium.design._worker import _spread_by_mass
+
+    u = grid_units(16, 8, seed=2)
+    P = build_problem(u, 3, balance={"workload": 0.05})
+    xy = P.xy
+    left, right = xy[:, 0] < np.median(xy[:, 0]), xy[:, 0] >= np.median(xy[:, 0])
+    corner = int(np.argmax(xy[:, 0] + xy[:, 1]))
+    c = np.array([xy[left].mean(0), xy[right].mean(0), xy[corner]])  # centre 2 in a corner
+    _, lab = cKDTree(c).query(xy)
+    fill = np.bincount(lab, P.A[:, 0], 3) / P.T[:, 0]
+    assert fill[2] < 0.5 and fill.max() > 1.2
+    heavy = int(np.argmax(fill))
+    old = c.copy()
+    assert _spread_by_mass(P, c, fill) == 1
+    _, lab2 = cKDTree(c).query(xy)
+    fill2 = np.bincount(lab2, P.A[:, 0], 3) / P.T[:, 0]
+    assert fill2.min() > 0.6 and fill2.max() < 1.4
+    # the moved centre now sits in the heavy cell, far from the corner
+    assert np.linalg.norm(c[2] - old[heavy]) < 0.5 * np.linalg.norm(c[2] - old[2])
+    assert np.linalg.norm(c[1 - heavy] - old[1 - heavy]) == 0  # the other centre stays
+    # nothing moves when every centre is filled
+    assert _spread_by_mass(P, c, np.ones(3)) == 0

@@ -39,6 +39,52 @@ def _seed_centers(P: Problem, rng: np.random.Generator) -> np.ndarray:
     return c
 
 
+def _spread_by_mass(P: Problem, c: np.ndarray, fill: np.ndarray, low: float = 0.5) -> int:
+    """Move centres that the transport LP cannot fill into the heaviest cells.
+
+    k-means places centres by weight × spread, so a large sparse region (Alaska) gets
+    several centres; their nearest units hold a fraction of a territory's target and the
+    LP (each unit sees only its nearest centres) leaves them nearly empty, which no boundary
+    move repairs later. Each free centre with ``fill`` (LP mass of the first balance measure
+    / target) below ``low`` moves into the cell of one of the most over-filled territories,
+    which is split in two by a weighted 2-means of the units nearest its centre. Returns the
+    number of centres moved (``c`` is changed in place)."""
+    from scipy.spatial import cKDTree
+
+    if P.m == 0 or P.k < 2:
+        return 0
+    free = ~P.fixed
+    stuck = np.flatnonzero(free & (fill < low))
+    if len(stuck) == 0:
+        return 0
+    stuck = stuck[np.argsort(fill[stuck], kind="stable")]
+    heavy = [int(h) for h in np.argsort(-fill, kind="stable") if fill[h] >= low and h not in set(stuck)]
+    _, lab = cKDTree(c).query(P.xy)
+    mass = P.A[:, 0]
+    moved = 0
+    for t, h in zip(stuck, heavy):
+        pts = np.flatnonzero(lab == h)
+        if len(pts) < 2:
+            continue
+        xy, wt = P.xy[pts], mass[pts] + 1e-12
+        mu = np.average(xy, axis=0, weights=wt)
+        cov = np.cov((xy - mu).T, aweights=wt)
+        vals, vecs = np.linalg.eigh(np.atleast_2d(cov))
+        axis = vecs[:, -1] * np.sqrt(max(vals[-1], 1e-12))
+        two = np.array([mu - 0.5 * axis, mu + 0.5 * axis])
+        for _ in range(8):  # weighted 2-means inside the heavy cell
+            side = ((xy[:, None, :] - two[None]) ** 2).sum(-1).argmin(1)
+            for j in (0, 1):
+                if wt[side == j].sum() > 0:
+                    two[j] = np.average(xy[side == j], axis=0, weights=wt[side == j])
+        if free[h]:
+            c[h], c[t] = two[0], two[1]
+        else:  # a fixed centre stays; the moved one takes the half away from it
+            c[t] = two[int(((two - c[h]) ** 2).sum(1).argmax())]
+        moved += 1
+    return moved
+
+
 def _cancelled(cancel) -> bool:
     return cancel is not None and bool(cancel() if callable(cancel) else cancel.is_set())
 
@@ -91,6 +137,12 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
             sol = transport_lp(P, c, L=L_cur, time_limit=max(0.1, 0.5 * left), prev=reuse)
             lp_time = time.time() - t_lp
             c_new = fractional_centers(P, sol, c)
+            if sol.slack > 1e-7 and P.m and it < lloyd - 1:
+                # centres the LP cannot fill (a sparse corner) move into over-full cells
+                fill = np.bincount(sol.pt, P.A[sol.pu, 0] * sol.x, P.k) / P.T[:, 0].clip(1e-300)
+                if _spread_by_mass(P, c_new, fill):
+                    c = c_new
+                    continue
             if P.fixed.all() or np.allclose(c_new, c, atol=1e-3):
                 break
             if it < lloyd - 1:
