@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 
 # The demo company's exports are generated once and imported once (re-run: make clean-demo);
 # the main job (summary, realignment with its trade-off curve, fresh design) runs every time.
-$(DEMO)/manifest.yaml: | $(STAMP)
+# the demo is regenerated when its generator changes (its planted effects write truth.yaml)
+$(DEMO)/manifest.yaml: src/territorium/data/demo.py src/territorium/data/demo_effects.py | $(STAMP)
+	rm -rf $(DEMO) territorium.db
 	$(BIN)/territorium demo --out $(DEMO)
 
 $(DEMO)/.imported: $(DEMO)/manifest.yaml | $(STAMP)
@@ -31,6 +33,7 @@ demo: $(STAMP) $(DEMO)/.imported
 	$(BIN)/territorium design --units zip --centers reps --capacity-targets --balance workload:5% \
 	  --balance potential:10% --balance account_count:10% --time-limit 60 --seed 1 \
 	  --out out/designed.csv --geojson out/designed.geojson
+	$(BIN)/territorium impact-report --truth $(DEMO)/truth.yaml --out out/impact.md
 
 clean-demo:
 	rm -rf $(DEMO) territorium.db out

@@ -90,7 +90,7 @@ def test_same_seed_same_bytes_and_cli_json(demo_dir, tmp_path):
     summary = json.loads(res.stdout)
     assert summary["seed"] == 7 and summary["size"] == "small"
     assert [f["file"] for f in summary["files"]] == FILES
-    for f in FILES + ["manifest.yaml", "README.txt", "states.txt"]:
+    for f in FILES + ["manifest.yaml", "README.txt", "states.txt", "truth.yaml"]:
         assert (demo_dir / f).read_bytes() == (out / f).read_bytes(), f
 
 
@@ -343,3 +343,34 @@ def test_bad_arguments(tmp_path):
     assert res.exit_code != 0
     with pytest.raises(TypeError):
         generate(tmp_path, today="2026-11-01")
+
+
+def test_truth_file_written_and_not_imported(demo_dir):
+    from territorium.data.demo_effects import load_truth
+
+    truth = load_truth(demo_dir / "truth.yaml")
+    m = yaml.safe_load((demo_dir / "manifest.yaml").read_text(encoding="utf-8"))
+    assert "truth.yaml" not in [e["file"] for e in m["files"]]
+    assert truth["seed"] == 7 and truth["size"] == "small"
+    assert set(truth) >= {"history", "revenue", "campaign", "visits", "realignment"}
+    assert truth["campaign"]["realised"]["state_month"]["att_log"] > 0
+    assert truth["realignment"]["realised"]["lost_revenue"] >= 0
+    assert "truth.yaml" in (demo_dir / "README.txt").read_text(encoding="utf-8")
+
+
+def test_planted_effects_leave_the_company_unchanged(demo_dir, tmp_path, monkeypatch):
+    """The effects draw from their own stream: switching them off changes orders only (and the
+    owners of activities and deals before the realignment), never accounts, reps, territories."""
+    from territorium.data import demo_effects as E
+
+    monkeypatch.setattr(E, "CAMPAIGN_WAVES", ())
+    monkeypatch.setattr(E, "VISIT_EXTRA_ORDERS", 0.0)
+    monkeypatch.setattr(E, "DIP", 0.0)
+    generate(tmp_path, seed=7, size="small")
+    for f in ["users.csv", "accounts.csv", "contacts.csv", "territories.csv",
+              "legacy_alignment.csv"]:
+        assert (demo_dir / f).read_bytes() == (tmp_path / f).read_bytes(), f
+    assert (demo_dir / "shopify_orders.csv").read_bytes() != (tmp_path / "shopify_orders.csv").read_bytes()
+    plain = pd.read_csv(tmp_path / "activities.csv", dtype=str)
+    planted = pd.read_csv(demo_dir / "activities.csv", dtype=str)
+    assert (plain.drop(columns="OwnerId") == planted.drop(columns="OwnerId")).all().all()

@@ -1,1 +1,1 @@
-"""territorium.analytics"""
+"""Analytics: potential, forecasts, quotas, and causal impact (:mod:`territorium.analytics.causal`)."""

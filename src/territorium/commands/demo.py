@@ -18,6 +18,7 @@ def _parse_date(value: str) -> date:
 
 class Size(str, Enum):
     full = "full"
+    medium = "medium"
     small = "small"
 
 
@@ -27,6 +28,7 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives identical files."),
     size: Size = typer.Option(Size.full, "--size",
                              help="full: ~20,000 accounts, ~1M Shopify order lines; "
+                                  "medium: ~4,000 accounts, ~320k order lines; "
                                   "small: ~1,500 accounts, ~20k order lines."),
     today: str = typer.Option("2026-11-01", "--today",
                               help="Export date (YYYY-MM-DD); two years of history end the day "

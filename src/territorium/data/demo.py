@@ -28,13 +28,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import yaml
 
+from territorium.data import demo_effects as E
 from territorium.data import demo_words as W
 from territorium.geo.reference import STATES as STATE_INFO
 from territorium.geo.reference import zip_table
 
 __all__ = [
-    "COMPANY", "STATES", "SIZES", "HEADERS", "MANIFEST", "DemoFile", "DemoSummary", "generate",
-    "salesforce_ids",
+    "COMPANY", "STATES", "SIZES", "HEADERS", "MANIFEST", "TRUTH_FILE", "DemoFile", "DemoSummary",
+    "generate", "salesforce_ids",
 ]
 
 COMPANY = "Lumière & Co."
@@ -44,9 +45,12 @@ HISTORY_DAYS = 730
 EMAIL_DOMAIN = "lumiere-co.com"
 
 #: Scale of each size: accounts, target Shopify order lines, wholesale ordering rate factor.
+#: ``medium`` is for the causal-impact tests: few accounts but enough orders that the planted
+#: effects are estimated with useful precision (``small`` is too small for that).
 SIZES: dict[str, dict[str, float]] = {
     "full": {"accounts": 20_000, "order_lines": 1_000_000, "wholesale_rate": 1.0},
     "small": {"accounts": 1_500, "order_lines": 20_000, "wholesale_rate": 0.2},
+    "medium": {"accounts": 4_000, "order_lines": 300_000, "wholesale_rate": 2.0},
 }
 
 #: Column headers of every file, verbatim as the real systems export them.
@@ -141,6 +145,9 @@ _NYC_COUNTIES = ("New York County", "Kings County", "Queens County", "Bronx Coun
 STEPS: tuple[str, ...] = ("geography", "reps and territories", "accounts", "contacts",
                           "opportunities", "activities", "shopify orders", "shopify customers",
                           "manifest")
+#: The ground truth of the planted effects, written beside the exports (not in the manifest,
+#: so ``territorium import all`` ignores it); see :mod:`territorium.data.demo_effects`.
+TRUTH_FILE = E.TRUTH_FILE
 
 
 @dataclass(frozen=True)
@@ -318,10 +325,13 @@ class _OrderLines:
     """The Shopify orders export before writing: per column ``(kind, values)`` or None
     (always empty). ``kind`` "order": one value per order, written on its first line only;
     "every": one value per order, written on all its lines; "line": one value per line.
-    ``order_of_line`` maps each line to its order (lines sorted by order)."""
+    ``order_of_line`` maps each written line to its order (lines sorted by order);
+    ``line_index``, if given, is the position of each written line in the "line" arrays (lines
+    of dropped orders are skipped, see :func:`_drop_orders`)."""
 
     columns: dict[str, tuple[str, pa.Array] | None]
     order_of_line: np.ndarray
+    line_index: np.ndarray | None = None
 
 
 def _write_order_lines(path: Path, spec: _OrderLines, chunk: int = 131_072) -> int:
@@ -346,8 +356,10 @@ def _write_order_lines(path: Path, spec: _OrderLines, chunk: int = 131_072) -> i
                     cols[name] = pc.take(col[1], take_first)
                 elif col[0] == "every":
                     cols[name] = pc.take(col[1], take_all)
-                else:
+                elif spec.line_index is None:
                     cols[name] = col[1].slice(start, stop - start)
+                else:
+                    cols[name] = pc.take(col[1], pa.array(spec.line_index[start:stop]))
             pacsv.write_csv(pa.table(cols), fh, opts)
     return n_l
 
@@ -724,6 +736,16 @@ def generate(
     })
     rows["accounts.csv"] = _write_sf(out / "accounts.csv", accounts)
     counts["accounts"] = n_acc
+    # planted effects draw from their own stream: the draws above and below are unchanged
+    eff = np.random.default_rng([int(seed), 17])
+    t_end = np.datetime64(today.isoformat(), "D")
+    t_start = t_end - HISTORY_DAYS
+    w_std = np.zeros(len(std))
+    w_std[geo.place] = geo.p_account
+    sx, sy = _km(std["lat"].to_numpy(float), std["lon"].to_numpy(float))
+    realign = E.plan_realignment(eff, t_start=t_start, x=sx, y=sy, w_acc=w_std,
+                                 terr_std=terr_of_std, n_terr=n_terr, acc_std=geo.place[az],
+                                 owner=owner, terr_owner=terr_owner)
     counts["customers_b2b"] = int(is_cust.sum())
     # per-account email domains (unique)
     dom = np.array([_slug(n) for n in names], dtype=object)
@@ -802,6 +824,8 @@ def generate(
     o_owner = owner[o_acc].copy()
     o_rsm = rng.random(n_opp) < 0.04
     o_owner[o_rsm] = rsm_of_terr[terr_acc[o_acc[o_rsm]]]
+    before = realign.moved[o_acc] & (close < realign.day) & ~o_rsm   # previous owner's deals
+    o_owner[before] = realign.prev_owner[o_acc[before]]
     order = np.lexsort((o_acc, close))
     opps = pd.DataFrame({
         "Id": salesforce_ids("006", n_opp, rng),
@@ -859,6 +883,9 @@ def generate(
     a_owner = owner[a_acc].copy()
     ride = (a_type == 0) & (rng.random(n_act) < 0.06)
     a_owner[ride] = rsm_of_terr[terr_acc[a_acc[ride]]]
+    before = realign.moved[a_acc] & (day < realign.day) & ~ride      # previous owner's work
+    a_owner[before] = realign.prev_owner[a_acc[before]]
+    is_visit = a_type == 0
     order = np.lexsort((a_acc, a_type, day))
     a_ids = np.empty(n_act, dtype=object)
     is_ev = a_type[order] == 0
@@ -876,12 +903,15 @@ def generate(
 
     # ---- shopify orders ---------------------------------------------------------------------
     step("shopify orders")
-    orders_spec, cust_tbl, oc = _shopify(
+    direct = is_cust & ~channel
+    orders_spec, cust_tbl, oc, per_order = _shopify(
         rngs[5], geo, cfg, today, pl_zip, pl_city, pl_state,
         acc=dict(zip_idx=az, street=street, names=names, tier=tier, lines=lines_mask,
-                 direct=is_cust & ~channel),
+                 direct=direct),
         con=dict(acc=c_acc, first=c_first, last=c_last, email=c_email, phone=c_phone,
                  first_of_acc=first_contact, n_per=n_per),
+        effects=dict(rng=eff, visit_acc=a_acc[is_visit], visit_day=day[is_visit],
+                     realign=realign, terr_of_place=terr_of_place),
     )
     rows["shopify_orders.csv"] = _write_order_lines(out / "shopify_orders.csv", orders_spec)
     counts.update(oc)
@@ -898,6 +928,20 @@ def generate(
     (out / "manifest.yaml").write_text(
         yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), encoding="utf-8")
     (out / "README.txt").write_text(_readme(seed, size, today, rows), encoding="utf-8")
+    terr_ids = np.array([t for t, _, _ in tmeta], dtype=object)
+    std_state = std["state"].to_numpy().astype(object)
+    state_of_terr = {}
+    for t in range(n_terr):   # the state holding most of the territory's expected accounts
+        m = terr_of_std == t
+        w = pd.Series(w_std[m] + 1e-12).groupby(std_state[m]).sum()
+        state_of_terr[str(terr_ids[t])] = str(w.idxmax())
+    truth = E.build_truth(
+        seed=int(seed), size=size, today=today, t_start=t_start, t_end=t_end,
+        states_of_terr=state_of_terr, terr_ids=terr_ids, acc_ids=acc_ids, acc_direct=direct,
+        realign=realign, terr_of_std=terr_of_std, std_zip=std["zip"].to_numpy(), o=per_order,
+        visits={"direct": direct[a_acc[is_visit]]},
+        visit_mean=E.VISIT_EXTRA_ORDERS * cfg["wholesale_rate"])
+    E.write_truth(out / TRUTH_FILE, truth)
     files = tuple(DemoFile(f, t, fmt, rows[f], (out / f).stat().st_size)
                   for f, t, fmt in MANIFEST)
     return DemoSummary(out, COMPANY, int(seed), size, today, STATES, files, counts,
@@ -934,8 +978,16 @@ def _day_weights(days: np.ndarray, wholesale: bool) -> np.ndarray:
     return w
 
 
-def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
-    """Orders (one row per line item) and customers, as two pyarrow tables."""
+def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con, effects):
+    """Orders (one row per line item) and customers, as two pyarrow tables, plus per-order
+    arrays for the truth of the planted effects (:func:`demo_effects.build_truth`).
+
+    The planted effects draw from ``effects["rng"]`` only: extra DTC orders in the campaign's
+    states, extra wholesale orders after visits, and "ghost" orders of moved accounts lost in
+    the realignment dip (generated like every order, so their revenue is known, then left out).
+    """
+    eff = effects["rng"]
+    realign: E.Realignment = effects["realign"]
     cat = W.catalogue()
     n_sku = len(cat)
     sku = np.array([c[0] for c in cat], dtype=object)
@@ -964,10 +1016,18 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
     w_con = con["first_of_acc"][w_acc] + second.astype(int)
 
     # ---- DTC customers and orders ---------------------------------------------------------
+    # the planted extra orders come on top of the base volume: keep the total near the target
+    visit_mean = E.VISIT_EXTRA_ORDERS * cfg["wholesale_rate"]
+    n_vx = visit_mean * direct[effects["visit_acc"]].sum() * (1 - 0.5 * E.VISIT_WINDOW_DAYS
+                                                             / HISTORY_DAYS)
     w_lines_mean = 7.5
-    lines_left = max(cfg["order_lines"] - n_w * w_lines_mean, cfg["order_lines"] * 0.5)
-    n_d = int(lines_left / 1.74)
-    n_cust = int(n_d / 1.7)
+    lines_left = max(cfg["order_lines"] - (n_w + n_vx) * w_lines_mean, cfg["order_lines"] * 0.5)
+    dw = _day_weights(days, wholesale=False)
+    day_p = dw / dw.sum()
+    st_share = pd.Series(geo.p_consumer).groupby(pl_state).sum().to_dict()
+    n_d = int(lines_left / 1.74 / (1 + E.expected_campaign_share(
+        days=days, day_p=day_p, state_share=st_share, t_start=days[0])))
+    n_cust = int(lines_left / 1.74 / 1.7)
     cz = rng.choice(len(geo.place), n_cust, p=geo.p_consumer)
     cf = _pick(rng, W.FIRST_NAMES, n_cust)
     cl = _pick(rng, W.LAST_NAMES, n_cust)
@@ -992,8 +1052,7 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
     mixed = rng.random(n_cust) < 0.08
     d_email[mixed] = [e[:1].upper() + e[1:] for e in d_email[mixed]]
 
-    dw = _day_weights(days, wholesale=False)
-    d_day = days[rng.choice(len(days), n_d, p=dw / dw.sum())]
+    d_day = days[rng.choice(len(days), n_d, p=day_p)]
     hour_w = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 4, 4.5, 5, 5.5, 5.5, 5, 4.8, 4.6,
                        4.8, 5.2, 6, 6.5, 6, 4.5, 2.5])
     hr = rng.choice(24, n_d, p=hour_w / hour_w.sum())
@@ -1001,6 +1060,31 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
              + rng.integers(0, 3600, n_d))
     loyalty = rng.lognormal(0, 1.1, n_cust)
     d_cust = rng.choice(n_cust, n_d, p=loyalty / loyalty.sum())
+
+    # ---- planted: campaign orders (DTC) and visit orders (wholesale) ------------------------
+    c_day, c_cust = E.campaign_orders(eff, days=days, day_p=day_p, n_base=n_d,
+                                      cust_state=pl_state[cz], loyalty=loyalty, t_start=days[0])
+    n_c = len(c_day)
+    c_sec = (c_day.astype("datetime64[s]").astype(np.int64)
+             + eff.choice(24, n_c, p=hour_w / hour_w.sum()) * 3600 + eff.integers(0, 3600, n_c))
+    d_sec = np.concatenate([d_sec, c_sec])
+    d_cust = np.concatenate([d_cust, c_cust])
+    d_campaign = np.r_[np.zeros(n_d, bool), np.ones(n_c, bool)]
+    n_d += n_c
+    vx_acc, vx_day, vx_vis = E.visit_orders(
+        eff, v_acc=effects["visit_acc"], v_day=effects["visit_day"], mean=visit_mean,
+        t_end=t_end)
+    keep_v = direct[vx_acc]                      # only direct customers order through Shopify
+    vx_acc, vx_day, vx_vis = vx_acc[keep_v], vx_day[keep_v], vx_vis[keep_v]
+    n_vx = len(vx_acc)
+    vx_sec = (vx_day.astype("datetime64[s]").astype(np.int64)
+              + eff.integers(8 * 3600, 17 * 3600, n_vx))
+    vx_second = (con["n_per"][vx_acc] > 1) & (eff.random(n_vx) < 0.2)
+    w_acc = np.concatenate([w_acc, vx_acc])
+    w_sec = np.concatenate([w_sec, vx_sec])
+    w_con = np.concatenate([w_con, con["first_of_acc"][vx_acc] + vx_second.astype(int)])
+    w_visit = np.r_[np.full(n_w, -1), vx_vis]
+    n_w += n_vx
 
     # ---- buyers: DTC customers then wholesale contacts who ordered ----------------------
     w_buyers, w_buyer_of = np.unique(w_con, return_inverse=True)
@@ -1026,9 +1110,17 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
     o_sec = np.concatenate([d_sec, w_sec])
     o_w = np.r_[np.zeros(n_d, bool), np.ones(n_w, bool)]
     o_acc = np.concatenate([np.full(n_d, -1), w_acc])
+    o_campaign = np.r_[d_campaign, np.zeros(n_w, bool)]
+    o_visit = np.r_[np.full(n_d, -1), w_visit]
     srt = np.lexsort((o_buyer, o_sec))
     o_buyer, o_sec, o_w, o_acc = o_buyer[srt], o_sec[srt], o_w[srt], o_acc[srt]
+    o_campaign, o_visit = o_campaign[srt], o_visit[srt]
     n_o = len(o_sec)
+    # realignment dip: a share of moved accounts' wholesale orders never happen ("ghosts")
+    dip_s, dip_e = (_epoch_s(date.fromisoformat(str(d))) for d in (realign.day, realign.dip_end))
+    ghost = (o_w & realign.moved[np.maximum(o_acc, 0)] & (o_sec >= dip_s) & (o_sec < dip_e)
+             & (eff.random(n_o) < E.DIP))
+    real = ~ghost
     o_state = pl_state[b_zi[o_buyer]]
     o_month = o_sec.astype("datetime64[s]").astype("datetime64[M]").astype(int) % 12
 
@@ -1138,7 +1230,7 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
 
     # ---- order ids, names, references -----------------------------------------------------
     o_name = pc.binary_join_element_wise(
-        pa.scalar("#"), pa.array(np.arange(1001, 1001 + n_o)).cast(pa.string()), "")
+        pa.scalar("#"), pa.array(1000 + np.cumsum(real)).cast(pa.string()), "")
     o_id = 5_600_000_000_000 + np.cumsum(rng.integers(2_000, 400_000, n_o, dtype=np.int64))
     pay_method = np.where(o_w, "manual", _pick(rng, ("Shopify Payments",
                                                     "PayPal Express Checkout", "Shop Pay"),
@@ -1264,11 +1356,13 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
         "Next Payment Due At": olvl(_shopify_time(o_sec + 30 * 86400, mask=~pending)),
         "Payment References": olvl(pay_ref),
     })
-    orders = _OrderLines({h: cols[h] for h in HEADERS["shopify_orders.csv"]}, l_ord)
+    orders = _drop_orders(_OrderLines({h: cols[h] for h in HEADERS["shopify_orders.csv"]}, l_ord),
+                          real)
 
     # ---- customers export -----------------------------------------------------------------
-    spent = np.bincount(buyer_i, weights=np.where(voided, 0, total - refunded), minlength=nb)
-    n_ord = np.bincount(buyer_i, minlength=nb)
+    spent = np.bincount(buyer_i, weights=np.where(voided | ghost, 0, total - refunded),
+                        minlength=nb)
+    n_ord = np.bincount(buyer_i, weights=real, minlength=nb).astype(np.int64)
     perm = rng.permutation(nb)                       # customer ids in sign-up order
     cust_id = 7_100_000_000_000 + np.cumsum(rng.integers(5_000, 900_000, nb, dtype=np.int64))
     tags = np.where(b_wholesale, "wholesale",
@@ -1301,9 +1395,24 @@ def _shopify(rng, geo, cfg, today, pl_zip, pl_city, pl_state, acc, con):
         "Tags": pa.array(tags[perm], pa.string()),
     }
     cust_tbl = pa.table({h: cust[h] for h in HEADERS["shopify_customers.csv"]})
-    counts = {"orders": int(n_o), "order_lines": int(n_l), "wholesale_orders": int(o_w.sum()),
-              "shopify_customers": int(nb), "skus": int(n_sku)}
-    return orders, cust_tbl, counts
+    counts = {"orders": int(real.sum()), "order_lines": int(len(orders.order_of_line)),
+              "wholesale_orders": int((o_w & real).sum()), "shopify_customers": int(nb),
+              "skus": int(n_sku)}
+    per_order = {
+        "utc": E.utc_seconds(o_sec, _dst(o_sec)), "state": o_state, "total": total / 100.0,
+        "terr": effects["terr_of_place"][b_zi[o_buyer]], "status": fin, "wholesale": o_w,
+        "acc": o_acc, "campaign": o_campaign, "visit": o_visit, "ghost": ghost,
+    }
+    return orders, cust_tbl, counts, per_order
+
+
+def _drop_orders(spec: _OrderLines, keep: np.ndarray) -> _OrderLines:
+    """``spec`` without the orders where ``keep`` is False (and their lines); nothing is
+    copied, the writer skips them."""
+    if keep.all():
+        return spec
+    l_keep = keep[spec.order_of_line]
+    return _OrderLines(spec.columns, spec.order_of_line[l_keep], np.flatnonzero(l_keep))
 
 
 def _state_index(states: np.ndarray) -> np.ndarray:
@@ -1353,5 +1462,7 @@ def _readme(seed: int, size: str, today: date, rows: dict[str, int]) -> str:
     }
     for f, _, _ in MANIFEST:
         lines.append(f"  {f:<24} {rows[f]:>9,} rows  {desc[f]}")
-    lines += ["", "Also: manifest.yaml (files, tables and formats), states.txt (the region).", ""]
+    lines += ["", "Also: manifest.yaml (files, tables and formats), states.txt (the region),",
+              "truth.yaml (the true size of the campaign, visit and realignment effects planted",
+              "in the data; not imported, see docs/demo.md).", ""]
     return "\n".join(lines)
