@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # the main job (summary, realignment with its trade-off curve, fresh design) runs every time.
 # the demo is regenerated when its generator changes (its planted effects write truth.yaml)
 $(DEMO)/manifest.yaml: src/territorium/data/demo.py src/territorium/data/demo_effects.py | $(STAMP)
-	rm -rf $(DEMO) territorium.db
+	rm -rf $(DEMO) territorium.db territorium.db-wal territorium.db-shm
 	$(BIN)/territorium demo --out $(DEMO)
 
 $(DEMO)/.imported: $(DEMO)/manifest.yaml | $(STAMP)
