@@ -30,6 +30,9 @@ def test_all_us_counties_connected_with_islands_flagged():
     # islands that only virtual edges reach
     for fips in ("25019", "25007", "53055", "15001", "72147", "72049"):
         assert fips in linked, fips
+    # Hawaii links to the mainland (California), not to the slightly nearer Aleutians
+    hi = rep[rep["from_id"].str.startswith("15") ^ rep["to_id"].str.startswith("15")]
+    assert len(hi) == 1 and {hi["from_id"].iloc[0][:2], hi["to_id"].iloc[0][:2]} == {"15", "06"}
     # virtual edges are flagged, and only those
     assert u.adjacency.virtual.sum() == 2 * len(rep)
     assert any("Nantucket County, MA (25019)" in n for n in u.notes)

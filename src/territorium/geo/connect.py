@@ -9,7 +9,13 @@ from scipy.spatial import cKDTree
 
 from territorium.model import Units
 
-__all__ = ["connect_components", "virtual_edge_report"]
+__all__ = ["connect_components", "virtual_edge_report", "MAINLAND_PREFERENCE"]
+
+#: An island group links to the largest component ("the mainland") unless a unit of another
+#: component is more than this many times closer: Kauai links to Oahu, but Hawaii as a whole
+#: links to California (~3,900 km) rather than to the Aleutians (~3,600 km), so territories
+#: that must cover Hawaii can borrow from a dense neighbour instead of a sparse one.
+MAINLAND_PREFERENCE = 1.5
 
 
 def _label(names, ids, i: int) -> str:
@@ -27,8 +33,10 @@ def connect_components(
 ) -> tuple[np.ndarray, list[str]]:
     """Virtual edges that make the graph ``(n, edges)`` connected, and a note for each.
 
-    Every component other than the largest is linked, by the shortest straight line between
-    unit points, to the nearest unit outside it; this repeats until one component is left.
+    The smallest component is linked, by the shortest straight line between unit points, to
+    the nearest unit of the largest component, or to a nearer unit of another component
+    when that is more than :data:`MAINLAND_PREFERENCE` times closer; this repeats until one
+    component is left.
 
     Returns
     -------
@@ -61,10 +69,15 @@ def connect_components(
                 continue
             inside = np.flatnonzero(lab == c)
             outside = np.flatnonzero(lab != c)
-            tree = cKDTree(xy[outside])
-            d, j = tree.query(xy[inside], k=1)
+            d, j = cKDTree(xy[outside]).query(xy[inside], k=1)
             best = int(np.argmin(d))
             a, b = int(inside[best]), int(outside[j[best]])
+            if lab[b] != main:
+                mainland = np.flatnonzero(lab == main)
+                dm, jm = cKDTree(xy[mainland]).query(xy[inside], k=1)
+                bm = int(np.argmin(dm))
+                if dm[bm] <= MAINLAND_PREFERENCE * d[best]:
+                    a, b, d, best = int(inside[bm]), int(mainland[jm[bm]]), dm, bm
             added.append((a, b))
             kind = what if len(inside) == 1 else f"{what} group of {len(inside)} units at"
             notes.append(
