@@ -110,7 +110,7 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
         r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb, big),
              "note": f"{ours['status']}; bound {ours['bound_method'][:40]}; relaxation ratio "
                      f"{ours['relax_ratio']:.3f}" if ours["relax_ratio"] else ours["status"],
-             "peak_rss_mb": ours["rss_mb"]}
+             "peak_rss_mb": ours["rss_mb"], "tree_peak_mb": ours["tree_peak_mb"]}
     else:
         r = {"method": "Territorium", "time_s": secs, "note": note}
     rows.append(r)
@@ -126,13 +126,65 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
             "oversized": [str(u) for u in units.ids[big]]}
 
 
+class TreePeak:
+    """Peak resident memory of this process plus all its children (sampled from /proc every
+    0.2 s): the design engine's workers are child processes."""
+
+    def __init__(self):
+        import os
+        import threading
+
+        self.peak = 0
+        self._me = os.getpid()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        import os
+
+        page = os.sysconf("SC_PAGE_SIZE")
+        parent, rss = {}, {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                parent[int(pid)] = int(fields[1])
+                with open(f"/proc/{pid}/statm") as f:
+                    rss[int(pid)] = int(f.read().split()[1]) * page
+            except (OSError, IndexError, ValueError):
+                continue
+        tree, grew = {self._me}, True
+        while grew:
+            add = {p for p, pp in parent.items() if pp in tree and p not in tree}
+            tree |= add
+            grew = bool(add)
+        return sum(rss.get(p, 0) for p in tree)
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self._tree_rss())
+
+    def __enter__(self):
+        self.peak = self._tree_rss()
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
 def _ours(units, k, balance, time_limit, seed):
-    r = design(units, k, balance=balance, seed=seed, time_limit=time_limit)
+    with TreePeak() as mem:
+        r = design(units, k, balance=balance, seed=seed, time_limit=time_limit)
     rep = r.report
     return {"assignment": r.assignment, "status": rep.status, "lower_bound": rep.lower_bound,
             "bound_method": rep.bound_method,
             "relax_ratio": rep.objective / rep.relaxation if rep.relaxation else None,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "tree_peak_mb": mem.peak / 2**20}
 
 
 def run_realign(time_limit, seed=1, legacy="demo"):
@@ -188,7 +240,10 @@ def markdown(results) -> str:
             moi = f"{r['moi_vs_kmeans']:.3f}" if "moi_vs_kmeans" in r else "—"
             gap = f"{r['gap_to_our_bound']:.1%}" if "gap_to_our_bound" in r else "—"
             rest = (f" | {r['dev_rest']:.1%}" if "dev_rest" in r else " | —") if big else ""
-            out.append(f"| {r['method']} | {r['time_s']:.1f} | {devs}{rest} | {nc} | {moi} | {gap} | {r.get('note', '')} |")
+            note = r.get("note", "")
+            if "tree_peak_mb" in r:
+                note = f"{note}; peak memory (process tree) {r['tree_peak_mb'] / 1024:.2f} GiB"
+            out.append(f"| {r['method']} | {r['time_s']:.1f} | {devs}{rest} | {nc} | {moi} | {gap} | {note} |")
         out.append("")
     return "\n".join(out)
 
