@@ -14,6 +14,15 @@ import pytest
 PG_DEFAULT = "postgresql+psycopg://territorium:territorium@localhost:5432/territorium_test"
 
 
+def pytest_ignore_collect(collection_path, config):
+    """conftest.py files are plugins, not doctest modules: with ``--doctest-modules`` pytest
+    would import every one of them under the same module name ``conftest`` (the test folders
+    are not packages) and stop on the clash."""
+    if collection_path.name == "conftest.py":
+        return True
+    return None
+
+
 @pytest.fixture
 def today() -> dt.date:
     """The reference date of every validation test (for "date in the future")."""

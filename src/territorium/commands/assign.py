@@ -1,0 +1,276 @@
+"""``territorium assign territories|accounts`` and ``territorium size``: staffing and sizing."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+assign_app = typer.Typer(
+    help="Staff territories (one rep each, exact) or assign accounts straight to reps (capacities, "
+    "skills, a bound and the gap); explanations and the hand-over list per rep.",
+    no_args_is_help=True,
+)
+
+_PROTECT_HELP = ("Accounts with open opportunities stay with their current owner until the deals close "
+                 "(the deals and open activities of every other moved account follow it).")
+
+
+def _progress(console, disable: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                    transient=True, disable=disable)
+
+
+def _rule(protect: bool, horizon: Optional[int], min_prob: float):
+    from territorium.assign import ProtectionRule
+
+    return ProtectionRule(enabled=protect, horizon_days=horizon, min_probability=min_prob)
+
+
+def _fail(console, exc) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2)
+
+
+def _handover_table(ho, names, title: str):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in ("rep", "kept", "gained", "gained revenue", "lost", "lost revenue", "net revenue", "protected"):
+        t.add_column(c, justify="left" if c == "rep" else "right")
+    s = ho.summary.sort_values("net_revenue", kind="stable")
+    for _, r in s.iterrows():
+        if r["gained"] == 0 and r["lost"] == 0 and r["protected"] == 0:
+            continue
+        nm = names.get(r["rep_id"]) or r["rep_id"]
+        t.add_row(str(nm), f"{r['kept']:,}", f"{r['gained']:,}", f"{r['gained_revenue']:,.0f}", f"{r['lost']:,}",
+                  f"{r['lost_revenue']:,.0f}", f"{r['net_revenue']:+,.0f}", f"{r['protected']:,}")
+    return t
+
+
+@assign_app.command("territories")
+def territories_command(
+    alignment: Optional[Path] = typer.Option(Path("out/designed.csv"), "--alignment", help="Alignment CSV (unit_id|zip, territory), e.g. from `territorium design`; 'none' uses the imported alignment."),
+    units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county, state or account."),
+    reps_from: str = typer.Option("workspace", "--reps-from", help="'workspace' (imported active reps, managers left out) or a CSV/Excel file: rep_id, name, home_zip or home_lat/home_lon, capacity_hours, fte, skills."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Cost weights in km-equivalents, e.g. travel=1,skill=100,capacity=200,continuity=100,vacancy=1000 (these are the defaults)."),
+    capacity: str = typer.Option("hours", "--capacity", help="hours: capacity_hours as given; share: capacities as shares of the total workload (+ --slack)."),
+    slack: float = typer.Option(0.05, "--slack", help="Head-room over the total workload with --capacity share (0.05 = 5%)."),
+    must: List[str] = typer.Option([], "--must", help="REP=TERRITORY: this rep must take this territory (repeatable)."),
+    must_not: List[str] = typer.Option([], "--must-not", help="REP=TERRITORY: this rep must not take it (repeatable)."),
+    require: List[str] = typer.Option([], "--require", help="TERRITORY=SKILL[;SKILL]: only reps with these skills may take it (repeatable)."),
+    protect: bool = typer.Option(True, "--protect-open-opps/--no-protect-open-opps", help=_PROTECT_HELP),
+    protect_days: Optional[int] = typer.Option(None, "--protect-days", help="Only deals closing within this many days protect (default: every open deal)."),
+    protect_min_prob: float = typer.Option(0.0, "--protect-min-probability", help="Only deals at or above this win probability (%) protect."),
+    method: str = typer.Option("lap", "--method", help="lap (linear assignment, exact) or mip (the same model with HiGHS)."),
+    out: Path = typer.Option(Path("out/assignment.csv"), "--out", help="Rep → territory CSV; _accounts, _handover, _moves and _protected CSVs are written beside it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+) -> None:
+    """One rep per territory at least cost: travel from home, skills, capacity, continuity.
+
+    Solved exactly (linear assignment); vacant territories and benched reps are reported.
+    Accounts follow their territory's rep unless protected by open deals; every account gets
+    a reason and every rep a hand-over list (accounts and revenue gained and lost).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from territorium.assign import AssignInputError, RepWeights
+    from territorium.plan.assigning import AssignJobError, TerritoryJob, run_assign_territories, write_territory_outputs
+    from territorium.plan.workspace import Workspace, WorkspaceError
+
+    console = Console(stderr=as_json)
+    try:
+        job = TerritoryJob(alignment=None if alignment is None or str(alignment).lower() == "none" else alignment,
+                           level=units, reps=reps_from, weights=RepWeights.parse(weights), capacity=capacity,
+                           slack=slack, must=must, forbid=must_not, require=require,
+                           protect=_rule(protect, protect_days, protect_min_prob), method=method)
+        ws = Workspace(database)
+        with _progress(console, as_json) as bar:
+            task = bar.add_task("loading", total=1.0)
+            res = run_assign_territories(job, ws, progress=lambda f, m: bar.update(task, completed=f, description=m[:60]))
+        paths = write_territory_outputs(res, out)
+    except (AssignJobError, AssignInputError, WorkspaceError) as exc:
+        _fail(console, exc)
+    r = res.result
+    if as_json:
+        typer.echo(json.dumps({
+            "objective": r.objective, "vacant": list(r.vacant), "benched": list(r.benched), "method": r.method,
+            "territories": json.loads(r.table.to_json(orient="records")),
+            "protected": int(len(res.handover.protected)), "moved": int(len(res.handover.moves)),
+            "files": {k: str(v) for k, v in paths.items()}}, indent=1))
+        return
+    names = res.reps.set_index("rep_id")["name"].to_dict()
+    t = Table(title=f"Reps → territories ({len(r.territory_ids)} territories, {len(r.rep_ids)} reps; "
+                    f"total cost {r.objective:,.0f} km-eq.)")
+    for c in ("territory", "rep", "km", "skills", "workload h", "capacity h", "owns", "rank", "cost"):
+        t.add_column(c, justify="left" if c in ("territory", "rep") else "right")
+    for _, row in r.table.iterrows():
+        if row["rep_id"] is None:
+            t.add_row(row["territory_id"], "[yellow]vacant[/yellow]", *[""] * 6, f"{row['cost']:,.0f}")
+            continue
+        t.add_row(row["territory_id"], str(names.get(row["rep_id"]) or row["rep_id"]), f"{row['travel_km']:,.0f}",
+                  f"{row['skill_cover']:.0%}", f"{row['workload']:,.0f}", f"{row['capacity']:,.0f}",
+                  f"{row['owned_share']:.0%}", str(int(row["rank"])), f"{row['cost']:,.0f}")
+    console.print(t)
+    if r.benched:
+        console.print(f"benched reps (more reps than territories): {', '.join(r.benched)}")
+    console.print(_handover_table(res.handover, names, "Hand-over per rep (accounts and revenue)"))
+    console.print(f"{len(res.handover.moves):,} accounts change owner; {len(res.handover.protected):,} stay with "
+                  "their owner for now (open opportunities)")
+    for n in res.notes:
+        console.print(f"[dim]note:[/dim] {n}")
+    console.print("written: " + ", ".join(str(p) for p in paths.values()))
+
+
+@assign_app.command("accounts")
+def accounts_command(
+    reps_from: str = typer.Option("workspace", "--reps-from", help="'workspace' (imported active reps, managers left out) or a CSV/Excel file: rep_id, name, home_zip or home_lat/home_lon, capacity_hours, fte, skills."),
+    capacity: str = typer.Option("hours", "--capacity", help="hours: capacity_hours as given (infeasible capacity is an error); share: capacities as shares of the total workload (+ --slack)."),
+    slack: float = typer.Option(0.05, "--slack", help="Head-room over the total workload with --capacity share (0.05 = 5%)."),
+    allow_overload: bool = typer.Option(False, "--allow-overload", help="Let reps go over capacity at --overload-penalty km per hour instead of failing."),
+    overload_penalty: float = typer.Option(1000.0, "--overload-penalty", help="Cost of one hour over capacity (km) with --allow-overload."),
+    continuity_km: float = typer.Option(10.0, "--continuity-km", help="Bonus (km) for keeping an account with its current owner."),
+    require: List[str] = typer.Option(["segment", "language"], "--require", help="Account fields whose values are skills a rep must have (when a rep lists them), e.g. segment (Enterprise)."),
+    protect: bool = typer.Option(True, "--protect-open-opps/--no-protect-open-opps", help=_PROTECT_HELP),
+    protect_days: Optional[int] = typer.Option(None, "--protect-days", help="Only deals closing within this many days protect (default: every open deal)."),
+    protect_min_prob: float = typer.Option(0.0, "--protect-min-probability", help="Only deals at or above this win probability (%) protect."),
+    candidates: int = typer.Option(30, "--candidates", help="Nearest eligible reps per account tried first by the local search."),
+    time_limit: float = typer.Option(45.0, "--time-limit", help="Seconds for bound and search."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same plan."),
+    out: Path = typer.Option(Path("out/account_assignment.csv"), "--out", help="Per-rep load CSV; _accounts (with reasons), _handover, _moves and _protected CSVs beside it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+) -> None:
+    """Assign every account to a rep: least travel within capacity and skills (GAP).
+
+    Reports the plan's cost, a valid lower bound (Lagrangian / LP relaxation) and the gap,
+    reps over capacity, why each account went where it did, and the hand-over per rep.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from territorium.assign import AssignInputError
+    from territorium.plan.assigning import AccountJob, AssignJobError, run_assign_accounts, write_account_outputs
+    from territorium.plan.workspace import Workspace, WorkspaceError
+
+    console = Console(stderr=as_json)
+    try:
+        job = AccountJob(reps=reps_from, capacity=capacity, slack=slack, allow_overload=allow_overload,
+                         overload_penalty=overload_penalty, continuity_km=continuity_km, require=tuple(require),
+                         protect=_rule(protect, protect_days, protect_min_prob), candidates=candidates,
+                         time_limit=time_limit, seed=seed)
+        ws = Workspace(database)
+        with _progress(console, as_json) as bar:
+            task = bar.add_task("loading", total=1.0)
+            res = run_assign_accounts(job, ws, progress=lambda f, m: bar.update(task, completed=f, description=m[:60]))
+        paths = write_account_outputs(res, out)
+    except (AssignJobError, AssignInputError, WorkspaceError) as exc:
+        _fail(console, exc)
+    g = res.result
+    if as_json:
+        typer.echo(json.dumps({
+            "status": g.status, "objective": g.objective, "lower_bound": g.lower_bound, "gap": g.gap,
+            "bound_method": g.bound_method, "time_s": g.time_s, "seed": g.seed,
+            "overload_hours": float(g.overload.sum()),
+            "reasons": {str(k): int(v) for k, v in res.accounts["reason_code"].value_counts().items()},
+            "moved": int(len(res.handover.moves)), "protected": int(len(res.handover.protected)),
+            "reps": json.loads(res.reps.to_json(orient="records")),
+            "files": {k: str(v) for k, v in paths.items()}}, indent=1))
+        return
+    t = Table(title=f"Accounts → reps ({len(res.accounts):,} accounts, {len(res.reps)} reps)")
+    for c in ("rep", "accounts", "load h", "capacity h", "use", "over h"):
+        t.add_column(c, justify="left" if c == "rep" else "right")
+    for _, row in res.reps.iterrows():
+        over = row["overload_hours"]
+        t.add_row(str(row["name"] or row["rep_id"]), f"{row['accounts']:,}", f"{row['load_hours']:,.0f}",
+                  f"{row['capacity_hours']:,.0f}", f"{row['utilisation']:.0%}",
+                  f"[red]{over:,.0f}[/red]" if over > 1e-6 else "0")
+    console.print(t)
+    console.print(g.summary())
+    rc = res.accounts["reason_code"].value_counts()
+    console.print("why: " + ", ".join(f"{k} {v:,}" for k, v in rc.items()))
+    names = res.reps.set_index("rep_id")["name"].to_dict()
+    console.print(_handover_table(res.handover, names, "Hand-over per rep (accounts and revenue)"))
+    for n in res.notes:
+        console.print(f"[dim]note:[/dim] {n}")
+    console.print("written: " + ", ".join(str(p) for p in paths.values()))
+
+
+def size_command(
+    units: str = typer.Option("zip", "--units", help="Unit level: zip, county or state."),
+    n_min: int = typer.Option(10, "--min", help="Smallest head count to try."),
+    n_max: int = typer.Option(40, "--max", help="Largest head count to try."),
+    step: int = typer.Option(5, "--step", help="Step between head counts."),
+    capacity_hours: float = typer.Option(1600.0, "--capacity-hours", help="Selling hours per rep per year (one FTE)."),
+    coverage: str = typer.Option("95%", "--coverage", help="Share of potential that must lie in territories within capacity."),
+    tolerance: str = typer.Option("10%", "--tolerance", help="How far the largest territory may exceed capacity."),
+    balance: List[str] = typer.Option(["workload:5%"], "--balance", help="MEASURE:TOLERANCE for each design (repeatable)."),
+    time_limit: float = typer.Option(5.0, "--time-limit", help="Seconds per design."),
+    seed: int = typer.Option(0, "--seed", help="Random seed, the same for every head count."),
+    jobs: Optional[int] = typer.Option(1, "--jobs", help="Worker processes per design."),
+    out: Path = typer.Option(Path("out/sizing.png"), "--out", help="Sizing curve PNG; the table is written beside it as CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+) -> None:
+    """How many reps do we need? Design n territories for each n and compare.
+
+    Reports workload per rep against capacity, coverage (% of potential in territories within
+    capacity) and travel per head count, writes the sizing curve, and recommends the smallest
+    n with enough coverage and no territory far over capacity.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from territorium.plan.assigning import AssignJobError, plot_sizing, run_sizing
+    from territorium.plan.designing import DesignJobError, parse_balance, parse_fraction
+    from territorium.plan.workspace import Workspace, WorkspaceError
+
+    console = Console(stderr=as_json)
+    if step < 1 or n_min < 1 or n_max < n_min:
+        _fail(console, f"--min {n_min} --max {n_max} --step {step}: need 1 ≤ min ≤ max and step ≥ 1")
+    try:
+        ns = list(range(n_min, n_max + 1, step))
+        cov, tol, bal = parse_fraction(coverage, "--coverage"), parse_fraction(tolerance, "--tolerance"), parse_balance(balance)
+        ws = Workspace(database)
+        with _progress(console, as_json) as bar:
+            task = bar.add_task("loading units", total=1.0)
+            load = ws.load_units(units)
+            s = run_sizing(ws, ns, load=load, capacity_hours=capacity_hours, coverage_target=cov, tolerance=tol,
+                           balance=bal, time_limit=time_limit, seed=seed, n_jobs=jobs,
+                           progress=lambda f, m: bar.update(task, completed=f, description=m[:60]))
+        csv = out.with_suffix(".csv")
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        tmp = csv.with_name(csv.name + ".tmp")
+        s.table.to_csv(tmp, index=False)
+        plot_sizing(s, out)
+        tmp.replace(csv)
+    except (AssignJobError, DesignJobError, WorkspaceError, ValueError) as exc:
+        _fail(console, exc)
+    if as_json:
+        typer.echo(json.dumps({"recommended": s.recommended, "reason": s.reason,
+                               "table": json.loads(s.table.to_json(orient="records")),
+                               "plot": str(out), "csv": str(out.with_suffix(".csv"))}, indent=1))
+        return
+    t = Table(title=f"Sizing: capacity {capacity_hours:,.0f} h per rep, coverage target {cov:.0%}")
+    for c in ("reps", "mean h", "max h", "mean use", "coverage", "within", "mean km", "status", "meets"):
+        t.add_column(c, justify="right")
+    for _, r in s.table.iterrows():
+        if r["mean_workload"] != r["mean_workload"]:
+            t.add_row(str(r["n"]), *[""] * 6, str(r["status"]), "")
+            continue
+        t.add_row(str(r["n"]), f"{r['mean_workload']:,.0f}", f"{r['max_regular']:,.0f}", f"{r['mean_utilisation']:.0%}",
+                  f"{r['coverage']:.0%}", f"{int(r['within_capacity'])}/{r['n']}", f"{r['mean_km']:,.1f}",
+                  str(r["status"]), "[green]yes[/green]" if r["meets"] else "no")
+    console.print(t)
+    console.print(("[green]recommended:[/green] " if s.recommended else "[yellow]no recommendation:[/yellow] ") + s.reason)
+    console.print(f"written: {out}, {out.with_suffix('.csv')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(assign_app, name="assign")
+    app.command("size")(size_command)
