@@ -122,21 +122,22 @@ def test_assign_accounts_infeasible_capacity_says_by_how_much(app, tiny_ws, tmp_
 
 
     url, _ = tiny_ws
+    total = account_workload(tiny_frames()["accounts"]).sum()
+    cap = float(np.floor(total / 4))  # three reps carry three quarters of the work at most
     reps = tmp_path / "reps.csv"
     pd.DataFrame({"rep_id": ["A", "B", "C"], "home_lat": [40.75, 39.95, 42.36], "home_lon": [-73.99, -75.16, -71.06],
-                  "capacity_hours": [100, 100, 100], "skills": ["Enterprise", "", ""]}).to_csv(reps, index=False)
+                  "capacity_hours": [cap, cap, cap], "skills": ["Enterprise", "", ""]}).to_csv(reps, index=False)
     r = _run(app, ["assign", "accounts", "--database", url, "--reps-from", str(reps), "--no-protect-open-opps",
                    "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 2
-    total = account_workload(tiny_frames()["accounts"]).sum()
     msg = " ".join(r.output.split())
-    assert f"short by {total - 300:,.0f} h" in msg and "infeasible capacity" in msg
+    assert f"short by {total - 3 * cap:,.0f} h" in msg and "infeasible capacity" in msg
     assert not (tmp_path / "x.csv").exists()
     # with overload allowed it plans anyway and reports the hours over capacity
     r = _run(app, ["assign", "accounts", "--database", url, "--reps-from", str(reps), "--no-protect-open-opps",
                    "--allow-overload", "--out", str(tmp_path / "y.csv"), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["overload_hours"] == pytest.approx(total - 300)
+    assert json.loads(r.stdout)["overload_hours"] == pytest.approx(total - 3 * cap)
 
 
 def test_size_command_writes_curve_and_recommends(app, tiny_ws, tmp_path):
