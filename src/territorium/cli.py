@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 #: Command modules in the order their commands appear in ``--help``.
-COMMAND_MODULES = ("demo", "importing", "units", "design", "summary", "route", "quota", "export", "impact", "impact_demo", "assign")
+COMMAND_MODULES = ("demo", "importing", "units", "design", "summary", "route", "quota", "export", "impact", "impact_demo", "assign", "analytics")
 
 
 def _version(value: bool) -> None:
