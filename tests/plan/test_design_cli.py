@@ -123,3 +123,21 @@ def test_bad_lock_file_names_file_row_and_value(demo_small, tmp_path):
     text = " ".join(r.output.split())
     assert "locks.csv" in text and "row 3" in text and "'99999'" in text
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_design_balances_the_estimated_potential(demo_small, county_load, tmp_path):
+    """``--balance est_potential:..`` runs the potential model and balances its per-unit sum;
+    the balance is recounted from the model's own output."""
+    from territorium.plan.analytics import account_frame, run_potential, unit_potential
+    from territorium.plan.workspace import Workspace
+
+    out = tmp_path / "plan.csv"
+    r = _run(["--units", "county", "--k", "4", "--balance", "est_potential:12%", "--balance", "workload:20%",
+              "--time-limit", "12", "--seed", "2", "--out", str(out), "--json"], demo_small)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["status"] == "feasible"
+    ws = Workspace(demo_small[1])
+    est = unit_potential(run_potential(ws, frame=account_frame(ws, load=county_load), seed=2))
+    plan = pd.read_csv(out, dtype=str).set_index("unit_id")["territory"].reindex(county_load.units.ids)
+    tot = pd.Series(est).groupby(plan.to_numpy()).sum()
+    assert len(tot) == 4 and (tot / tot.mean() - 1).abs().max() <= 0.12 + 1e-9

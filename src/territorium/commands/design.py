@@ -43,7 +43,7 @@ def design_command(
     k: Optional[int] = typer.Option(None, "--k", help="Number of territories (default: one per rep with --centers reps, or the current count)."),
     centers: str = typer.Option("free", "--centers", help="free: the engine places centres; reps: one territory per rep, centred on the rep's home."),
     capacity_targets: bool = typer.Option(False, "--capacity-targets", help="Targets proportional to each rep's capacity (a 0.5 FTE rep gets half); needs --centers reps."),
-    balance: List[str] = typer.Option(["workload:5%"], "--balance", help="MEASURE:TOLERANCE, repeatable (e.g. --balance workload:5% --balance potential:8%)."),
+    balance: List[str] = typer.Option(["workload:5%"], "--balance", help="MEASURE:TOLERANCE, repeatable (e.g. --balance workload:5% --balance potential:8%). Measures: account_count, revenue, order_count, customers, potential, workload, units; est_potential and white_space run the potential model first (see `territorium potential`)."),
     compactness: Optional[str] = typer.Option(None, "--compactness", help="Weight of the moment of inertia (default: the first balance measure)."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="CSV of locks: unit_id|zip|account_id, territory."),
     freeze: Optional[str] = typer.Option(None, "--freeze", help="Comma-separated territories that keep exactly their current units."),

@@ -242,6 +242,22 @@ class DesignJob:
     cancel: object | None = None  # threading.Event: set it to stop early with the best plan so far
 
 
+#: measures estimated on demand by the potential model (``territorium potential``)
+ESTIMATED_MEASURES = ("est_potential", "white_space")
+
+
+def _with_estimated_potential(ws: Workspace, load: UnitLoad, seed: int) -> UnitLoad:
+    """Add the potential model's per-unit ``est_potential`` and ``white_space`` to the units."""
+    import dataclasses
+
+    from territorium.plan.analytics import account_frame, run_potential, unit_potential
+
+    rep = run_potential(ws, frame=account_frame(ws, load=load), seed=seed)
+    units = load.units.with_measures({"est_potential": unit_potential(rep),
+                                      "white_space": unit_potential(rep, "white_space")})
+    return dataclasses.replace(load, units=units)
+
+
 def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | None = None,
                progress: Callable[[float, str], None] | None = None):
     """Run ``job``; returns (UnitLoad, DesignResult, labels, tradeoff DataFrame or None)."""
@@ -251,12 +267,16 @@ def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | 
             load = ws.load_units(job.level, states=job.states)
         except WorkspaceError as exc:
             raise DesignJobError(str(exc)) from None
-    units = load.units
     balance = dict(job.balance or {"workload": 0.05})
-    for m in list(balance) + ([job.compactness] if job.compactness else []):
+    wanted = list(balance) + ([job.compactness] if job.compactness else [])
+    if any(m in ESTIMATED_MEASURES and m not in load.units.table.columns for m in wanted):
+        load = _with_estimated_potential(ws, load, job.seed)
+    units = load.units
+    for m in wanted:
         if m != "units" and m not in units.table.columns:
             raise DesignJobError(f"unknown measure {m!r}; available: account_count, revenue, order_count, "
-                                 "customers, potential, workload (and --extra columns)")
+                                 "customers, potential, workload, est_potential, white_space "
+                                 "(and --extra columns)")
     current = labels = None
     if job.realign or job.current is not None or job.tradeoff_caps:
         current, labels, _missing = read_current(job.current, ws, load)
