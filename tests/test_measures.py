@@ -28,7 +28,7 @@ def test_profile_rejects_unknown_keys_and_negatives(tmp_path):
         load_profile(f)
     f.write_text("minutes_per_visit: {SMB: 20}\n")
     assert load_profile(f).minutes_per_visit["SMB"] == 20
-    assert load_profile(f).minutes_per_visit["Enterprise"] == 90  # other keys keep defaults
+    assert load_profile(f).minutes_per_visit["Enterprise"] == 120  # other keys keep defaults
 
 
 def test_unit_measures_equal_a_direct_recount():

@@ -32,14 +32,14 @@ class WorkloadProfile:
     """Visits per year by tier, minutes per visit by segment, travel minutes per visit."""
 
     visits_per_year: Mapping[str, float] = field(
-        default_factory=lambda: {"A": 8, "B": 3, "C": 1, "default": 1}
+        default_factory=lambda: {"A": 6, "B": 3, "C": 1.5, "default": 1}
     )
-    prospect_visits_per_year: float = 1.0
+    prospect_visits_per_year: float = 0.5
     minutes_per_visit: Mapping[str, float] = field(
-        default_factory=lambda: {"Enterprise": 90, "Mid-Market": 60, "SMB": 40, "default": 60}
+        default_factory=lambda: {"Enterprise": 120, "Mid-Market": 75, "SMB": 45, "default": 60}
     )
     segment_factor: Mapping[str, float] = field(default_factory=lambda: {"default": 1.0})
-    travel_minutes: float = 30.0
+    travel_minutes: float = 35.0
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> "WorkloadProfile":
@@ -103,8 +103,8 @@ def account_workload(accounts: pd.DataFrame, profile: WorkloadProfile | None = N
 
     >>> a = pd.DataFrame({"tier": ["A", "C"], "segment": ["SMB", "Enterprise"],
     ...                   "account_type": ["Customer - Direct", "Prospect"]})
-    >>> account_workload(a).round(2).tolist()   # 8*(40+30)/60, 1*(90+30)/60
-    [9.33, 2.0]
+    >>> account_workload(a).round(2).tolist()   # 6*(45+35)/60, 0.5*(120+35)/60
+    [8.0, 1.29]
     """
     p = profile or WorkloadProfile()
     n = len(accounts)
