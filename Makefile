@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo company's exports are generated once and imported once (re-run: make clean-demo);
-# the main job (summary, realignment with its trade-off curve, fresh design) runs every time.
-# the demo is regenerated when its generator changes (its planted effects write truth.yaml)
+# the main job runs every time: summary, realignment with its trade-off curve, a fresh design
+# around the reps' homes, staffing, routing, quotas, exports, sizing, potential, forecast and
+# the impact of the demo's planted campaign. The exports are regenerated (and re-imported)
+# when the generator changes (its planted effects write truth.yaml).
 $(DEMO)/manifest.yaml: src/territorium/data/demo.py src/territorium/data/demo_effects.py | $(STAMP)
 	rm -rf $(DEMO) territorium.db territorium.db-wal territorium.db-shm
 	$(BIN)/territorium demo --out $(DEMO)
@@ -33,6 +35,14 @@ demo: $(STAMP) $(DEMO)/.imported
 	$(BIN)/territorium design --units zip --centers reps --capacity-targets --balance workload:5% \
 	  --balance potential:10% --balance account_count:10% --time-limit 60 --seed 1 \
 	  --out out/designed.csv --geojson out/designed.geojson
+	$(BIN)/territorium assign territories --alignment out/designed.csv --capacity share --out out/assignment.csv
+	$(BIN)/territorium assign accounts --capacity share --out out/account_assignment.csv
+	$(BIN)/territorium route --alignment out/designed.csv --assignment out/assignment.csv --out out/routed.csv
+	$(BIN)/territorium quota --alignment out/designed.csv --cap +30% --floor=-10% --backtest --out out/quotas.csv
+	$(BIN)/territorium export --format all --alignment out/designed.csv --assignment out/assignment.csv --out out/export
+	$(BIN)/territorium size --units zip --min 36 --max 52 --step 4 --time-limit 6 --seed 1 --out out/sizing.png
+	$(BIN)/territorium potential --out out/potential.csv --top 10
+	$(BIN)/territorium forecast --level territory --out out/forecast.csv --plot out/forecast.png
 	$(BIN)/territorium impact-report --truth $(DEMO)/truth.yaml --out out/impact.md
 
 clean-demo:
@@ -44,6 +54,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/units_build.py
 	$(BIN)/python bench/import_orders.py
+	$(BIN)/python bench/routing_throughput.py
+	$(BIN)/python bench/assign_gap.py
+	$(BIN)/python bench/causal_runtime.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) territorium.db .cache

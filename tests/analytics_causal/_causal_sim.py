@@ -85,3 +85,44 @@ def bsts_panel(n_periods: int = 80, start: int = 60, *, effect: float = 5.0, see
     for c in range(n_controls):
         rows.append(pd.DataFrame({"unit": f"c{c}", "month": t + 1, "sales": x + rng.normal(scale=1.0, size=n_periods)}))
     return pd.concat(rows, ignore_index=True)
+
+
+def scaled_confounders(n: int = 2000, *, theta: float = 120.0, seed: int = 0):
+    """Confounders on wildly different scales, acting linearly on both visits and sales.
+
+    annual_revenue in dollars (log-normal around 1e6, long right tail), share in 0..1, employees
+    1..1000 and a string tier; visits and sales both rise with every one of them, so the naive
+    slope of sales on visits is far above ``theta`` (about 3.5×)."""
+    rng = np.random.default_rng(seed)
+    revenue = np.exp(rng.normal(np.log(1e6), 1.0, n))
+    share = rng.uniform(0.0, 1.0, n)
+    employees = rng.integers(1, 1000, n).astype(float)
+    tier = rng.choice(np.array(["A", "B", "C"]), n, p=[0.2, 0.3, 0.5])
+    ta, tb = (tier == "A").astype(float), (tier == "B").astype(float)
+    visits = (2 + 1.0e-6 * revenue + 3.0 * share + 0.002 * employees + 2.0 * ta + 1.0 * tb
+              + rng.normal(0.0, 1.0, n))
+    sales = (5000 + theta * visits + 4e-4 * revenue + 800 * share + 0.5 * employees + 600 * ta + 300 * tb
+             + rng.normal(0.0, 150.0, n))
+    return pd.DataFrame({"sales": sales, "visits": visits, "annual_revenue": revenue, "share": share,
+                         "employees": employees, "tier": tier})
+
+
+def few_unit_staggered(seed: int = 0, *, pre_trend: float = 0.0, effect: float = 0.3, n_periods: int = 36,
+                       cohorts=(9, 17, 25), sizes=(2, 4, 2), n_never: int = 1) -> pd.DataFrame:
+    """The shape of the demo's state × month campaign panel: 9 units (3 cohorts of 2, 4 and 2
+    units, 1 never treated), 36 periods; log-scale outcome with unit levels, a common random-walk
+    shock and unit-specific noise (SD 0.05-0.25). ``effect`` from adoption on; ``pre_trend`` adds
+    ``pre_trend · (e + 1)`` at event times e < 0 (treated units drift towards their start)."""
+    rng = np.random.default_rng(seed)
+    g = np.r_[np.repeat(np.array(cohorts), sizes), np.zeros(n_never, dtype=int)]
+    n = len(g)
+    t = np.arange(1, n_periods + 1)
+    a = rng.normal(scale=2.0, size=n)
+    common = rng.normal(0.0, 0.1, size=n_periods).cumsum()
+    sd = rng.uniform(0.05, 0.25, size=n)
+    Y = 8 + a[:, None] + common[None, :] + rng.normal(size=(n, n_periods)) * sd[:, None]
+    E = t[None, :] - g[:, None]
+    tr = (g > 0)[:, None]
+    Y = Y + np.where(tr & (E >= 0), effect, 0.0) + np.where(tr & (E < 0), pre_trend * (E + 1), 0.0)
+    return pd.DataFrame({"unit": np.repeat([f"s{i}" for i in range(n)], n_periods),
+                         "month": np.tile(t, n), "y": Y.ravel(), "first_treat": np.repeat(g, n_periods)})

@@ -1,24 +1,13 @@
-"""The small demo company for the potential and forecast tests, generated and imported once."""
+"""Potential and forecast fixtures on the shared small demo company (``demo_small``)."""
 from __future__ import annotations
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def pf_demo(tmp_path_factory):
-    """(export folder, SQLite URL) of the small demo company, imported through the real path."""
-    from territorium.data import import_directory
-    from territorium.data.demo import generate
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TERRITORIUM_CACHE_DIR", str(tmp_path_factory.mktemp("pf-geo-cache")))
-    out = tmp_path_factory.mktemp("pf-demo-small")
-    generate(out, seed=7, size="small")
-    url = f"sqlite:///{out / 'ws.db'}"
-    res = import_directory(out, url=url, replace=True)
-    assert res.ok, res.problems.head()
-    yield out, url
-    mp.undo()
+def pf_demo(demo_small):
+    """(export folder, SQLite URL) of the shared small demo company."""
+    return demo_small
 
 
 @pytest.fixture(scope="session")

@@ -279,11 +279,12 @@ def test_time_limit_and_cancel():
     assert time.time() - t < 10
     assert r.report.stopped == "cancelled"
     assert (r.report.pieces == 1).all()
-    # worker processes see the cancel too
+    # worker processes see the cancel too (an instance whose starts take well over a second)
+    big = grid_units(120, 100, seed=2)
     ev2 = threading.Event()
-    threading.Timer(1.0, ev2.set).start()
+    threading.Timer(1.5, ev2.set).start()
     t = time.time()
-    r = design(u, 40, balance=BAL3, n_jobs=2, n_starts=4, time_limit=60, cancel=ev2)
+    r = design(big, 80, balance=BAL3, n_jobs=2, n_starts=4, time_limit=60, cancel=ev2)
     assert time.time() - t < 15
     assert r.report.stopped == "cancelled"
 

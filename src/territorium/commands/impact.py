@@ -201,7 +201,7 @@ def sdid_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: s
 def bsts_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: str = OUTCOME,
              treated: Optional[List[str]] = TREATED, start: Optional[str] = START,
              treatment: Optional[str] = TREATMENT, first_treat: Optional[str] = FIRST_TREAT,
-             controls: str = typer.Option("mean", "--controls", help="Regressors: mean (of untreated units), none, or comma-separated unit ids."),
+             controls: str = typer.Option("pca", "--controls", help="Regressors: pca (principal components of the untreated units, default), mean (of untreated units), none, or comma-separated unit ids."),
              trend: bool = typer.Option(False, "--trend", help="Local linear trend instead of a local level."),
              seasonal: Optional[int] = typer.Option(None, "--seasonal", help="Seasonal period (52 weekly, 12 monthly)."),
              seed: int = SEED, alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON,
@@ -209,7 +209,7 @@ def bsts_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: s
     """Structural time-series counterfactual (CausalImpact-style) for the treated series."""
     from territorium.analytics.causal import structural_counterfactual
 
-    ctl = None if controls == "none" else ("mean" if controls == "mean" else [c.strip() for c in controls.split(",") if c.strip()])
+    ctl = None if controls == "none" else (controls if controls in ("mean", "pca") else [c.strip() for c in controls.split(",") if c.strip()])
     r = _run(panel, structural_counterfactual, unit=unit, time=time, outcome=outcome, controls=ctl, trend=trend,
              seasonal=seasonal, seed=seed, alpha=alpha, log_outcome=log_outcome,
              **_who(treatment, first_treat, treated, start))

@@ -150,7 +150,10 @@ class ImpactResult:
         p = d.get("pretrend_p")
         if p is not None and math.isfinite(p):
             ok = "OK" if p >= self.alpha else "REJECTED"
-            out.append(f"pre-trends {ok} (p = {p:.2f})")
+            how = "randomization " if d.get("pretrend_test") == "randomization" else ""
+            out.append(f"pre-trends {ok} ({how}p = {p:.2f})")
+        elif d.get("pretrend_test") == "none":
+            out.append("no pre-periods to test")
         p = d.get("placebo_p")
         if p is not None and math.isfinite(p):
             out.append(f"placebo p = {p:.2f}")

@@ -8,7 +8,8 @@
   SE. Right for a common start; **biased under staggered adoption with effects that change
   over time** (already-treated units act as controls): use :func:`callaway_santanna` there.
 * :func:`event_study` — leads and lags of adoption in a TWFE regression (reference period −1),
-  with a joint Wald test that all leads are zero (the pre-trend test).
+  with a joint Wald test that all leads are zero (the pre-trend test), or with few clusters a
+  randomization test over the units' adoption dates (:mod:`._pretrend`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pandas as pd
 from ._base import ImpactResult, new_figure, relative_effect
 from ._ols import cluster_ols, demean_twoway
 from ._panel import Panel, prepare, require_columns
+from ._pretrend import DRAWS, randomization_pretrend, wald_problem
 
 __all__ = ["did", "twfe", "event_study", "DidResult", "TwfeResult", "EventStudyResult"]
 
@@ -37,8 +39,8 @@ def _t_ci(est, se, alpha, df):
 def _few_clusters_note(P: Panel, clusters: np.ndarray) -> list:
     k = len(np.unique(clusters[P.treated]))
     if k < 5:
-        return [f"only {k} treated cluster(s): cluster-robust SEs and the pre-trend test are unreliable "
-                "with so few; prefer synthetic_control / synthetic_did (placebo inference)"]
+        return [f"only {k} treated cluster(s): cluster-robust SEs are unreliable with so few (the pre-trend "
+                "test is a randomization test); prefer synthetic_control / synthetic_did (placebo inference)"]
     return []
 
 
@@ -94,7 +96,8 @@ def _draw_event(a, coef: pd.DataFrame, outcome: str) -> None:
     a.legend(fontsize=8)
 
 
-def _event_fit(P: Panel, clusters: np.ndarray, *, leads: Optional[int], lags: Optional[int], alpha: float):
+def _event_fit(P: Panel, clusters: np.ndarray, *, leads: Optional[int], lags: Optional[int], alpha: float,
+               seed: Optional[int] = 0, permutations: int = DRAWS):
     N, T = P.Y.shape
     treated = P.treated
     if not treated.any():
@@ -136,13 +139,48 @@ def _event_fit(P: Panel, clusters: np.ndarray, *, leads: Optional[int], lags: Op
                  "n_obs": int((eb == -1).sum())})
     coef = pd.DataFrame(rows).sort_values("event_time").reset_index(drop=True)
     lead_idx = [j for j, k in enumerate(times) if k <= -2]
-    F, p, q = fit.wald(lead_idx)
+    pretrend = _pretrend_test(P, clusters, fit, lead_idx, seed=seed, draws=permutations)
     post_idx = [j for j, k in enumerate(times) if k >= 0]
     w = np.zeros(len(times))
     w[post_idx] = 1.0 / max(len(post_idx), 1)
     est = float(w @ fit.beta)
     se = float(math.sqrt(max(w @ fit.vcov @ w, 0.0)))
-    return coef, est, se, (F, p, q), fit, drop_note, eb
+    return coef, est, se, pretrend, fit, drop_note, eb
+
+
+def _pretrend_test(P: Panel, clusters: np.ndarray, fit, lead_idx, *, seed, draws) -> dict:
+    """The cluster-robust Wald test that every lead is zero, F(q, G−1), where it is reliable;
+    else the randomization test over adoption dates (see :mod:`._pretrend`)."""
+    q = len(lead_idx)
+    out = {"pretrend_p": float("nan"), "pretrend_F": float("nan"), "pretrend_leads": q,
+           "pretrend_test": "none", "pretrend_stat": float("nan"), "pretrend_draws": 0}
+    if q == 0:
+        out["pretrend_note"] = "no pre-periods to test"
+        return out
+    idx = np.asarray(lead_idx, dtype=int)
+    tr_cl = np.unique(clusters[P.treated])
+    nv_cl = np.unique(clusters[~P.treated])
+    min_group = min(len(tr_cl), len(nv_cl)) if len(nv_cl) else len(tr_cl)
+    reason = wald_problem(fit.vcov[np.ix_(idx, idx)], q, fit.n_clusters, min_group)
+    if reason is None:
+        F, p, _ = fit.wald(lead_idx)
+        out.update(pretrend_p=p, pretrend_F=F, pretrend_test="wald")
+        return out
+    blocks = None
+    if fit.n_clusters < P.n:
+        same = pd.Series(P.cohort).groupby(clusters).nunique().max() == 1
+        blocks = clusters if same else None
+    rt = randomization_pretrend(P.Y, P.cohort, control="never" if (~P.treated).any() else "notyet",
+                                blocks=blocks, draws=draws, seed=seed)
+    if rt is None:
+        out["pretrend_note"] = "no pre-periods to test"
+        return out
+    by = "clusters'" if blocks is not None else "units'"
+    out.update(pretrend_p=rt["p"], pretrend_stat=rt["stat"], pretrend_draws=rt["draws"],
+               pretrend_test="randomization",
+               pretrend_note=(f"pre-trend test by randomization over the {by} adoption dates "
+                              f"({'all ' if rt['exact'] else ''}{rt['draws']} re-assignments) because {reason}"))
+    return out
 
 
 def event_study(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
@@ -150,12 +188,16 @@ def event_study(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
                 treated_units: Optional[Iterable] = None, start: Any = None,
                 leads: Optional[int] = None, lags: Optional[int] = None,
                 cluster: Optional[str] = None, alpha: float = 0.05, log_outcome: bool = False,
-                treated: Optional[str] = None) -> EventStudyResult:
+                treated: Optional[str] = None, seed: Optional[int] = 0,
+                permutations: int = DRAWS) -> EventStudyResult:
     """Leads and lags of adoption in a two-way fixed-effects regression.
 
     ``y_it = a_i + l_t + sum_{e != -1} b_e 1[t - g_i = e] + e_it``, event times beyond
     ``-leads`` / ``lags`` binned into the end points; reference period e = −1. The pre-trend
-    test is the joint cluster-robust Wald test that every lead (e ≤ −2) is zero, F(q, G−1).
+    test is the joint cluster-robust Wald test that every lead (e ≤ −2) is zero, F(q, G−1), when
+    that test is reliable (a non-singular covariance of the leads, at least 10 clusters per lead,
+    5 treated and 5 never-treated clusters); otherwise a randomization test over the units'
+    adoption dates (``diagnostics["pretrend_test"]`` says which; see :mod:`._pretrend`).
 
     Parameters
     ----------
@@ -169,6 +211,8 @@ def event_study(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
         Bin event times below ``-leads`` and above ``lags``.
     cluster : str, optional
         Cluster column (default: the unit).
+    seed, permutations : int
+        Seed and number of re-assignments of the randomization pre-trend test (few clusters).
 
     Returns
     -------
@@ -179,14 +223,17 @@ def event_study(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
     P = prepare(panel, unit=unit, time=time, outcome=outcome, treatment=treatment, first_treat=first_treat,
                 treated_units=treated_units, start=start)
     clusters = _cluster_codes(panel, P, unit, cluster)
-    coef, est, se, (F, p, q), fit, note, eb = _event_fit(P, clusters, leads=leads, lags=lags, alpha=alpha)
+    coef, est, se, pt, fit, note, eb = _event_fit(P, clusters, leads=leads, lags=lags, alpha=alpha, seed=seed,
+                                                  permutations=permutations)
     ci = _t_ci(est, se, alpha, fit.n_clusters - 1)
     post = P.status() > 0
     cf = float(np.mean(P.Y[post])) - est if post.any() else None
     rel, rel_ci = relative_effect(est, ci, cf, log_outcome=log_outcome)
     notes = list(P.notes) + ([note] if note else []) + _few_clusters_note(P, clusters)
-    diag = {"pretrend_p": p, "pretrend_F": F, "pretrend_leads": q, "n_units": P.n,
-            "n_treated": int(P.treated.sum()), "n_periods": P.T, "n_clusters": fit.n_clusters, "notes": notes}
+    if pt.get("pretrend_note"):
+        notes.append(pt.pop("pretrend_note"))
+    diag = {**pt, "n_units": P.n, "n_treated": int(P.treated.sum()), "n_periods": P.T,
+            "n_clusters": fit.n_clusters, "notes": notes}
     return EventStudyResult(method="event_study", outcome=outcome, estimate=est, se=se, ci=ci, relative=rel,
                             relative_ci=rel_ci, alpha=alpha, diagnostics=diag,
                             details={"coefficients": coef})
@@ -312,7 +359,7 @@ def did(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
         treated_units: Optional[Iterable] = None, start: Any = None,
         treatment: Optional[str] = None, first_treat: Optional[str] = None,
         cluster: Optional[str] = None, alpha: float = 0.05, log_outcome: bool = False,
-        treated: Optional[str] = None) -> DidResult:
+        treated: Optional[str] = None, seed: Optional[int] = 0, permutations: int = DRAWS) -> DidResult:
     """Classic 2×2 difference-in-differences for one treated group with one start date.
 
     Each unit's outcome is averaged over the pre-period and the post-period; the estimate is
@@ -320,7 +367,9 @@ def did(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
     treated dummy, with CR1 standard errors clustered by unit (or ``cluster``) and a t(G−1)
     interval. With at least two pre-periods an event study runs alongside (event times beyond
     ±20 binned into the end points): its lead coefficients give ``diagnostics["pretrend_p"]``
-    and the plot.
+    (the Wald test, or with few clusters the randomization test of :func:`event_study`; ``seed``
+    and ``permutations`` are that test's) and the plot. With one pre-period there is nothing to
+    test: ``pretrend_test`` is ``"none"`` and the summary says so.
 
     Treatment: ``treated_units`` + ``start``; or ``treatment`` (0/1 per row, or a unit flag
     with ``start``); or ``first_treat`` with a single start date. Staggered starts raise
@@ -357,9 +406,14 @@ def did(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
     details = {"cells": cells, "means": _means_frame(P), "start_index": g}
     if g >= 2:
         # event times beyond ±20 are binned into the end points (keeps long weekly panels cheap)
-        coef, _, _, (F, p, q), _, _, _ = _event_fit(P, clusters, leads=min(g, 20), lags=min(P.T - g - 1, 20),
-                                                    alpha=alpha)
-        diag.update(pretrend_p=p, pretrend_F=F, pretrend_leads=q)
+        coef, _, _, pt, _, _, _ = _event_fit(P, clusters, leads=min(g, 20), lags=min(P.T - g - 1, 20),
+                                             alpha=alpha, seed=seed, permutations=permutations)
+        if pt.get("pretrend_note"):
+            diag["notes"].append(pt.pop("pretrend_note"))
+        diag.update(pt)
         details["coefficients"] = coef
+    else:
+        diag.update(pretrend_p=float("nan"), pretrend_test="none", pretrend_leads=0)
+        diag["notes"].append("no pre-periods to test: one period before the start")
     return DidResult(method="did", outcome=outcome, estimate=est, se=se, ci=ci, relative=rel, relative_ci=rel_ci,
                      alpha=alpha, diagnostics=diag, details=details)

@@ -15,7 +15,10 @@ aggregations (``simple``, ``dynamic`` — event time — and ``group``) are line
 group-size weights, and their influence functions include the estimation of those weights.
 Standard errors are analytic (``sqrt(mean(IF²)/n)``) or, with ``bootstrap=B``, from the
 multiplier bootstrap with Mammen weights (seeded). The pre-trend test is the Wald test that
-every pre-period ATT(g,t) is zero (chi-square, as R ``did`` reports).
+every pre-period ATT(g,t) is zero (chi-square, as R ``did`` reports) when that test is reliable;
+with few units — a singular covariance of the pre-period ATTs, fewer than 10 units per
+restriction, or a cohort or control group under 5 units — it is a randomization test over the
+units' adoption dates instead (:mod:`._pretrend`; ``diagnostics["pretrend_test"]`` says which).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from scipy import stats
 
 from ._base import ImpactResult, new_figure, normal_ci, relative_effect
 from ._panel import NEVER, prepare
+from ._pretrend import DRAWS, randomization_pretrend, wald_problem
 
 __all__ = ["callaway_santanna", "CallawaySantAnnaResult"]
 
@@ -120,7 +124,7 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
                       control: str = "never", base_period: str = "varying", anticipation: int = 0,
                       aggregation: str = "simple", bootstrap: int = 0, seed: Optional[int] = 0,
                       alpha: float = 0.05, log_outcome: bool = False,
-                      treated: Optional[str] = None) -> CallawaySantAnnaResult:
+                      treated: Optional[str] = None, permutations: int = DRAWS) -> CallawaySantAnnaResult:
     """Group-time ATTs (Callaway & Sant'Anna 2021) with simple, dynamic and group aggregations.
 
     Parameters
@@ -144,7 +148,10 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     bootstrap : int
         0 for analytic standard errors, else the number of multiplier-bootstrap draws.
     seed : int
-        Seed of the bootstrap draws.
+        Seed of the bootstrap draws and of the randomization pre-trend test.
+    permutations : int
+        Re-assignments of the randomization pre-trend test (used instead of the Wald test when
+        there are few units; every distinct re-assignment when there are no more than this).
 
     Returns
     -------
@@ -287,18 +294,34 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     overall["ci_lo"] = overall["estimate"] - z * overall["se"]
     overall["ci_hi"] = overall["estimate"] + z * overall["se"]
 
-    # pre-trend Wald test (R did): pre-period ATT(g,t), analytic V
+    # pre-trend test: R did's Wald test on the pre-period ATT(g,t)s where it is reliable, a
+    # randomization test over the units' adoption dates where it is not (few units)
     pre = np.flatnonzero((~post) & ~is_ref)
-    pre_p = float("nan")
-    W = float("nan")
-    if len(pre):
-        Vpre = IF[:, pre].T @ IF[:, pre] / n
-        okv = np.diag(Vpre) > 1e-300
-        pre = pre[okv]
-        if len(pre):
-            Vpre = IF[:, pre].T @ IF[:, pre] / n
-            W = float(n * att[pre] @ np.linalg.pinv(Vpre) @ att[pre])
-            pre_p = float(stats.chi2.sf(W, len(pre)))
+    pre_p, W, stat, draws = float("nan"), float("nan"), float("nan"), 0
+    if len(pre) == 0:
+        test, reason = "none", "no pre-periods to test"
+        notes.append(reason)
+    else:
+        # as R did: cells whose ATT has no sampling variance are left out of the Wald test
+        pre_w = pre[(IF[:, pre] ** 2).sum(axis=0) > 1e-300]
+        Vpre = IF[:, pre_w].T @ IF[:, pre_w] / n
+        min_group = int(min(min(cells[k][5], cells[k][6]) for k in pre))
+        reason = wald_problem(Vpre, len(pre_w), n, min_group) if len(pre_w) else "no pre-period ATT varies"
+        if reason is None:
+            test = "wald"
+            W = float(n * att[pre_w] @ np.linalg.solve(Vpre, att[pre_w]))
+            pre_p = float(stats.chi2.sf(W, len(pre_w)))
+        else:
+            rt = randomization_pretrend(Y[:, :tmax], G, control=control, anticipation=anticipation,
+                                        draws=permutations, seed=seed)
+            if rt is None:
+                test, reason = "none", "no pre-periods to test"
+                notes.append(reason)
+            else:
+                test = "randomization"
+                pre_p, stat, draws = rt["p"], rt["stat"], rt["draws"]
+                notes.append(f"pre-trend test by randomization over the units' adoption dates "
+                             f"({'all ' if rt['exact'] else ''}{draws} re-assignments) because {reason}")
 
     lab = P.label
     att_gt = pd.DataFrame({"group": [lab(g) for g in gg], "time": [lab(t) for t in tt],
@@ -334,7 +357,8 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
             wcell[ke] += pg[ke] / pg[ke].sum() / epos.sum()
     cf = float(wcell @ (ybar - att))
     rel, rel_ci = relative_effect(est, ci, cf, log_outcome=log_outcome)
-    diag = {"pretrend_p": pre_p, "pretrend_W": W, "pretrend_cells": int(len(pre)), "n_units": n,
+    diag = {"pretrend_p": pre_p, "pretrend_test": test, "pretrend_W": W, "pretrend_stat": stat,
+            "pretrend_draws": draws, "pretrend_cells": int(len(pre)), "n_units": n,
             "n_treated": int((~never).sum()), "n_never_treated": int(never.sum()), "n_periods": T,
             "n_cohorts": int(len(glist)), "control": control, "base_period": base_period,
             "se_method": f"multiplier bootstrap ({bootstrap} draws)" if bootstrap else "analytic influence function",
