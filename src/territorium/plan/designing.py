@@ -18,6 +18,7 @@ import pandas as pd
 from territorium.design import design, tradeoff
 from territorium.design.engine import DesignInputError, DesignResult
 from territorium.model import Units
+from territorium.plan._files import pick_column, read_table
 from territorium.plan.workspace import UnitLoad, Workspace, WorkspaceError, fill_unassigned
 
 __all__ = [
@@ -74,25 +75,10 @@ def parse_balance(specs: Sequence[str]) -> dict[str, float]:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise DesignJobError(f"{path}: file not found")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=str)
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path).astype(str)
-        return pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
-    except Exception as exc:  # unreadable file: say which and why
-        raise DesignJobError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    return read_table(path, DesignJobError)
 
 
-def _pick(df: pd.DataFrame, names: Sequence[str]) -> str | None:
-    """The first column of ``df`` whose normalised name is in ``names``."""
-    low = {c.strip().lower().replace(" ", "_"): c for c in df.columns}
-    for n in names:
-        if n in low:
-            return low[n]
-    return None
+_pick = pick_column
 
 
 def _norm_zip(s: pd.Series) -> pd.Series:

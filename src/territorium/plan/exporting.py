@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from territorium.hierarchy import Hierarchy, HierarchyError, adjacency_groups
+from territorium.plan._files import pick_column
+from territorium.plan._files import read_table as _read
 
 __all__ = [
     "ExportError", "ExportPlan", "FORMATS", "read_table", "read_alignment_file", "read_assignment_file",
@@ -53,30 +55,11 @@ class ExportError(Exception):
 
 # ------------------------------------------------------------------------------ inputs
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV / Excel / Parquet file as text columns (header row 1)."""
-    path = Path(path)
-    if not path.exists():
-        raise ExportError(f"{path}: file not found")
-    try:
-        suf = path.suffix.lower()
-        if suf in (".xlsx", ".xls"):
-            df = pd.read_excel(path, dtype=str)
-        elif suf in (".parquet", ".pq"):
-            df = pd.read_parquet(path).astype(str)
-        else:
-            df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig", keep_default_na=False)
-    except Exception as exc:  # unreadable: say which file and why
-        raise ExportError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df.fillna("")
+    """A CSV / Excel / Parquet file as text columns (header row 1), empty cells as ``""``."""
+    return _read(path, ExportError, blank_na=True)
 
 
-def _pick(df: pd.DataFrame, names: Sequence[str]) -> str | None:
-    low = {c.strip().lower().replace(" ", "_"): c for c in df.columns}
-    for n in names:
-        if n in low:
-            return low[n]
-    return None
+_pick = pick_column
 
 
 def read_alignment_file(path: Path) -> pd.DataFrame:
