@@ -55,26 +55,31 @@ def _handover_table(ho, names, title: str):
 def territories_command(
     alignment: Optional[Path] = typer.Option(Path("out/designed.csv"), "--alignment", help="Alignment CSV (unit_id|zip, territory), e.g. from `territorium design`; 'none' uses the imported alignment."),
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county, state or account."),
-    reps_from: str = typer.Option("workspace", "--reps-from", help="'workspace' (imported active reps, managers left out) or a CSV/Excel file: rep_id, name, home_zip or home_lat/home_lon, capacity_hours, fte, skills."),
+    reps_from: str = typer.Option("workspace", "--reps-from", help="'workspace' (imported active reps, managers left out) or a CSV/Excel file: rep_id, name, home_zip or home_lat/home_lon, capacity_hours, fte, skills, team."),
+    slots: Optional[str] = typer.Option(None, "--slots", help="Reps per territory: auto (ceil(workload / (mean capacity x (1 + --slack)))), a number, or a CSV/Excel file (territory, slots; territories not listed get 1). Every slot must be filled. Default: one each, vacancies allowed."),
+    by: str = typer.Option("rep", "--by", help="rep: assign reps; team: assign predefined teams (a team column on the reps, or --teams), each as one assignee with the members' capacity-weighted home, summed capacity and joint skills."),
+    teams: Optional[Path] = typer.Option(None, "--teams", help="CSV/Excel file of teams: team, rep_id (one row per member). It is then the list of teams: the reps' own team column must name teams in it."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Cost weights in km-equivalents, e.g. travel=1,skill=100,capacity=200,continuity=100,vacancy=1000 (these are the defaults)."),
     capacity: str = typer.Option("hours", "--capacity", help="hours: capacity_hours as given; share: capacities as shares of the total workload (+ --slack)."),
-    slack: float = typer.Option(0.05, "--slack", help="Head-room over the total workload with --capacity share (0.05 = 5%)."),
-    must: List[str] = typer.Option([], "--must", help="REP=TERRITORY: this rep must take this territory (repeatable)."),
-    must_not: List[str] = typer.Option([], "--must-not", help="REP=TERRITORY: this rep must not take it (repeatable)."),
+    slack: float = typer.Option(0.05, "--slack", help="Head-room over the total workload with --capacity share, and the overload one rep may carry before --slots auto adds another (0.05 = 5%)."),
+    must: List[str] = typer.Option([], "--must", help="REP=TERRITORY (TEAM=TERRITORY with --by team): must take this territory (repeatable)."),
+    must_not: List[str] = typer.Option([], "--must-not", help="REP=TERRITORY (TEAM=TERRITORY with --by team): must not take it (repeatable)."),
     require: List[str] = typer.Option([], "--require", help="TERRITORY=SKILL[;SKILL]: only reps with these skills may take it (repeatable)."),
     protect: bool = typer.Option(True, "--protect-open-opps/--no-protect-open-opps", help=_PROTECT_HELP),
     protect_days: Optional[int] = typer.Option(None, "--protect-days", help="Only deals closing within this many days protect (default: every open deal)."),
     protect_min_prob: float = typer.Option(0.0, "--protect-min-probability", help="Only deals at or above this win probability (%) protect."),
     method: str = typer.Option("lap", "--method", help="lap (linear assignment, exact) or mip (the same model with HiGHS)."),
-    out: Path = typer.Option(Path("out/assignment.csv"), "--out", help="Rep → territory CSV; _accounts, _handover, _moves and _protected CSVs are written beside it."),
+    out: Path = typer.Option(Path("out/assignment.csv"), "--out", help="Rep (or team) → territory CSV, one row per territory and rep; _territories (head count, reps, combined capacity), _accounts, _handover, _moves and _protected CSVs are written beside it."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
-    """One rep per territory at least cost: travel from home, skills, capacity, continuity.
+    """Reps (or teams) to territories at least cost: travel from home, skills, capacity, continuity.
 
-    Solved exactly (linear assignment); vacant territories and benched reps are reported.
-    Accounts follow their territory's rep unless protected by open deals; every account gets
-    a reason and every rep a hand-over list (accounts and revenue gained and lost).
+    One rep per territory, or a head count per territory (--slots), or predefined teams
+    (--by team); solved exactly (linear assignment). Vacant territories and benched reps are
+    reported. Accounts follow their territory's rep (split among its reps when it has several)
+    unless protected by open deals; every account gets a reason and every rep a hand-over list
+    (accounts and revenue gained and lost).
     """
     from rich.console import Console
     from rich.table import Table
@@ -88,7 +93,8 @@ def territories_command(
         job = TerritoryJob(alignment=None if alignment is None or str(alignment).lower() == "none" else alignment,
                            level=units, reps=reps_from, weights=RepWeights.parse(weights), capacity=capacity,
                            slack=slack, must=must, forbid=must_not, require=require,
-                           protect=_rule(protect, protect_days, protect_min_prob), method=method)
+                           protect=_rule(protect, protect_days, protect_min_prob), method=method,
+                           slots=slots, by=by, teams=teams)
         ws = Workspace(database)
         with _progress(console, as_json) as bar:
             task = bar.add_task("loading", total=1.0)
@@ -97,28 +103,51 @@ def territories_command(
     except (AssignJobError, AssignInputError, WorkspaceError) as exc:
         _fail(console, exc)
     r = res.result
+    idc = r.id_column
     if as_json:
         typer.echo(json.dumps({
             "objective": r.objective, "vacant": list(r.vacant), "benched": list(r.benched), "method": r.method,
+            "by": r.by, "slots": {t: int(n) for t, n in zip(r.territory_ids, r.slots)},
             "territories": json.loads(r.table.to_json(orient="records")),
+            "territory_summary": json.loads(r.territories.to_json(orient="records")),
             "protected": int(len(res.handover.protected)), "moved": int(len(res.handover.moves)),
             "files": {k: str(v) for k, v in paths.items()}}, indent=1))
         return
     names = res.reps.set_index("rep_id")["name"].to_dict()
-    t = Table(title=f"Reps → territories ({len(r.territory_ids)} territories, {len(r.rep_ids)} reps; "
-                    f"total cost {r.objective:,.0f} km-eq.)")
-    for c in ("territory", "rep", "km", "skills", "workload h", "capacity h", "owns", "rank", "cost"):
-        t.add_column(c, justify="left" if c in ("territory", "rep") else "right")
+    who = "Teams" if r.by == "team" else "Reps"
+    t = Table(title=f"{who} → territories ({len(r.territory_ids)} territories, {int(r.slots.sum())} slots, "
+                    f"{len(r.rep_ids)} {who.lower()}; total cost {r.objective:,.0f} km-eq.)")
+    cols = ["territory", "team", "members"] if r.by == "team" else ["territory", "rep"]
+    for c in cols + ["km", "skills", "workload h", "capacity h", "owns", "rank", "cost"]:
+        t.add_column(c, justify="left" if c in ("territory", "rep", "team", "members") else "right")
+    shared = bool((r.slots > 1).any())
     for _, row in r.table.iterrows():
-        if row["rep_id"] is None:
-            t.add_row(row["territory_id"], "[yellow]vacant[/yellow]", *[""] * 6, f"{row['cost']:,.0f}")
+        lab = row["territory_id"] + (f" ({int(row['slot'])}/{int(row['slots'])})" if shared else "")
+        if row[idc] is None:
+            t.add_row(lab, "[yellow]vacant[/yellow]", *[""] * (len(cols) + 4), f"{row['cost']:,.0f}")
             continue
-        t.add_row(row["territory_id"], str(names.get(row["rep_id"]) or row["rep_id"]), f"{row['travel_km']:,.0f}",
-                  f"{row['skill_cover']:.0%}", f"{row['workload']:,.0f}", f"{row['capacity']:,.0f}",
+        if r.by == "team":
+            first = [lab, str(row[idc]), ", ".join(str(names.get(m) or m) for m in str(row["members"]).split(";"))]
+        else:
+            first = [lab, str(names.get(row[idc]) or row[idc])]
+        wl = (f"{row['workload_share']:,.0f} of {row['workload']:,.0f}" if row["slots"] > 1
+              else f"{row['workload']:,.0f}")
+        t.add_row(*first, f"{row['travel_km']:,.0f}", f"{row['skill_cover']:.0%}", wl, f"{row['capacity']:,.0f}",
                   f"{row['owned_share']:.0%}", str(int(row["rank"])), f"{row['cost']:,.0f}")
     console.print(t)
+    if shared or r.by == "team":
+        s = Table(title="Per territory: head count, reps, combined capacity vs workload")
+        for c in ("territory", "slots", "reps", "workload h", "capacity h", "use"):
+            s.add_column(c, justify="left" if c in ("territory", "reps") else "right")
+        for _, row in r.territories.iterrows():
+            reps_txt = ", ".join(str(names.get(m) or m) for m in str(row["reps"]).split(";") if m)
+            s.add_row(row["territory_id"], str(int(row["slots"])), reps_txt or "[yellow]vacant[/yellow]",
+                      f"{row['workload']:,.0f}", "" if row["capacity"] != row["capacity"] else f"{row['capacity']:,.0f}",
+                      "" if row["utilisation"] != row["utilisation"] else f"{row['utilisation']:.0%}")
+        console.print(s)
     if r.benched:
-        console.print(f"benched reps (more reps than territories): {', '.join(r.benched)}")
+        console.print(f"benched {who.lower()} (more {who.lower()} than slots): "
+                      + ", ".join(str(names.get(b) or b) for b in r.benched))
     console.print(_handover_table(res.handover, names, "Hand-over per rep (accounts and revenue)"))
     console.print(f"{len(res.handover.moves):,} accounts change owner; {len(res.handover.protected):,} stay with "
                   "their owner for now (open opportunities)")

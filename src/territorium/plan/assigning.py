@@ -1,7 +1,9 @@
 """Staffing jobs: workspace data and files in, assignment tables, hand-over lists and plots out.
 
-* :func:`run_assign_territories` — one rep per territory of an alignment file (exact LAP), the
-  accounts follow their territory's rep except those protected by open deals; hand-over list.
+* :func:`run_assign_territories` — reps (or predefined teams) to the territories of an
+  alignment file, one each or a head count per territory (exact LAP); the accounts follow their
+  territory's rep — split among its reps by a small generalized assignment when it has several —
+  except those protected by open deals; hand-over list.
 * :func:`run_assign_accounts` — accounts straight to reps (generalized assignment with
   capacities and skills, a lower bound and the gap); hand-over list.
 * :func:`run_sizing` — the sizing curve ("how many reps?") and :func:`plot_sizing`.
@@ -27,7 +29,8 @@ from territorium.measures import account_workload, load_profile
 from territorium.plan.workspace import UnitLoad, Workspace, WorkspaceError
 
 __all__ = [
-    "AssignJobError", "DEFAULT_CAPACITY_HOURS", "load_reps", "account_table", "protection",
+    "AssignJobError", "DEFAULT_CAPACITY_HOURS", "load_reps", "load_teams", "read_slots", "account_table",
+    "protection",
     "TerritoryJob", "TerritoryJobResult", "run_assign_territories",
     "AccountJob", "AccountJobResult", "run_assign_accounts",
     "write_territory_outputs", "write_account_outputs",
@@ -81,7 +84,9 @@ def load_reps(ws: Workspace | None, source: str | Path = "workspace", *,
     ``source`` is ``"workspace"`` (active reps of the imported users, managers left out unless
     ``include_managers``) or a CSV / Excel file with columns ``rep_id`` (or ``id``), optional
     ``name``, ``home_zip`` (or ``zip``) or ``home_lat``/``home_lon``, ``capacity_hours``,
-    ``fte``, ``skills``. A rep without capacity gets ``fte`` × ``default_capacity`` hours.
+    ``fte``, ``skills``, ``team``. A rep without capacity gets ``fte`` × ``default_capacity``
+    hours. The result also has ``team`` (None when not given) and ``source_row`` (the file row,
+    for messages; None for workspace reps).
     Raises :class:`AssignJobError` naming the rep (and file row) without a home location.
     """
     if str(source) == "workspace":
@@ -109,7 +114,8 @@ def load_reps(ws: Workspace | None, source: str | Path = "workspace", *,
         for out, names in (("name", ["name", "full_name"]), ("home_zip", ["home_zip", "zip", "postal_code", "postalcode"]),
                            ("home_lat", ["home_lat", "lat", "latitude"]), ("home_lon", ["home_lon", "lon", "lng", "longitude"]),
                            ("capacity_hours", ["capacity_hours", "capacity", "hours"]), ("fte", ["fte"]),
-                           ("skills", ["skills", "skill", "specialties", "languages"]), ("title", ["title"])):
+                           ("skills", ["skills", "skill", "specialties", "languages"]), ("title", ["title"]),
+                           ("team", ["team", "team_id", "team_name", "pod"])):
             c = _pick(df, names)
             reps[out] = df[c] if c is not None else None
         for col in ("home_lat", "home_lon", "capacity_hours", "fte"):
@@ -146,10 +152,139 @@ def load_reps(ws: Workspace | None, source: str | Path = "workspace", *,
     bad = cap <= 0
     if bad.any():
         raise AssignJobError(f"{where}: reps with capacity ≤ 0 hours: {', '.join(reps.loc[bad, 'rep_id'].astype(str)[:10])}")
+    team = reps["team"] if "team" in reps.columns else pd.Series(None, index=reps.index, dtype="object")
+    team = team.astype("object").map(lambda x: None if x is None or str(x).strip() in ("", "nan", "None", "<NA>")
+                                     else str(x).strip())
     out = pd.DataFrame({"rep_id": reps["rep_id"].astype(str), "name": reps.get("name"),
                         "home_lat": reps["home_lat"].astype(float), "home_lon": reps["home_lon"].astype(float),
-                        "capacity_hours": cap.astype(float), "fte": fte, "skills": reps.get("skills")})
+                        "capacity_hours": cap.astype(float), "fte": fte, "skills": reps.get("skills"),
+                        "team": team.to_numpy(dtype=object),
+                        "source_row": rows if rows is not None else [None] * len(reps)})
+    out.attrs["source"] = where
     return out.reset_index(drop=True)
+
+
+def _where(reps: pd.DataFrame, i: int) -> str:
+    """``rep X (reps.csv row 3)`` for messages."""
+    row = reps["source_row"].iat[i] if "source_row" in reps.columns else None
+    src = reps.attrs.get("source", "")
+    return f"{reps['rep_id'].iat[i]}" + (f" ({src} row {int(row)})" if row is not None and row == row else "")
+
+
+def load_teams(path: str | Path, reps: pd.DataFrame, ws: Workspace | None = None) -> pd.DataFrame:
+    """Give the reps their teams from a file: columns ``team`` and ``rep_id`` (one row per
+    member; a row with a team and no rep declares a team).
+
+    The file is then the list of teams: a rep's team from the reps file that the teams file
+    does not list is an unknown team. Errors name the file, row and column: an empty team name,
+    an unknown rep, a rep in two teams, a team with no members (or whose members are all
+    outside the rep pool: inactive reps, managers).
+    """
+    path = Path(path)
+    df = _read_table(path)
+    tcol = _pick(df, ["team", "team_id", "team_name", "pod"])
+    if tcol is None:
+        raise AssignJobError(f"{path}: needs a column team (found: {', '.join(map(str, df.columns))})")
+    rcol = _pick(df, ["rep_id", "id", "user_id", "owner_id", "rep", "member"])
+
+    def clean(v) -> str:
+        return "" if v is None or str(v).strip() in ("", "nan", "None") else str(v).strip()
+
+    pool = {r: i for i, r in enumerate(reps["rep_id"].astype(str))}
+    outside: set[str] = set()
+    if ws is not None:
+        try:
+            everyone = ws.table("reps")
+            outside = set(everyone["rep_id"].astype(str)) - set(pool)
+        except Exception:  # no reps table: only the pool counts
+            outside = set()
+    declared: dict[str, int] = {}
+    member_of: dict[str, tuple[str, int]] = {}
+    skipped: dict[str, list[str]] = {}
+    for k in range(len(df)):
+        row = k + 2
+        team = clean(df[tcol].iat[k])
+        rep = clean(df[rcol].iat[k]) if rcol is not None else ""
+        if not team:
+            raise AssignJobError(f"{path}: row {row}, column {tcol!r}: empty team name"
+                                 + (f" (rep {rep})" if rep else ""))
+        declared.setdefault(team, row)
+        if not rep:
+            continue
+        if rep not in pool:
+            if rep in outside:
+                skipped.setdefault(team, []).append(rep)
+                continue
+            raise AssignJobError(f"{path}: row {row}, column {rcol!r}: unknown rep {rep!r} (not among the reps)")
+        if rep in member_of and member_of[rep][0] != team:
+            t0, r0 = member_of[rep]
+            raise AssignJobError(f"{path}: row {row}: rep {rep} is already in team {t0!r} (row {r0}); "
+                                 "a rep belongs to one team")
+        member_of[rep] = (team, row)
+    out = reps.copy()
+    team = out["team"].astype("object").to_numpy().copy() if "team" in out.columns else np.full(len(out), None)
+    for i, r in enumerate(out["rep_id"].astype(str)):
+        if r in member_of:
+            team[i] = member_of[r][0]
+        elif team[i] is not None and team[i] == team[i] and str(team[i]) not in declared:
+            raise AssignJobError(f"{_where(out, i)}: unknown team {team[i]!r} (not in {path}; teams there: "
+                                 f"{', '.join(list(declared)[:8])}{'...' if len(declared) > 8 else ''})")
+    out["team"] = team
+    have = set(str(t) for t in team if t is not None and t == t)
+    empty = [t for t in declared if t not in have]
+    if empty:
+        t = empty[0]
+        why = (f": its reps {', '.join(skipped[t])} are not in the rep pool (inactive or managers)"
+               if t in skipped else "")
+        raise AssignJobError(f"{path}: team {t!r} (row {declared[t]}) has no members{why}"
+                             + (f"; also {', '.join(map(repr, empty[1:6]))}" if len(empty) > 1 else ""))
+    out.attrs.update(reps.attrs)
+    return out
+
+
+def read_slots(spec, territories: Sequence[str]):
+    """``--slots``: None, ``"auto"``, a whole number, or a file (``territory``, ``slots``) →
+    what :func:`territorium.assign.assign_reps` takes as ``slots`` (territories missing from the
+    file get one). Errors name the file, row and column."""
+    if spec is None or str(spec).strip() == "":
+        return None
+    text = str(spec).strip()
+    if text.lower() == "auto":
+        return "auto"
+    if text.isdigit():
+        if int(text) < 1:
+            raise AssignJobError(f"--slots {text}: a head count must be at least 1")
+        return int(text)
+    path = Path(text)
+    if not path.exists():
+        raise AssignJobError(f"--slots {text!r}: not 'auto', a whole number or an existing file (territory, slots)")
+    df = _read_table(path)
+    tcol = _pick(df, ["territory", "territory_id", "terr"])
+    ncol = _pick(df, ["slots", "head_count", "headcount", "reps", "n_reps"])
+    if tcol is None or ncol is None:
+        raise AssignJobError(f"{path}: needs columns territory and slots (found: {', '.join(map(str, df.columns))})")
+    known = set(map(str, territories))
+    out: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for k in range(len(df)):
+        row = k + 2
+        t = str(df[tcol].iat[k]).strip()
+        raw = df[ncol].iat[k]
+        if t not in known:
+            raise AssignJobError(f"{path}: row {row}, column {tcol!r}: unknown territory {t!r} (territories are "
+                                 f"{', '.join(sorted(known)[:6])}{'...' if len(known) > 6 else ''})")
+        try:
+            n = float(str(raw).strip())
+        except ValueError:
+            n = np.nan
+        if not np.isfinite(n) or n < 1 or n != int(n):
+            raise AssignJobError(f"{path}: row {row}, column {ncol!r}: {raw!r} is not a whole number ≥ 1 "
+                                 f"(territory {t})")
+        if t in first:
+            raise AssignJobError(f"{path}: row {row}: territory {t} is listed twice (first in row {first[t]})")
+        first[t] = row
+        out[t] = int(n)
+    return out
 
 
 def _account_revenue(ws: Workspace, window: tuple[dt.datetime, dt.datetime] | None) -> pd.Series:
@@ -195,12 +330,12 @@ def _scale_capacity(cap: np.ndarray, demand: float, mode: str, slack: float) -> 
     raise AssignJobError(f"--capacity must be 'hours' or 'share', not {mode!r}")
 
 
-def _parse_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
+def _parse_pairs(items: Sequence[str], what: str, form: str = "REP=TERRITORY") -> list[tuple[str, str]]:
     out = []
     for it in items or ():
         a, sep, b = str(it).partition("=")
         if not sep or not a.strip() or not b.strip():
-            raise AssignJobError(f"{what} {it!r}: expected REP=TERRITORY")
+            raise AssignJobError(f"{what} {it!r}: expected {form}")
         out.append((a.strip(), b.strip()))
     return out
 
@@ -225,6 +360,10 @@ class TerritoryJob:
     protect: ProtectionRule = field(default_factory=ProtectionRule)
     method: str = "lap"
     profile: str | Path | None = None
+    slots: str | int | None = None         # None: one rep each | "auto" | N | FILE (territory, slots)
+    by: str = "rep"                        # rep | team
+    teams: Path | None = None              # team, rep_id file (None: the reps' own team column)
+    split_time_limit: float = 5.0          # seconds per territory to split its accounts among its reps
 
 
 @dataclass(frozen=True)
@@ -234,6 +373,54 @@ class TerritoryJobResult:
     accounts: pd.DataFrame                 # one row per account: owner, planned, new owner, reason
     handover: Handover
     notes: tuple = ()
+
+
+def _planned_reps(acc: pd.DataFrame, pool: pd.DataFrame, res: RepAssignment, *, slack: float = 0.05,
+                  time_limit: float = 5.0) -> tuple[np.ndarray, list[str]]:
+    """The planned rep of every account: its territory's rep; when the territory has several
+    reps (a head count above 1, or a team), the accounts are split among them by a generalized
+    assignment (least travel, current owner kept when one of them, each rep's share of the
+    territory's hours in proportion to capacity, + ``slack``). Returns (rep id or None per
+    account, a note per account on the split, "" when there was none)."""
+    planned = np.full(len(acc), None, dtype=object)
+    notes = [""] * len(acc)
+    terr = acc["territory"].to_numpy(dtype=object)
+    caps = pool.set_index(pool["rep_id"].astype(str))
+    for j, tid in enumerate(res.territory_ids):
+        reps_t = [m for a in res.reps_of_territory[j] for m in res.members[res.rep_ids[a]]]
+        if not reps_t:
+            continue
+        idx = np.flatnonzero(terr == tid)
+        if len(reps_t) == 1 or not len(idx):
+            planned[idx] = reps_t[0]
+            continue
+        sub = acc.iloc[idx]
+        w = np.nan_to_num(sub["workload"].to_numpy(dtype=np.float64))
+        c = caps.loc[reps_t, "capacity_hours"].to_numpy(dtype=np.float64)
+        c = np.where(np.isfinite(c) & (c > 0), c, np.nanmean(np.where(c > 0, c, np.nan)) if (c > 0).any() else 1.0)
+        share = c / c.sum() * max(w.sum(), 1e-9) * (1.0 + slack)
+        pos = {r: k for k, r in enumerate(reps_t)}
+        cur = np.array([pos.get(str(o), -1) for o in sub["owner_id"].astype("object")], dtype=np.int64)
+        lat = sub["lat"].to_numpy(dtype=np.float64)
+        lon = sub["lon"].to_numpy(dtype=np.float64)
+        if not np.isfinite(lat).any():  # nobody located: by capacity share, current owners kept
+            lat = np.zeros(len(idx))
+            lon = np.zeros(len(idx))
+            rl = np.zeros(len(reps_t))
+            rn = np.zeros(len(reps_t))
+        else:
+            rl = caps.loc[reps_t, "home_lat"].to_numpy(dtype=np.float64)
+            rn = caps.loc[reps_t, "home_lon"].to_numpy(dtype=np.float64)
+        try:
+            g = assign_accounts(w, share, account_lat=lat, account_lon=lon, rep_lat=rl, rep_lon=rn, current=cur,
+                                overload_penalty=1000.0, time_limit=time_limit, use_lp=False, rep_ids=reps_t)
+        except AssignInputError as exc:
+            raise AssignJobError(f"territory {tid}: splitting its accounts among {', '.join(reps_t)}: {exc}") from None
+        planned[idx] = [reps_t[k] for k in g.rep]
+        head = f"{len(reps_t)} reps share {tid} ({', '.join(reps_t)}), each about its capacity's share of the hours"
+        for k, i in enumerate(idx):
+            notes[i] = f"{head}: {g.explanations['reason'].iat[k]}"
+    return planned, notes
 
 
 def run_assign_territories(job: TerritoryJob, ws: Workspace | None = None, *, load: UnitLoad | None = None,
@@ -253,7 +440,20 @@ def run_assign_territories(job: TerritoryJob, ws: Workspace | None = None, *, lo
         terr_of_unit, labels, _missing = read_current(job.alignment, ws, load)
     except DesignJobError as exc:
         raise AssignJobError(str(exc)) from None
+    if job.by not in ("rep", "team"):
+        raise AssignJobError(f"--by must be 'rep' or 'team', not {job.by!r}")
     reps = load_reps(ws, job.reps)
+    if job.teams is not None:
+        reps = load_teams(job.teams, reps, ws if str(job.reps) == "workspace" else None)
+    if job.by == "team":
+        none = np.flatnonzero(reps["team"].isna().to_numpy())
+        if len(reps) and len(none) == len(reps):
+            raise AssignJobError("--by team: the reps have no team: add a team column to the reps file or give "
+                                 "--teams FILE (team, rep_id)")
+        if len(none):
+            who = [_where(reps, i) for i in none]
+            raise AssignJobError(f"--by team: reps without a team: {', '.join(who[:10])}"
+                                 f"{f' and {len(who) - 10} more' if len(who) > 10 else ''}")
     acc = account_table(ws, profile=job.profile, load=load)
     unit = acc["unit"].to_numpy(dtype=np.int64)
     terr = np.where(unit >= 0, np.asarray(labels, dtype=object)[terr_of_unit[np.maximum(unit, 0)]], None)
@@ -275,17 +475,21 @@ def run_assign_territories(job: TerritoryJob, ws: Workspace | None = None, *, lo
         if not sep:
             raise AssignJobError(f"--require {spec!r}: expected TERRITORY=SKILL[;SKILL]")
         req[a.strip()] = b
-    say(0.5, "assigning reps")
+    slots = read_slots(job.slots, t["territory_id"].astype(str).tolist())
+    say(0.5, "assigning teams" if job.by == "team" else "assigning reps")
+    pair = "TEAM=TERRITORY" if job.by == "team" else "REP=TERRITORY"
     try:
         res = assign_reps(pool, t, skill_demand=feats.skill_demand, ownership=feats.ownership, weights=job.weights,
-                          must=dict(_parse_pairs(job.must, "--must")), forbid=_parse_pairs(job.forbid, "--must-not"),
-                          required_skills=req, method=job.method)
+                          must=dict(_parse_pairs(job.must, "--must", pair)),
+                          forbid=_parse_pairs(job.forbid, "--must-not", pair),
+                          required_skills=req, slots=slots, slack=job.slack, by=job.by, method=job.method)
     except AssignInputError as exc:
         raise AssignJobError(str(exc)) from None
 
+    say(0.7, "splitting shared territories")
+    planned, split_why = _planned_reps(acc, pool, res, slack=job.slack, time_limit=job.split_time_limit)
+    planned = pd.Series(planned, index=acc.index, dtype="object")
     say(0.8, "hand-over")
-    rep_of = {tid: rid for tid, rid in zip(res.table["territory_id"], res.table["rep_id"])}
-    planned = acc["territory"].map(rep_of)
     deals = protection(ws, job.protect)
     owner = acc["owner_id"].astype("object").where(acc["owner_id"].notna(), None)
     is_deal = acc["account_id"].astype(str).isin(set(deals["account_id"])).to_numpy()
@@ -296,7 +500,9 @@ def run_assign_territories(job: TerritoryJob, ws: Workspace | None = None, *, lo
     acc["planned_rep"] = planned.to_numpy()
     acc["new_owner"] = new
     d = deals.set_index("account_id") if len(deals) else None
-    why_t = dict(zip(res.table["territory_id"], res.table["reason"]))
+    idc = res.id_column
+    why_t = {(tid, str(a)): why for tid, a, why in zip(res.table["territory_id"], res.table[idc], res.table["reason"])}
+    team_of = {m: a for a, mem in res.members.items() for m in mem}
     codes, reasons = [], []
     for i, (tid, own, pl) in enumerate(zip(acc["territory"], owner, planned)):
         if tid is None:
@@ -316,7 +522,9 @@ def run_assign_territories(job: TerritoryJob, ws: Workspace | None = None, *, lo
             reasons.append(f"territory {tid}: its rep {pl} already owns it")
         else:
             codes.append("territory")
-            reasons.append(f"territory {tid} → {pl}: {why_t[tid]}")
+            key = (tid, team_of.get(str(pl), str(pl)))
+            lead = f"territory {tid} → {pl}" + (f" (team {key[1]})" if job.by == "team" else "")
+            reasons.append(f"{lead}: {why_t[key]}" + (f"; {split_why[i]}" if split_why[i] else ""))
     acc["reason_code"] = codes
     acc["reason"] = reasons
     ho = handover(acc, before="owner_id", after="new_owner", planned="planned_rep",
@@ -486,12 +694,27 @@ def _write_all(frames: Mapping[Path, pd.DataFrame]) -> None:
 
 
 def write_territory_outputs(r: TerritoryJobResult, out: Path) -> dict[str, Path]:
+    """The assignment (one row per territory and rep or team), ``_territories`` (one row per
+    territory: head count, reps, combined capacity vs workload), accounts and hand-over files."""
     p = output_paths(out)
+    p["territories"] = Path(f"{out.with_suffix('')}_territories.csv")
     names = r.reps.set_index("rep_id")["name"]
+    shown = names.where(names.notna(), names.index.to_series())
+
+    def member_names(cell):
+        if cell is None or cell != cell or cell == "":
+            return None
+        return ";".join(str(shown.get(m, m)) for m in str(cell).split(";"))
+
     table = r.result.table.copy()
-    table.insert(2, "rep_name", table["rep_id"].map(names))
-    _write_all({p["main"]: table, p["accounts"]: r.accounts, p["handover"]: r.handover.summary,
-                p["moves"]: r.handover.moves, p["protected"]: r.handover.protected})
+    if r.result.by == "team":
+        table.insert(3, "member_names", table["members"].map(member_names))
+    else:
+        table.insert(2, "rep_name", table["rep_id"].map(names))
+    terr = r.result.territories.copy()
+    terr.insert(5, "rep_names", terr["reps"].map(member_names))
+    _write_all({p["main"]: table, p["territories"]: terr, p["accounts"]: r.accounts,
+                p["handover"]: r.handover.summary, p["moves"]: r.handover.moves, p["protected"]: r.handover.protected})
     return p
 
 
