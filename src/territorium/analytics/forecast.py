@@ -25,6 +25,12 @@ Log-scale models fall back to the raw scale when a series has a zero or negative
 Accuracy is the mean absolute scaled error with seasonal scaling (Hyndman & Koehler 2006):
 ``MASE = mean|y - ŷ| / mean_t|y_t - y_{t-m}|`` (denominator over the training window of that
 origin), averaged over the backtest origins.
+
+Prediction intervals of the reconciled forecasts are calibrated on the same backtest
+(:func:`calibrate_intervals`): split-conformal quantiles of the reconciled forecasts' scaled
+errors, per horizon, pooled over the series of a hierarchy level. Their coverage is checked
+out of sample by :func:`nested_coverage` (origin ``o`` judged by a calibration on the origins
+before it).
 """
 from __future__ import annotations
 
@@ -53,6 +59,12 @@ __all__ = [
     "forecast_series",
     "forecast_hierarchy",
     "history_needed",
+    "POOLS",
+    "IntervalCalibration",
+    "conformal_rank",
+    "conformal_quantile",
+    "calibrate_intervals",
+    "nested_coverage",
 ]
 
 #: Candidate models, benchmark first.
@@ -370,6 +382,210 @@ def backtest(y: np.ndarray, h: int = 6, origins: int = 4, *, m: int = 12,
 
 
 # --------------------------------------------------------------------------------------------
+# Interval calibration from the backtest
+# --------------------------------------------------------------------------------------------
+
+#: Where the errors behind a calibrated half-width come from, most specific first.
+POOLS = ("series", "level", "level, all horizons", "all series, all horizons", "none")
+
+
+def conformal_rank(n: int, level: float) -> int:
+    """Rank of the split-conformal quantile of ``n`` scores: ``⌈(n + 1)·level⌉``.
+
+    >>> conformal_rank(9, 0.8), conformal_rank(20, 0.8), conformal_rank(3, 0.8)
+    (8, 17, 4)
+    """
+    return max(1, int(np.ceil((n + 1) * level - 1e-9)))
+
+
+def conformal_quantile(scores, level: float) -> float:
+    """Split-conformal quantile: the ``⌈(n + 1)·level⌉``-th smallest of the ``n`` finite scores.
+
+    If a new score is exchangeable with these, it is at most this quantile with probability
+    at least ``level`` (and less than ``level + 1/(n + 1)``). ``inf`` when the rank exceeds
+    ``n``: too few scores for that level (fewer than ``level / (1 - level)``).
+
+    >>> conformal_quantile([0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.4, 0.8, 0.6], 0.8)   # 8th of 9
+    0.8
+    >>> conformal_quantile([1.0, 2.0, 3.0], 0.8)                                # 4th of 3
+    inf
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = np.sort(s[np.isfinite(s)])
+    k = conformal_rank(len(s), level)
+    if len(s) == 0 or k > len(s):
+        return float("inf")
+    return float(s[k - 1])
+
+
+@dataclass(frozen=True)
+class IntervalCalibration:
+    """Calibrated half-widths of every series and horizon, learnt from backtest errors.
+
+    Attributes
+    ----------
+    level : float
+        Nominal coverage.
+    q : ndarray (n, h)
+        Conformal quantile of the scores of the pool behind each series and horizon.
+    scaled : ndarray (n, h) of bool
+        True: the half-width is ``q × scale`` (scale = in-sample seasonal-naive MAE of the
+        series, the MASE denominator), the same on both sides. False: the model's own lower and
+        upper half-widths times ``q`` (``q = 1`` where ``pool == "none"``: model interval kept).
+    pool : ndarray (n, h) of str
+        One of :data:`POOLS`: the errors behind ``q``.
+    n_errors : ndarray (n, h) of int
+        How many errors that pool held.
+    min_errors : int
+        Fewest errors a scaled-error pool needed.
+    """
+
+    level: float
+    q: np.ndarray
+    scaled: np.ndarray
+    pool: np.ndarray
+    n_errors: np.ndarray
+    min_errors: int
+
+    def bounds(self, point: np.ndarray, scale: np.ndarray, lo_w: np.ndarray,
+               hi_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)`` around ``point`` (n, h), unclipped.
+
+        ``scale`` (n,) is each series' MASE scale over its training months; ``lo_w``/``hi_w``
+        (n, h) the model's own half-widths below and above the point.
+        """
+        s = np.asarray(scale, dtype=np.float64).reshape(-1, 1)
+        lo = np.where(self.scaled, self.q * s, self.q * lo_w)
+        hi = np.where(self.scaled, self.q * s, self.q * hi_w)
+        return point - lo, point + hi
+
+
+def _scores(actual, point, scale, lo_w, hi_w) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled absolute errors ``|e| / scale`` and model-width-normalised errors ``e⁺/hi_w, e⁻/lo_w``."""
+    e = np.asarray(actual, dtype=np.float64) - np.asarray(point, dtype=np.float64)
+    s = np.asarray(scale, dtype=np.float64)[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.where((s > 0) & np.isfinite(s), np.abs(e) / s, np.nan)
+        w = np.where(e >= 0, hi_w, lo_w)
+        fa = np.where(e == 0, 0.0, np.abs(e) / np.where(w > 0, w, np.nan))
+    sc[~np.isfinite(sc)] = np.nan
+    fa[~np.isfinite(fa) | ~np.isfinite(e)] = np.nan
+    return sc, fa
+
+
+def calibrate_intervals(actual: np.ndarray, point: np.ndarray, scale: np.ndarray, lo_w: np.ndarray,
+                        hi_w: np.ndarray, groups: Sequence[str], level: float = 0.8,
+                        min_errors: int = 20) -> IntervalCalibration:
+    """Interval half-widths from backtest errors (split-conformal, per series and horizon).
+
+    For series ``i`` and horizon ``k`` the score of a backtest error ``e = y − ŷ`` (``ŷ`` the
+    reconciled backtest forecast) is ``|e| / s_i`` with ``s_i`` the MASE scale of that origin's
+    training months; the half-width is ``q_{ik} · s_i`` with ``q_{ik}`` the
+    :func:`conformal_quantile` of the scores of the first pool below that holds enough
+    errors:
+
+    1. ``series``: series ``i``, horizon ``k`` (one error per origin), if ``min_errors``;
+    2. ``level``: every series of ``i``'s group (hierarchy level), horizon ``k``, if
+       ``min_errors``;
+    3. ``level, all horizons``: that group, every horizon, with the *model-width* score
+       ``e / w⁺`` (``e ≥ 0``) or ``−e / w⁻`` (``e < 0``), ``w±`` the model interval's
+       half-widths at that horizon: the model's interval is widened (or narrowed) by ``q``;
+       as soon as the quantile is finite (at least ``level / (1 − level)`` errors: 4 for
+       80 %), because levels differ (aggregates are smoother) and the finite-sample rank
+       already pays for a small pool with a wider interval;
+    4. ``all series, all horizons``: as 3 over every series;
+    5. ``none``: the model's interval is kept (``q = 1``).
+
+    Parameters
+    ----------
+    actual, point, lo_w, hi_w : ndarray (n, K, h)
+        Outcomes, reconciled backtest forecasts and model half-widths (below / above the point)
+        of ``n`` series at ``K`` origins and ``h`` horizons (NaN: no forecast).
+    scale : ndarray (n, K)
+        MASE scale ``mean_t |y_t − y_{t−m}|`` of each series over each origin's training months.
+    groups : sequence of str (n,)
+        Pool of each series (its hierarchy level).
+    level : float
+        Nominal coverage ``1 − α``.
+    min_errors : int
+        Fewest errors a scaled-error pool (1, 2) needs (raised to ``level / (1 − level)`` if
+        below: the conformal quantile of fewer is infinite).
+
+    Examples
+    --------
+    >>> e = np.array([[[1.0], [-2.0], [3.0], [-4.0], [5.0]]])        # 1 series, 5 origins, h=1
+    >>> cal = calibrate_intervals(e, np.zeros_like(e), np.ones((1, 5)), np.ones_like(e),
+    ...                           np.ones_like(e), ["total"], level=0.8, min_errors=4)
+    >>> str(cal.pool[0, 0]), float(cal.q[0, 0])   # ⌈6·0.8⌉ = 5th smallest of |e| = 1, 2, 3, 4, 5
+    ('series', 5.0)
+    """
+    A = np.asarray(actual, dtype=np.float64)
+    n, K, h = A.shape
+    g = np.asarray([str(x) for x in groups], dtype=object)
+    if len(g) != n:
+        raise ValueError(f"groups has {len(g)} entries for {n} series")
+    finite = int(np.ceil(level / (1 - level) - 1e-9))   # fewest scores with a finite quantile
+    need = max(int(min_errors), finite)
+    sc, fa = _scores(A, point, scale, np.asarray(lo_w, dtype=np.float64), np.asarray(hi_w, dtype=np.float64))
+    q = np.ones((n, h))
+    scaled = np.zeros((n, h), dtype=bool)
+    pool = np.full((n, h), "none", dtype=object)
+    cnt = np.zeros((n, h), dtype=np.int64)
+    cache: dict = {}
+
+    def pooled(key, vals):
+        if key not in cache:
+            v = vals()
+            v = v[np.isfinite(v)]
+            cache[key] = (conformal_quantile(v, level), len(v))
+        return cache[key]
+
+    for i in range(n):
+        rows = g == g[i]
+        for k in range(h):
+            own = sc[i, :, k]
+            c = int(np.isfinite(own).sum())
+            if c >= need:
+                q[i, k], scaled[i, k], pool[i, k], cnt[i, k] = conformal_quantile(own, level), True, "series", c
+                continue
+            for key, vals, is_scaled, least in (((g[i], k), lambda: sc[rows, :, k], True, need),
+                                                ((g[i], None), lambda: fa[rows], False, finite),
+                                                ((None, None), lambda: fa, False, finite)):
+                qq, c = pooled(key, vals)
+                if c >= least:
+                    name = "level" if key[1] is not None else ("level, all horizons" if key[0] is not None
+                                                               else "all series, all horizons")
+                    q[i, k], scaled[i, k], pool[i, k], cnt[i, k] = qq, is_scaled, name, c
+                    break
+    return IntervalCalibration(float(level), q, scaled, pool, cnt, need)
+
+
+def nested_coverage(actual: np.ndarray, point: np.ndarray, scale: np.ndarray, lo_w: np.ndarray,
+                    hi_w: np.ndarray, groups: Sequence[str], level: float = 0.8, min_errors: int = 20,
+                    clip: bool = True) -> np.ndarray:
+    """Out-of-sample coverage of the calibrated intervals: origin ``o`` is judged by an interval
+    calibrated (:func:`calibrate_intervals`) on origins ``0 … o − 1`` only.
+
+    Arguments as in :func:`calibrate_intervals`; ``clip`` clips lower bounds at 0 as the
+    forecasts do. Returns an ``(n, K, h)`` array: 1.0 where the outcome fell inside, 0.0
+    outside, NaN where not judged (origin 0, which has nothing before it, and missing forecasts).
+    """
+    A = np.asarray(actual, dtype=np.float64)
+    P = np.asarray(point, dtype=np.float64)
+    n, K, h = A.shape
+    hit = np.full((n, K, h), np.nan)
+    for o in range(1, K):
+        cal = calibrate_intervals(A[:, :o], P[:, :o], scale[:, :o], lo_w[:, :o], hi_w[:, :o], groups, level,
+                                  min_errors)
+        lo, hi = cal.bounds(P[:, o], scale[:, o], lo_w[:, o], hi_w[:, o])
+        if clip:
+            lo = np.clip(lo, 0.0, None)
+        ok = np.isfinite(A[:, o]) & np.isfinite(P[:, o])
+        hit[:, o] = np.where(ok, ((A[:, o] >= lo) & (A[:, o] <= hi)).astype(float), np.nan)
+    return hit
+
+
+# --------------------------------------------------------------------------------------------
 # One series and a hierarchy
 # --------------------------------------------------------------------------------------------
 
@@ -552,14 +768,33 @@ class HierarchyForecast:
     series : DataFrame
         One row per series: level, name, months, model, challenger, mase_model, mase_snaive,
         ratio, offered, mase_reconciled (backtest MASE after reconciliation), coverage_base and
-        coverage_reconciled (backtest share of actuals inside the base and the reconciled
-        intervals), note.
+        coverage_reconciled (backtest share of actuals inside the base model's interval and
+        inside that interval moved to the reconciled forecast, all origins),
+        coverage_calibrated (share inside the calibrated interval, nested: origin ``o`` judged
+        by a calibration on origins before ``o``), calibration (pool of its half-widths, see
+        :data:`POOLS`), note.
     forecast : DataFrame
-        Long table: level, name, period, model, base, base_lower, base_upper, forecast, lower,
-        upper (``forecast`` is reconciled; ``lower``/``upper`` its interval, see
-        ``intervals``; lower bounds are clipped at 0).
+        Long table: level, name, period, model, base, base_lower, base_upper (the model's
+        forecast and its own interval), forecast (reconciled), model_lower, model_upper (the
+        model's interval moved to the reconciled forecast), lower, upper (the interval used:
+        calibrated unless ``calibrate=False``). Lower bounds are clipped at 0.
     method : str
         Reconciliation method used; ``notes`` anything the user should know.
+    coverage : DataFrame
+        One row per level (total first, bottom last): series, points (outcomes judged by the
+        nested check), nominal, coverage of the base model interval, of the model interval
+        moved to the reconciled forecast and of the calibrated interval over those same
+        points, width_ratio (median calibrated / model interval width of the forecast) and
+        calibration (pools used).
+    calibration : IntervalCalibration or None
+        The calibration behind the forecast's intervals.
+    backtest : DataFrame
+        Long table of the reconciled backtest, one row per series, origin and horizon: level,
+        name, origin, train (months), horizon, actual, forecast (reconciled), model_lower,
+        model_upper, scale (MASE scale of the training months), in_base, in_model,
+        in_calibrated (1/0; NaN where not judged).
+    calibrated : bool
+        Whether ``lower``/``upper`` are the calibrated intervals (else the model's).
     """
 
     hierarchy: Hierarchy
@@ -573,6 +808,10 @@ class HierarchyForecast:
     horizon: int
     origins: int
     notes: tuple[str, ...] = ()
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    calibration: IntervalCalibration | None = None
+    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    calibrated: bool = False
 
     def reconciled(self) -> np.ndarray:
         """Reconciled forecasts as an ``(n, h)`` array in hierarchy order."""
@@ -616,13 +855,14 @@ def _residual_matrix(resids: list[np.ndarray]) -> np.ndarray | None:
 
 def _reconcile_block(fits: Sequence[_Fit], S: np.ndarray, method: str, z: float,
                      intervals: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Reconciled means and intervals of one set of base fits (one row per series of ``S``)."""
+    """Reconciled means of one set of base fits (one row per series of ``S``) and the model
+    interval's half-widths below and above them (``intervals``: shifted or gaussian)."""
     base = np.vstack([f.mean for f in fits])
     R = _residual_matrix([f.resid for f in fits])
     rec, G, used = _reconcile_safe(base, S, method, R)
     if intervals == "shifted":
-        lower = rec - (base - np.vstack([f.lower for f in fits]))
-        upper = rec + (np.vstack([f.upper for f in fits]) - base)
+        lo_w = np.clip(base - np.vstack([f.lower for f in fits]), 0.0, None)
+        hi_w = np.clip(np.vstack([f.upper for f in fits]) - base, 0.0, None)
     else:
         n, h = base.shape
         sd_base = np.nan_to_num(np.vstack([f.sd for f in fits]))
@@ -636,8 +876,8 @@ def _reconcile_block(fits: Sequence[_Fit], S: np.ndarray, method: str, z: float,
         for k in range(h):
             V = reconciled_covariance(S, G, C * np.outer(sd_base[:, k], sd_base[:, k]))
             sd[:, k] = np.sqrt(np.clip(np.diag(V), 0.0, None))
-        lower, upper = rec - z * sd, rec + z * sd
-    return rec, np.clip(lower, 0.0, None), upper, used
+        lo_w = hi_w = z * sd
+    return rec, lo_w, hi_w, used
 
 
 def _reconcile_safe(base: np.ndarray, S: np.ndarray, method: str, R: np.ndarray | None):
@@ -663,6 +903,8 @@ def forecast_hierarchy(
     seed: int = 0,
     n_jobs: int | None = 1,
     intervals: str = "shifted",
+    calibrate: bool = True,
+    min_errors: int = 20,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> HierarchyForecast:
     """Forecast every series of a hierarchy, each checked against seasonal naive, and reconcile.
@@ -682,12 +924,20 @@ def forecast_hierarchy(
     n_jobs : int or None, default 1
         Worker processes for the per-series backtests (None: one per CPU, at most 8).
     intervals : {"shifted", "gaussian"}, default "shifted"
-        Prediction intervals of the reconciled forecasts. ``shifted``: each series keeps the
-        width of its own model's interval (asymmetric for log models), moved to the
-        reconciled value. ``gaussian``: ``ŷ ± z·sd`` from the reconciled covariance
-        ``S G Σ_h G' S'``, with ``Σ_h`` built from the base models' h-step standard deviations
-        and the shrunk correlation of their in-sample residuals. The backtest reports the
-        coverage of either (``coverage_reconciled``) next to the base models'.
+        The *model* interval of the reconciled forecasts (columns ``model_lower``,
+        ``model_upper``). ``shifted``: each series keeps the width of its own model's interval
+        (asymmetric for log models), moved to the reconciled value. ``gaussian``: ``ŷ ± z·sd``
+        from the reconciled covariance ``S G Σ_h G' S'``, with ``Σ_h`` built from the base
+        models' h-step standard deviations and the shrunk correlation of their in-sample
+        residuals. The backtest reports its coverage (``coverage_reconciled``).
+    calibrate : bool, default True
+        Use intervals calibrated on the backtest errors of the reconciled forecasts
+        (:func:`calibrate_intervals`, pools of at least ``min_errors`` errors) as ``lower``/
+        ``upper``; False: the model interval. Either way the nested out-of-sample coverage of
+        the calibrated intervals is reported (``coverage_calibrated``, ``coverage``).
+    min_errors : int, default 20
+        Fewest backtest errors a per-horizon scaled-error calibration pool needs (see
+        :func:`calibrate_intervals`).
     method : {"mint_shrink", "wls_var", "wls_struct", "ols"}
         Reconciliation (see :mod:`territorium.analytics.reconcile`). Methods that need residuals
         fall back to ``wls_struct`` when fewer than 3 common residual months exist (noted).
@@ -722,6 +972,8 @@ def forecast_hierarchy(
         raise ValueError(f"interval level must be in (0, 1), got {level}")
     if horizon < 1 or origins < 1:
         raise ValueError("horizon and backtest origins must be at least 1")
+    if min_errors < 1:
+        raise ValueError(f"min_errors must be at least 1, got {min_errors}")
     missing = [c for c in bottom.columns if c not in keys.index]
     if missing:
         raise ValueError(f"bottom series without keys: {missing[:5]}")
@@ -776,27 +1028,88 @@ def forecast_hierarchy(
     notes: list[str] = []
     z = float(norm.ppf(0.5 + level / 2))
     final = [_Fit(p.mean, p.lower, p.upper, p.sd, p.resid) for p in per]
-    rec, lower, upper, used = _reconcile_block(final, H.S, method, z, intervals)
+    rec, lo_w, hi_w, used = _reconcile_block(final, H.S, method, z, intervals)
     base = np.vstack([p.mean for p in per])
     if used != method:
         notes.append(f"{method} needs at least 3 months of residuals common to all series; used {used}")
 
     # backtest of the reconciled forecasts and of the intervals (chosen models, per origin)
+    shape = (n, origins, horizon)
+    act, pt, bt_lo, bt_hi, b_lo, b_hi = (np.full(shape, np.nan) for _ in range(6))
+    scale_bt = np.full((n, origins), np.nan)
     mase_rec = np.full((n, origins), np.nan)
-    cov_base = np.full((n, origins), np.nan)
-    cov_rec = np.full((n, origins), np.nan)
     for o in range(origins):
         fits = [p._fits["bt"].fits[p.model][o] for p in per]
         if any(f is None for f in fits):
             continue
         Tn = per[0]._fits["bt"].train_len[o]
-        r_o, lo_o, hi_o, _ = _reconcile_block(fits, H.S, method, z, intervals)
-        act = Y[:, Tn:Tn + horizon]
+        r_o, lw_o, hw_o, _ = _reconcile_block(fits, H.S, method, z, intervals)
+        a_o = Y[:, Tn:Tn + horizon]
+        act[:, o], pt[:, o], bt_lo[:, o], bt_hi[:, o] = a_o, r_o, lw_o, hw_o
+        b_lo[:, o] = np.vstack([f.lower for f in fits])
+        b_hi[:, o] = np.vstack([f.upper for f in fits])
+        scale_bt[:, o] = [_scale(Y[i, :Tn], m) for i in range(n)]
         for i in range(n):
-            mase_rec[i, o] = mase(act[i], r_o[i], Y[i, :Tn], m)
-        cov_base[:, o] = np.mean((act >= np.vstack([f.lower for f in fits])) &
-                                 (act <= np.vstack([f.upper for f in fits])), axis=1)
-        cov_rec[:, o] = np.mean((act >= lo_o) & (act <= hi_o), axis=1)
+            mase_rec[i, o] = mase(a_o[i], r_o[i], Y[i, :Tn], m)
+    judged = np.isfinite(act) & np.isfinite(pt)
+    with np.errstate(invalid="ignore"):
+        in_base = np.where(judged, ((act >= b_lo) & (act <= b_hi)).astype(float), np.nan)
+        in_model = np.where(judged, ((act >= np.clip(pt - bt_lo, 0.0, None)) & (act <= pt + bt_hi)).astype(float),
+                            np.nan)
+
+    # calibrated intervals: on every origin for the forecast, nested for the coverage check
+    groups = list(H.levels)
+    cal = calibrate_intervals(act, pt, scale_bt, bt_lo, bt_hi, groups, level, min_errors)
+    scale_now = np.array([_scale(Y[i], m) for i in range(n)])
+    c_lo, c_hi = cal.bounds(rec, scale_now, lo_w, hi_w)
+    in_cal = nested_coverage(act, pt, scale_bt, bt_lo, bt_hi, groups, level, min_errors)
+    m_lower, m_upper = np.clip(rec - lo_w, 0.0, None), rec + hi_w
+    lower, upper = (np.clip(c_lo, 0.0, None), c_hi) if calibrate else (m_lower, m_upper)
+
+    def pools_of(rows) -> str:
+        out = []
+        for name in POOLS:
+            sel = cal.pool[rows] == name
+            if sel.any():
+                k = int(np.median(cal.n_errors[rows][sel])) if name != "none" else 0
+                out.append(name if name == "none" else f"{name} ({k} errors)")
+        return "; ".join(out)
+
+    order = list(dict.fromkeys(H.levels))
+    cov_rows = []
+    for lv in order:
+        rows = H.rows(lv)
+        ev = np.isfinite(in_cal[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            width = (c_hi - c_lo)[rows] / (hi_w + lo_w)[rows]
+        width = width[np.isfinite(width)]
+        cov_rows.append({
+            "level": lv, "series": len(rows), "points": int(ev.sum()), "nominal": level,
+            "base": float(in_base[rows][ev].mean()) if ev.any() else float("nan"),
+            "reconciled": float(in_model[rows][ev].mean()) if ev.any() else float("nan"),
+            "calibrated": float(in_cal[rows][ev].mean()) if ev.any() else float("nan"),
+            "width_ratio": float(np.median(width)) if len(width) else float("nan"),
+            "calibration": pools_of(rows),
+        })
+        fallback = cal.pool[rows] != "series"
+        fallback &= cal.pool[rows] != "level"
+        if fallback.any():
+            where = cal.pool[rows][fallback]
+            kinds = sorted(set(where.tolist()), key=POOLS.index)
+            what = []
+            for kd in kinds:
+                if kd == "none":
+                    what.append("the models' own intervals are kept (no pool had enough errors)")
+                else:
+                    sel = cal.pool[rows] == kd
+                    what.append(f"the model interval is scaled by a factor {np.median(cal.q[rows][sel]):.2f} "
+                                f"pooled over {kd} ({int(np.median(cal.n_errors[rows][sel]))} errors)")
+            notes.append(f"{lv}: fewer than {cal.min_errors} backtest errors per horizon for a scaled-error "
+                         f"quantile in {int(fallback.sum())} of {fallback.size} (series, horizon) pairs; "
+                         + "; ".join(what))
+    if origins < 2:
+        notes.append("one backtest origin: the calibrated intervals cannot be checked out of sample")
+    coverage = pd.DataFrame(cov_rows)
 
     periods = bottom.index
     future = _future_index(periods, horizon)
@@ -806,7 +1119,10 @@ def forecast_hierarchy(
         "mase_model": [p.mase_model for p in per], "mase_snaive": [p.mase_snaive for p in per],
         "ratio": [p.ratio for p in per], "offered": [p.offered for p in per],
         "mase_reconciled": _row_mean(mase_rec),
-        "coverage_base": _row_mean(cov_base), "coverage_reconciled": _row_mean(cov_rec),
+        "coverage_base": _row_mean(in_base.reshape(n, -1)),
+        "coverage_reconciled": _row_mean(in_model.reshape(n, -1)),
+        "coverage_calibrated": _row_mean(in_cal.reshape(n, -1)),
+        "calibration": [pools_of(np.array([i])) for i in range(n)],
         "note": [p.note for p in per],
     })
     fc = pd.DataFrame({
@@ -814,6 +1130,18 @@ def forecast_hierarchy(
         "period": np.tile(np.asarray(future), n), "model": np.repeat([p.model for p in per], horizon),
         "base": base.ravel(), "base_lower": np.vstack([p.lower for p in per]).ravel(),
         "base_upper": np.vstack([p.upper for p in per]).ravel(),
-        "forecast": rec.ravel(), "lower": lower.ravel(), "upper": upper.ravel(),
+        "forecast": rec.ravel(), "model_lower": m_lower.ravel(), "model_upper": m_upper.ravel(),
+        "lower": lower.ravel(), "upper": upper.ravel(),
     })
-    return HierarchyForecast(H, periods, future, Y, series, fc, used, level, horizon, origins, tuple(notes))
+    train = np.asarray(per[0]._fits["bt"].train_len)
+    bt = pd.DataFrame({
+        "level": np.repeat(H.levels, origins * horizon), "name": np.repeat(H.names, origins * horizon),
+        "origin": np.tile(np.repeat(np.arange(origins), horizon), n),
+        "train": np.tile(np.repeat(train, horizon), n), "horizon": np.tile(np.arange(1, horizon + 1), n * origins),
+        "actual": act.ravel(), "forecast": pt.ravel(),
+        "model_lower": np.clip(pt - bt_lo, 0.0, None).ravel(), "model_upper": (pt + bt_hi).ravel(),
+        "scale": np.repeat(scale_bt, horizon, axis=1).ravel(),
+        "in_base": in_base.ravel(), "in_model": in_model.ravel(), "in_calibrated": in_cal.ravel(),
+    })
+    return HierarchyForecast(H, periods, future, Y, series, fc, used, level, horizon, origins, tuple(notes),
+                             coverage, cal, bt, bool(calibrate))

@@ -148,17 +148,20 @@ def forecast_command(
     horizon: int = typer.Option(6, "--horizon", help="Months ahead."),
     origins: int = typer.Option(4, "--backtest-origins", help="Rolling origins of the backtest (at least 3); each scores --horizon months."),
     coverage: float = typer.Option(0.8, "--coverage", help="Coverage of the prediction intervals."),
+    raw_intervals: bool = typer.Option(False, "--raw-intervals", help="Use each model's own interval (moved to the reconciled forecast) instead of the interval calibrated on the backtest errors; the calibrated coverage is still reported."),
     method: str = typer.Option("mint_shrink", "--method", help="Reconciliation: mint_shrink, wls_var, wls_struct or ols."),
     models: str = typer.Option(",".join(("snaive", "hw_add", "hw_mul", "holt_pooled", "sarima_drift", "sarima_ar1", "sarima_airline")), "--models", help="Candidate models, comma-separated (seasonal naive is always the benchmark)."),
     regions: Optional[Path] = typer.Option(None, "--regions", help="CSV with columns territory, region: adds a region level (territories sum to regions)."),
-    out: Path = typer.Option(Path("out/forecast.csv"), "--out", help="Forecast CSV (level, name, period, model, base, reconciled forecast, interval)."),
+    out: Path = typer.Option(Path("out/forecast.csv"), "--out", help="Forecast CSV (level, name, period, model, base forecast and its interval, reconciled forecast, the model interval moved to it, the interval used)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw history, forecast and interval of each series of --level to this PNG."),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes for the per-series backtests."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap paths behind the exponential-smoothing intervals."),
+    as_json: bool = typer.Option(False, "--json", help="Print the coverage per level, the backtest table and the forecasts of --level as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
     """Monthly sales forecasts per territory, state and total: the model that wins a rolling-origin
-    backtest, only if it beats seasonal naive (MASE), reconciled so territories add up."""
+    backtest, only if it beats seasonal naive (MASE), reconciled so territories add up, with
+    prediction intervals calibrated on the backtest errors (coverage checked out of sample)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -184,7 +187,7 @@ def forecast_command(
         _fail("--backtest-origins must be at least 3")
     if not 0 < coverage < 1:
         _fail(f"--coverage {coverage}: must be between 0 and 1")
-    con = Console()
+    con = Console(stderr=as_json)
     ws = Workspace(database)
     if ws.counts().get("orders", 0) == 0:
         _fail("the workspace has no orders: run `territorium import orders FILE` or `make demo` first")
@@ -195,14 +198,15 @@ def forecast_command(
         if level == "territory" and "territory" not in series.levels:
             _fail("no current alignment imported, so there are no territories: use --level state")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=con, transient=True) as prog:
+                      console=con, transient=True, disable=as_json) as prog:
             task = prog.add_task("backtesting", total=None)
 
             def progress(done: int, total: int, label: str) -> None:
                 prog.update(task, completed=done, total=total, description=f"backtesting {label}")
 
             hf, _ = run_forecast(ws, series=series, horizon=horizon, origins=origins, level=coverage,
-                                 method=method, models=cand, n_jobs=jobs, seed=seed, progress=progress)
+                                 method=method, models=cand, calibrate=not raw_intervals, n_jobs=jobs, seed=seed,
+                                 progress=progress)
     except InsufficientHistory as exc:
         _fail(str(exc))
         return
@@ -213,10 +217,34 @@ def forecast_command(
     s = hf.series
     show = s if level == "all" else s[s["level"] == level]
     show = show[show["level"] != "bottom"] if level == "all" else show
+    fc = hf.forecast
+    keep = fc if level == "all" else fc[fc["level"] == level]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    keep.to_csv(out, index=False)
+    out_series = out.with_name(out.stem + "_backtest.csv")
+    s.to_csv(out_series, index=False)
+    if plot is not None:
+        plot_forecast(hf, plot, level="territory" if level == "all" else level)
+    notes = list(series.notes) + list(hf.notes)
+    if as_json:
+        import json
+
+        def records(df):
+            return json.loads(df.assign(**{c: df[c].astype(str) for c in df.columns if c == "period"})
+                              .to_json(orient="records"))
+
+        typer.echo(json.dumps({
+            "horizon": horizon, "origins": origins, "nominal": coverage, "method": hf.method,
+            "intervals": "calibrated" if hf.calibrated else "model",
+            "coverage": records(hf.coverage), "series": records(show), "forecast": records(keep),
+            "files": {"forecast": str(out), "backtest": str(out_series)} | ({"plot": str(plot)} if plot else {}),
+            "notes": notes}, indent=1, ensure_ascii=False))
+        return
+
     t = Table(title=f"Backtest: {origins} rolling origins × {horizon} months, MASE (seasonal scaling, m=12); "
                     "a model is used only if it beats seasonal naive at every origin")
     for col in ("series", "months", "used", "best challenger", "MASE challenger", "MASE s-naive", "ratio",
-                "MASE reconciled", f"coverage ({coverage:.0%})"):
+                "MASE reconciled", f"coverage {coverage:.0%}: model", "calibrated"):
         t.add_column(col, justify="left" if col in ("series", "used", "best challenger") else "right")
     for r in show.itertuples():
         name = r.name if r.level in (level, "total") or level != "all" else f"{r.level} {r.name}"
@@ -224,7 +252,8 @@ def forecast_command(
         t.add_row(str(name), str(r.months), used, str(r.challenger or "–"),
                   f"{r.mase_model:.3f}" if r.mase_model == r.mase_model else "–", f"{r.mase_snaive:.3f}",
                   f"{r.ratio:.2f}" if r.ratio == r.ratio else "–", f"{r.mase_reconciled:.3f}",
-                  f"{r.coverage_reconciled:.0%}")
+                  f"{r.coverage_reconciled:.0%}",
+                  f"{r.coverage_calibrated:.0%}" if r.coverage_calibrated == r.coverage_calibrated else "–")
     con.print(t)
     wins = int(show["offered"].sum())
     con.print(f"A model beat seasonal naive in {wins} of {len(show)} series (median MASE ratio "
@@ -234,24 +263,34 @@ def forecast_command(
     for r in show[~show["offered"]].itertuples():
         if r.note:
             con.print(f"[dim]{r.name}:[/dim] {r.note}")
-    fc = hf.forecast
+
+    cv = hf.coverage
+    t = Table(title=f"Do the {coverage:.0%} intervals cover {coverage:.0%} of outcomes? Backtest origins 2–{origins}, "
+                    "each judged by intervals calibrated on the origins before it")
+    for col in ("level", "series", "outcomes", "model interval", "moved to reconciled", "calibrated",
+                "width calibrated / model", "calibrated from"):
+        t.add_column(col, justify="left" if col in ("level", "calibrated from") else "right")
+
+    def pct(v: float) -> str:
+        return f"{v:.0%}" if v == v else "–"
+
+    for r in cv.itertuples():
+        t.add_row(str(r.level), str(r.series), str(r.points), pct(r.base), pct(r.reconciled),
+                  f"[bold]{pct(r.calibrated)}[/bold]", f"{r.width_ratio:.2f}" if r.width_ratio == r.width_ratio else "–",
+                  str(r.calibration))
+    con.print(t)
+
     tot = fc[fc["level"] == "total"]
-    t = Table(title=f"Total sales forecast (reconciled, {coverage:.0%} interval)")
-    for col in ("month", "forecast", "interval", "base model"):
+    t = Table(title=f"Total sales forecast (reconciled, {coverage:.0%} interval "
+                    f"{'calibrated on the backtest' if hf.calibrated else 'of the model'})")
+    for col in ("month", "forecast", "interval", "model interval", "base model"):
         t.add_column(col, justify="right")
     for r in tot.itertuples():
-        t.add_row(str(r.period), _money(r.forecast), f"{_money(r.lower)} – {_money(r.upper)}", _money(r.base))
+        t.add_row(str(r.period), _money(r.forecast), f"{_money(r.lower)} – {_money(r.upper)}",
+                  f"{_money(r.model_lower)} – {_money(r.model_upper)}", _money(r.base))
     con.print(t)
-    keep = fc if level == "all" else fc[fc["level"] == level]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    keep.to_csv(out, index=False)
-    out_series = out.with_name(out.stem + "_backtest.csv")
-    s.to_csv(out_series, index=False)
-    con.print(f"wrote {out} and {out_series}")
-    if plot is not None:
-        plot_forecast(hf, plot, level="territory" if level == "all" else level)
-        con.print(f"wrote {plot}")
-    for n in list(series.notes) + list(hf.notes):
+    con.print(f"wrote {out} and {out_series}" + (f", {plot}" if plot is not None else ""))
+    for n in notes:
         con.print(f"[dim]note:[/dim] {n}")
 
 

@@ -644,18 +644,22 @@ def run_forecast(
     every_origin: bool = True,
     models: Sequence[str] = MODELS,
     intervals: str = "shifted",
+    calibrate: bool = True,
+    min_errors: int = 20,
     n_jobs: int | None = 1,
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[HierarchyForecast, SalesSeries]:
     """Monthly sales of every cell, territory, state (and region) and the total, forecast and
-    reconciled (see :func:`territorium.analytics.forecast.forecast_hierarchy`)."""
+    reconciled, with intervals calibrated on the backtest unless ``calibrate=False`` (see
+    :func:`territorium.analytics.forecast.forecast_hierarchy`)."""
     ws = ws or Workspace()
     if series is None:
         series = monthly_sales(ws, regions=regions)
     hf = forecast_hierarchy(series.bottom, series.keys, levels=series.levels, horizon=horizon, origins=origins,
                             level=level, method=method, min_gain=min_gain, every_origin=every_origin,
-                            models=models, intervals=intervals, n_jobs=n_jobs, seed=seed, progress=progress)
+                            models=models, intervals=intervals, calibrate=calibrate, min_errors=min_errors,
+                            n_jobs=n_jobs, seed=seed, progress=progress)
     return hf, series
 
 
@@ -695,7 +699,7 @@ def plot_forecast(hf: HierarchyForecast, path: str | Path, *, level: str = "terr
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle(f"Monthly sales (k$), {level}: reconciled forecast ({hf.method}) with "
-                 f"{hf.level:.0%} interval", fontsize=10)
+                 f"{hf.level:.0%} {'backtest-calibrated' if hf.calibrated else 'model'} interval", fontsize=10)
     fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
