@@ -197,8 +197,8 @@ def test_export_rejects_bad_inputs(tmp_path):
     with pytest.raises(ex.ExportError, match=r"al.csv: row 3, column 'territory': empty"):
         ex.read_alignment_file(bad)
     asg = tmp_path / "asg.csv"
-    asg.write_text("territory,rep_id\nT1,R1\nT1,R2\n")
-    with pytest.raises(ex.ExportError, match="row 3: territory 'T1' has two reps"):
+    asg.write_text("territory,rep_id,slot\nT1,R1,1\nT1,R2,1\n")   # two rows per territory are a head count; one slot twice is not
+    with pytest.raises(ex.ExportError, match=r"row 3: territory 'T1' has two assignees for slot 1 \(R1 in row 2, R2\)"):
         ex.read_assignment_file(asg)
     with pytest.raises(ex.ExportError, match="unknown format 'pdf'"):
         ex.export(None, "pdf", tmp_path)

@@ -11,7 +11,7 @@ import typer
 def export_command(
     fmt: List[str] = typer.Option(["csv"], "--format", help="salesforce, hubspot, csv, geojson, gpkg, kml or excel; repeat for several (or 'all')."),
     alignment: Optional[Path] = typer.Option(None, "--alignment", help="Alignment (unit_id|zip, territory), e.g. out/designed.csv. Default: the imported alignment."),
-    assignment: Optional[Path] = typer.Option(None, "--assignment", help="Reps: territory → rep_id rows and/or account_id → rep_id rows (e.g. out/assignment.csv or out/routed.csv)."),
+    assignment: Optional[List[Path]] = typer.Option(None, "--assignment", help="Reps: territory → rep_id rows (several per territory with head counts; team_id + members for teams) and/or account_id → rep_id rows (e.g. out/assignment.csv, its _accounts.csv, out/routed.csv). Repeat to combine a territory file with its accounts file."),
     hierarchy: str = typer.Option("state", "--hierarchy", help="Levels above the territories: state, adjacency:N, none, or a CSV (territory, area, region | node, parent)."),
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
     model_name: str = typer.Option("Territorium plan", "--model-name", help="Salesforce territory model name."),

@@ -1,7 +1,8 @@
 """Export a plan back to the systems users live in.
 
 A plan here is: units → territory (an alignment file such as ``out/designed.csv``, or the
-imported alignment), territory → rep (an assignment file, the imported territories table,
+imported alignment), territory → reps (one or several, a primary first: an assignment file —
+head counts and teams included —, the imported territories table,
 or — when neither fits — the current owners matched to territories by a linear assignment
 that keeps the most workload), accounts → territory (by the unit they sit in) → rep, and
 an optional hierarchy (areas by state, by adjacency, or a mapping file).
@@ -39,6 +40,7 @@ from territorium.plan._files import read_table as _read
 
 __all__ = [
     "ExportError", "ExportPlan", "FORMATS", "read_table", "read_alignment_file", "read_assignment_file",
+    "Assignment", "merge_assignments",
     "align_units", "build_plan", "plan_hierarchy", "developer_name", "developer_names", "sheet_names", "write_salesforce",
     "read_salesforce", "write_hubspot", "write_generic", "write_geo", "write_kml", "write_excel", "export",
     "SALESFORCE_FILES",
@@ -85,46 +87,187 @@ def read_alignment_file(path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Assignment:
+    """Who covers what, read from one or more assignment files.
+
+    ``territory_reps``: every rep of each territory, the **primary** first (see
+    :func:`read_assignment_file` for the rule); ``territory_rep``: the primary alone (what
+    one-rep consumers such as routing use); ``territory_team``: the team(s) staffing each
+    territory (team files); ``account_rep``: account-level reps (they override the
+    territory's primary for that account); ``listed``: whether the territory reps come from
+    territory rows (``False``: derived from account rows)."""
+
     territory_rep: dict[str, str]
     account_rep: dict[str, str]
     source: str
+    territory_reps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    territory_team: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    listed: bool = True
+
+    @property
+    def shared(self) -> list[str]:
+        """Territories with more than one rep."""
+        return sorted(t for t, r in self.territory_reps.items() if len(r) > 1)
+
+
+_LIST_SEP = re.compile(r"\s*[;|,]\s*")
+
+
+def _split(cell: str) -> list[str]:
+    return [x for x in _LIST_SEP.split(cell.strip()) if x] if cell else []
+
+
+def _unique(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(x for x in items if x))
 
 
 def read_assignment_file(path: Path) -> Assignment:
-    """Territory → rep rows (``territory, rep_id``) and/or account → rep rows
-    (``account_id, rep_id`` or ``new_owner``) from an assignment file (``out/assignment.csv``,
-    its accounts file, or ``out/routed.csv``)."""
+    """Territory → reps rows and/or account → rep rows from an assignment file.
+
+    Territory rows (``territory, rep_id``): one per territory, or **several** (a head count:
+    ``out/assignment.csv`` of ``territorium assign territories --slots``, one row per
+    territory and rep with its ``slot``), or team rows (``--by team``: ``territory, team_id,
+    members`` with the members ``;``-separated). A ``reps`` column (``;``-separated, as the
+    generic export and ``*_territories.csv`` write it) lists the territory's reps on one row.
+    The **primary** rep of a territory is the first one listed: the lowest ``slot`` (slot 1 is
+    the assignment's cheapest pick), else the first row; for a team, its first member.
+
+    Account rows (``account_id, rep_id`` or ``new_owner``, e.g. ``*_accounts.csv`` or
+    ``out/routed.csv``) give each account its rep. A file of account rows only also names the
+    territories' reps: the ``reps`` column if there is one, else the distinct ``planned_rep``
+    values (assign's accounts file; protected accounts keeping their old owner do not make him
+    a rep of the territory), else the one rep holding most of its accounts; the primary is the
+    rep with the most accounts (ties: rep id).
+
+    Conflicts are errors naming the file and row: a territory given two assignees for the same
+    slot, a rep listed twice for one territory in different slots, an account given two reps.
+    """
     df = read_table(path)
     # new_owner: the account file of `territorium assign` (owner_id there is the old owner)
     rcol = _pick(df, ["new_owner", "rep_id", "rep", "owner_id", "user_id", "owner", "ownerid"])
     tcol = _pick(df, ["territory", "territory_id", "terr"])
     acol = _pick(df, ["account_id", "account"])
-    if rcol is None or (tcol is None and acol is None):
-        raise ExportError(f"{path}: needs a rep column (rep_id) and territory and/or account_id "
-                          f"(found: {', '.join(df.columns)})")
-    terr_rep: dict[str, str] = {}
+    mcol = _pick(df, ["members"])
+    lcol = _pick(df, ["reps"])
+    gcol = _pick(df, ["team_id", "team"])
+    scol = _pick(df, ["slot"])
+    pcol = _pick(df, ["planned_rep"])
+    if (rcol is None and mcol is None and lcol is None) or (tcol is None and acol is None):
+        raise ExportError(f"{path}: needs a rep column (rep_id, or team_id with members) and territory and/or "
+                          f"account_id (found: {', '.join(df.columns)})")
+    n = len(df)
+
+    def col(c):
+        return df[c].astype(str).str.strip().tolist() if c is not None else [""] * n
+
+    reps, accs, terrs, members, lists, teams, slots = map(col, (rcol, acol, tcol, mcol, lcol, gcol, scol))
     acc_rep: dict[str, str] = {}
-    reps = df[rcol].astype(str).str.strip().tolist()
-    accs = df[acol].astype(str).str.strip().tolist() if acol is not None else [""] * len(df)
-    terrs = df[tcol].astype(str).str.strip().tolist() if tcol is not None else [""] * len(df)
-    for i, (rep, a, t) in enumerate(zip(reps, accs, terrs)):
+    acc_row: dict[str, int] = {}
+    acc_rows: list[int] = []
+    entries: dict[str, list] = {}        # territory → [(slot, row, team, reps)]
+    by_slot: dict[tuple[str, int], tuple[int, str]] = {}
+    for i in range(n):
+        rep, a, t = reps[i], accs[i], terrs[i]
         if a:
+            acc_rows.append(i)
             if rep:
-                acc_rep[a] = rep
+                if a in acc_rep and acc_rep[a] != rep:
+                    raise ExportError(f"{path}: row {i + 2}: account {a!r} has two reps "
+                                      f"({acc_rep[a]} in row {acc_row[a] + 2}, {rep})")
+                acc_rep.setdefault(a, rep)
+                acc_row.setdefault(a, i)
             continue
-        if not t or not rep:
+        row_reps = _unique([rep] + _split(members[i]) + _split(lists[i]))
+        if not t or not row_reps:
             continue
-        if t in terr_rep and terr_rep[t] != rep:
-            raise ExportError(f"{path}: row {i + 2}: territory {t!r} has two reps ({terr_rep[t]}, {rep})")
-        terr_rep[t] = rep
-    if acc_rep and tcol is not None and not terr_rep:
-        # account-level file that also names territories: the territory's rep = most of its accounts
-        t = df[tcol].astype(str).str.strip()
-        r = df[rcol].astype(str).str.strip()
-        top = pd.DataFrame({"t": t, "r": r})[(t != "") & (r != "")].value_counts().reset_index(name="n")
-        top = top.sort_values(["t", "n", "r"], ascending=[True, False, True]).drop_duplicates("t")
-        terr_rep = dict(zip(top["t"], top["r"]))
-    return Assignment(terr_rep, acc_rep, str(path))
+        team = teams[i] if mcol is not None else ""
+        who = team or ";".join(row_reps)
+        slot = None
+        if slots[i]:
+            try:
+                slot = int(float(slots[i]))
+            except ValueError:
+                raise ExportError(f"{path}: row {i + 2}, column {scol!r}: {slots[i]!r} is not a slot number") from None
+            if (t, slot) in by_slot:
+                j, other = by_slot[(t, slot)]
+                if other != who:
+                    raise ExportError(f"{path}: row {i + 2}: territory {t!r} has two assignees for slot {slot} "
+                                      f"({other} in row {j + 2}, {who})")
+                continue        # the same row twice
+            for s0, j, _, r0 in entries.get(t, []):
+                dup = set(r0) & set(row_reps)
+                if s0 is not None and s0 != slot and dup:
+                    raise ExportError(f"{path}: row {i + 2}: rep {sorted(dup)[0]} is listed twice for territory "
+                                      f"{t!r} (slot {s0} in row {j + 2}, slot {slot})")
+            by_slot[(t, slot)] = (i, who)
+        entries.setdefault(t, []).append((slot, i, team, row_reps))
+    terr_reps: dict[str, tuple[str, ...]] = {}
+    terr_team: dict[str, tuple[str, ...]] = {}
+    for t, es in entries.items():
+        es = sorted(es, key=lambda e: (e[0] is None, e[0] if e[0] is not None else 0, e[1]))
+        terr_reps[t] = _unique(r for e in es for r in e[3])
+        if any(e[2] for e in es):
+            terr_team[t] = _unique(e[2] for e in es)
+    listed = bool(terr_reps)
+    if acc_rep and tcol is not None and not terr_reps:
+        # account-level file that also names territories: derive the territories' reps
+        rows = np.asarray(acc_rows, dtype=np.int64)
+        t = np.asarray(terrs, dtype=object)[rows]
+        if lcol is not None:
+            lst = np.asarray(lists, dtype=object)[rows]
+            seen: dict[str, tuple[int, tuple[str, ...]]] = {}
+            for i, tt, cell in zip(rows, t, lst):
+                rr = _unique(_split(cell))
+                if not tt or not rr:
+                    continue
+                if tt in seen and seen[tt][1] != rr:
+                    raise ExportError(f"{path}: row {i + 2}, column {lcol!r}: territory {tt!r} has reps "
+                                      f"{';'.join(rr)} here but {';'.join(seen[tt][1])} in row {seen[tt][0] + 2}")
+                seen.setdefault(tt, (i, rr))
+            terr_reps = {tt: rr for tt, (_, rr) in seen.items()}
+        else:
+            r = np.asarray(col(pcol) if pcol is not None else reps, dtype=object)[rows]
+            top = pd.DataFrame({"t": t, "r": r})[(t != "") & (r != "")].value_counts().reset_index(name="n")
+            top = top.sort_values(["t", "n", "r"], ascending=[True, False, True])
+            if pcol is None:
+                top = top.drop_duplicates("t")
+            terr_reps = {tt: tuple(g["r"]) for tt, g in top.groupby("t", sort=True)}
+    return Assignment({t: r[0] for t, r in terr_reps.items()}, acc_rep, str(path), terr_reps, terr_team, listed)
+
+
+def merge_assignments(parts: Sequence[Assignment]) -> Assignment:
+    """Several assignment files as one (e.g. ``out/assignment.csv`` for the territories'
+    reps and ``out/assignment_accounts.csv`` for the account split). Files with territory
+    rows name the territories' reps (a territory named by two of them with different reps is
+    an error); account-derived reps count only for territories no such file names; an
+    account given two different reps by two files is an error naming both."""
+    if len(parts) == 1:
+        return parts[0]
+    terr_reps: dict[str, tuple[str, ...]] = {}
+    terr_src: dict[str, str] = {}
+    terr_team: dict[str, tuple[str, ...]] = {}
+    acc_rep: dict[str, str] = {}
+    acc_src: dict[str, str] = {}
+    for listed in (True, False):
+        for p in parts:
+            if p.listed != listed:
+                continue
+            for t, r in p.territory_reps.items():
+                if t in terr_reps:
+                    if listed and terr_src[t] != p.source and terr_reps[t] != r:
+                        raise ExportError(f"{p.source}: territory {t!r} has reps {';'.join(r)} but "
+                                          f"{terr_src[t]} gives {';'.join(terr_reps[t])}")
+                    continue
+                terr_reps[t], terr_src[t] = r, p.source
+                if t in p.territory_team:
+                    terr_team[t] = p.territory_team[t]
+    for p in parts:
+        for a, r in p.account_rep.items():
+            if a in acc_rep and acc_rep[a] != r:
+                raise ExportError(f"{p.source}: account {a!r} has rep {r} but {acc_src[a]} gives {acc_rep[a]}")
+            acc_rep.setdefault(a, r)
+            acc_src.setdefault(a, p.source)
+    return Assignment({t: r[0] for t, r in terr_reps.items()}, acc_rep, " + ".join(p.source for p in parts),
+                      terr_reps, terr_team, any(p.listed for p in parts))
 
 
 @dataclass
@@ -143,6 +286,32 @@ class ExportPlan:
 
     def rep_lookup(self, col: str) -> dict:
         return dict(zip(self.reps["rep_id"].astype(str), self.reps[col])) if col in self.reps.columns else {}
+
+    def territory_reps(self) -> dict[str, list[str]]:
+        """Every rep of each territory, the primary (``rep_id``) first: the ``reps`` column
+        (``;``-separated) of :attr:`territories`, or ``rep_id`` alone when there is none."""
+        tt = self.territories
+        lists = tt["reps"] if "reps" in tt.columns else [None] * len(tt)
+        out: dict[str, list[str]] = {}
+        for t, r, cell in zip(tt["territory_id"].astype(str), tt["rep_id"], lists):
+            rr = _split(cell) if isinstance(cell, str) else []
+            if isinstance(r, str) and r:
+                rr = [r] + [x for x in rr if x != r]
+            out[t] = list(_unique(rr))
+        return out
+
+    def territory_frame(self) -> pd.DataFrame:
+        """:attr:`territories` with ``rep_name``, ``rep_email``, ``reps`` and ``rep_names``
+        (all reps, ``;``-separated, primary first) filled from the reps table."""
+        tt = self.territories.copy()
+        name, email = self.rep_lookup("name"), self.rep_lookup("email")
+        tr = self.territory_reps()
+        tt["rep_name"] = tt["rep_id"].map(name)
+        tt["rep_email"] = tt["rep_id"].map(email)
+        lists = [tr.get(str(t), []) for t in tt["territory_id"]]
+        tt["reps"] = [";".join(x) if x else None for x in lists]
+        tt["rep_names"] = [";".join(str(name.get(r) or r) for r in x) if x else None for x in lists]
+        return tt
 
 
 def plan_hierarchy(spec: str | Path | None, territories: pd.DataFrame, *,
@@ -272,11 +441,15 @@ def align_units(ws, units, alignment: Path | None) -> tuple[np.ndarray, list[str
     return cur, [str(x) for x in labels], notes
 
 
-def build_plan(ws, *, alignment: Path | None = None, assignment: Path | None = None,
+def build_plan(ws, *, alignment: Path | None = None, assignment: Path | Sequence[Path] | None = None,
                hierarchy: str | Path | None = "state", level: str = "zip", states=None,
                model_name: str = "Territorium plan", load=None) -> ExportPlan:
     """Assemble the plan from the workspace and the files.
 
+    ``assignment``: one file or several (merged by :func:`merge_assignments`, e.g. the
+    territory file of a head-count or team assignment and its ``*_accounts.csv``). Each
+    territory keeps all its reps (``territories["reps"]``, ``;``-separated, primary first)
+    and its primary as ``rep_id``; accounts go to their account-level rep, else the primary.
     ``load`` (a :class:`~territorium.plan.workspace.UnitLoad`) skips loading the units again.
     """
     from territorium.measures import account_workload
@@ -305,33 +478,53 @@ def build_plan(ws, *, alignment: Path | None = None, assignment: Path | None = N
     acc["previous_owner_id"] = acc["owner_id"]
     reps = ws.table("reps")
     reps["rep_id"] = reps["rep_id"].astype(str)
-    # territory → rep
-    terr_rep: dict[str, str] = {}
+    # territory → reps (primary first)
+    terr_reps: dict[str, tuple[str, ...]] = {}
+    terr_team: dict[str, tuple[str, ...]] = {}
     acc_rep: dict[str, str] = {}
-    if assignment is not None:
-        asg = read_assignment_file(Path(assignment))
-        terr_rep, acc_rep = asg.territory_rep, asg.account_rep
-        unknown = sorted({r for r in list(terr_rep.values()) + list(acc_rep.values()) if r not in set(reps["rep_id"])})
+    paths = ([] if assignment is None else [Path(a) for a in assignment]
+             if isinstance(assignment, (list, tuple)) else [Path(assignment)])
+    if paths:
+        asg = merge_assignments([read_assignment_file(a) for a in paths])
+        terr_reps, terr_team, acc_rep = asg.territory_reps, asg.territory_team, asg.account_rep
+        known = set(reps["rep_id"])
+        unknown = sorted(({r for rr in terr_reps.values() for r in rr} | set(acc_rep.values())) - known)
         if unknown:
-            raise ExportError(f"{assignment}: unknown rep(s) {', '.join(unknown[:5])}"
+            raise ExportError(f"{asg.source}: unknown rep(s) {', '.join(unknown[:5])}"
                               + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
                               + "; reps must be in the imported users")
-        unknown_t = sorted(set(terr_rep) - set(tids))
+        unknown_t = sorted(set(terr_reps) - set(tids))
         if unknown_t:
-            raise ExportError(f"{assignment}: unknown territory {', '.join(unknown_t[:5])}; "
+            raise ExportError(f"{asg.source}: unknown territory {', '.join(unknown_t[:5])}; "
                               f"the alignment has {', '.join(tids[:6])}{'...' if len(tids) > 6 else ''}")
+        shared = asg.shared
+        if shared:
+            split = acc["account_id"].isin(set(acc_rep)) & acc["territory_id"].isin(set(shared))
+            unsplit = sorted(set(acc.loc[acc["territory_id"].isin(set(shared)) & ~split, "territory_id"]))
+            notes.append(f"{len(shared)} territor{'y has' if len(shared) == 1 else 'ies have'} several reps "
+                         f"(primary first in the reps column): {', '.join(shared[:10])}"
+                         + ("..." if len(shared) > 10 else ""))
+            if unsplit:
+                notes.append(f"no account-level rep for the accounts of {', '.join(unsplit[:10])}: they go to the "
+                             "primary rep (give the *_accounts.csv of the assignment too to split them)")
     elif alignment is None and not terr_table.empty:
-        terr_rep = {str(t): str(r) for t, r in zip(terr_table["territory_id"], terr_table["rep_id"])
-                    if r is not None and r == r and str(r)}
+        terr_reps = {str(t): (str(r),) for t, r in zip(terr_table["territory_id"], terr_table["rep_id"])
+                     if r is not None and r == r and str(r)}
     else:
-        terr_rep = _continuity_reps(acc["territory_id"].to_numpy(dtype=object),
-                                    acc["owner_id"].astype(str).to_numpy(dtype=object),
-                                    acc["workload"].to_numpy(float), tids, reps)
+        terr_reps = {t: (r,) for t, r in _continuity_reps(
+            acc["territory_id"].to_numpy(dtype=object), acc["owner_id"].astype(str).to_numpy(dtype=object),
+            acc["workload"].to_numpy(float), tids, reps).items()}
         notes.append("no --assignment: reps matched to territories keeping the most current workload "
                      "(linear assignment on current ownership)")
+    terr_rep = {t: r[0] for t, r in terr_reps.items() if r}
     owner = acc["territory_id"].map(terr_rep)
     if acc_rep:
         owner = acc["account_id"].map(acc_rep).where(acc["account_id"].isin(set(acc_rep)), owner)
+        outside = [o for o, t in zip(owner, acc["territory_id"])
+                   if isinstance(o, str) and isinstance(t, str) and terr_reps.get(t) and o not in terr_reps[t]]
+        if outside:
+            notes.append(f"{len(outside)} accounts keep a rep outside their territory's reps "
+                         "(protected deals or account-level rules)")
     acc["owner_id"] = owner
     # territory table with measures and names
     meas = [m for m in ("account_count", "revenue", "order_count", "customers", "potential", "workload")
@@ -350,6 +543,11 @@ def build_plan(ws, *, alignment: Path | None = None, assignment: Path | None = N
     tt["rep_id"] = tt["territory_id"].map(terr_rep)
     rep_name = dict(zip(reps["rep_id"], reps["name"]))
     tt["rep_name"] = tt["rep_id"].map(rep_name)
+    tt["reps"] = [";".join(terr_reps[t]) if terr_reps.get(t) else None for t in tids]
+    tt["rep_names"] = [";".join(str(rep_name.get(r) or r) for r in terr_reps[t]) if terr_reps.get(t) else None
+                       for t in tids]
+    if terr_team:
+        tt["team_id"] = [";".join(terr_team[t]) if terr_team.get(t) else None for t in tids]
     no_rep = tt.loc[tt["rep_id"].isna(), "territory_id"].tolist()
     if no_rep:
         notes.append(f"territories without a rep: {', '.join(no_rep[:10])}")
@@ -422,6 +620,9 @@ def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None 
     ``ParentTerritory2.DeveloperName``, ``Territory2Type.DeveloperName``,
     ``Territory2.DeveloperName``), so no Salesforce ids are needed before the load. Accounts
     (``ObjectId``) and users (``UserId``) are the ids the workspace imported from Salesforce.
+    Every rep of a territory gets a ``UserTerritory2Association`` row: ``RoleInTerritory2`` =
+    ``Owner`` for the primary rep, ``Sales Rep`` for the others (head counts, team members);
+    the manager of a hierarchy node is its ``Owner``.
     ``Description`` carries the Territorium id so the files read back to the same plan.
     """
     out_dir = Path(out_dir)
@@ -465,9 +666,9 @@ def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None 
         "AssociationCause": "Territory2Manual",
     }), out_dir / "ObjectTerritory2Association.csv"))
     users = []
-    for t, r in zip(tt["territory_id"].astype(str), tt["rep_id"]):
-        if isinstance(r, str) and r:
-            users.append((r, dev[t], "Owner"))
+    for t, rr in plan.territory_reps().items():
+        # RoleInTerritory2 picklist: Owner, Administrator, Sales Rep
+        users += [(r, dev[t], "Owner" if k == 0 else "Sales Rep") for k, r in enumerate(rr)]
     for n, m in zip(nodes["node"], nodes["manager"]):
         if isinstance(m, str) and m and n not in leaves:
             users.append((m, dev[n], "Owner"))
@@ -483,7 +684,8 @@ def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None 
         "  3. Territory2.csv          -> Territory2; rows are sorted parents first "
         + "(" + ", ".join(f"depth {d}: {n} rows" for d, n in depth_counts.items()) + "); load one depth "
         "per batch (or with batch size 1) so each parent exists before its children",
-        "  4. UserTerritory2Association.csv   -> UserTerritory2Association (RoleInTerritory2: Owner)",
+        "  4. UserTerritory2Association.csv   -> UserTerritory2Association (RoleInTerritory2: Owner for each",
+        "     territory's primary rep and the managers of the groups, Sales Rep for a territory's other reps)",
         "  5. ObjectTerritory2Association.csv -> ObjectTerritory2Association (AssociationCause: Territory2Manual)",
         "",
         "Lookups use the relationship header syntax RelationshipName.DeveloperName, so no ids are needed.",
@@ -571,6 +773,11 @@ def _generic_frames(plan: ExportPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["owner_id"] = acc["owner_id"]
     out["rep_name"] = acc["owner_id"].map(name)
     out["rep_email"] = acc["owner_id"].map(email)
+    reps_of = {t: ";".join(r) for t, r in plan.territory_reps().items() if r}
+    out["reps"] = acc["territory_id"].map(reps_of)
+    if "team_id" in plan.territories.columns:
+        team = dict(zip(plan.territories["territory_id"], plan.territories["team_id"]))
+        out["team_id"] = acc["territory_id"].map(team)
     out["previous_owner_id"] = acc.get("previous_owner_id")
     for c in ("potential", "revenue_12m", "workload"):
         if c in acc.columns:
@@ -583,7 +790,8 @@ def _generic_frames(plan: ExportPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     # headers the alignment reader knows ("Territory Name" and rep_id fill the territories table)
     units = pd.DataFrame({"unit_id": plan.units["unit_id"], "territory_id": plan.units["territory"],
                           "Territory Name": plan.units["territory"].map(tname),
-                          "rep_id": plan.units["territory"].map(rep_of)})
+                          "rep_id": plan.units["territory"].map(rep_of),
+                          "reps": plan.units["territory"].map(reps_of)})
     return out, units
 
 
@@ -591,7 +799,9 @@ def write_generic(plan: ExportPlan, path: Path) -> list[Path]:
     """``path``: account → territory → rep (canonical column names, so
     ``territorium import accounts FILE --format generic`` reads it back, owner_id = the new
     rep); ``<stem>_units.csv``: unit → territory (+ name, rep), which ``territorium import
-    alignment`` reads back (ZIP units) together with each territory's name and rep."""
+    alignment`` reads back (ZIP units) together with each territory's name and rep. Both
+    carry ``reps``: every rep of the territory, ``;``-separated, primary first (``rep_id`` of
+    the units file); :func:`read_assignment_file` reads either back as an assignment."""
     path = Path(path)
     accounts, units = _generic_frames(plan)
     upath = path.with_name(path.stem + "_units.csv")
@@ -610,9 +820,7 @@ def _territory_frame(plan: ExportPlan):
     g = g[g.geometry.notna()]
     g["geometry"] = g.geometry.make_valid()
     d = g.dissolve(by="territory_id", as_index=False, sort=True)
-    tt = plan.territories.copy()
-    tt["rep_name"] = tt["rep_id"].map(plan.rep_lookup("name"))
-    tt["rep_email"] = tt["rep_id"].map(plan.rep_lookup("email"))
+    tt = plan.territory_frame()
     keep = [c for c in tt.columns if c not in ("main_state",)]
     d = d.merge(tt[keep], on="territory_id", how="left")
     for c in d.columns:
@@ -660,6 +868,14 @@ def _write_geo_layers(plan: ExportPlan, d, tmp: Path, driver: str) -> None:
         d.to_file(tmp, driver="GeoJSON")
 
 
+def _kml_description(name, reps) -> str:
+    """``"T07 NY — rep: Ann Lee"``, or ``"… — reps: Ann Lee (primary), Bo Chen"`` for several."""
+    rr = _split(str(reps)) if isinstance(reps, str) else []
+    if len(rr) > 1:
+        return f"{name} — reps: {rr[0]} (primary), {', '.join(rr[1:])}"
+    return f"{name} — rep: {rr[0] if rr else '(none)'}"
+
+
 def _kml_color(i: int, n: int, alpha: int = 0x66) -> str:
     import colorsys
 
@@ -687,8 +903,7 @@ def _kml_etree(d, path: Path) -> None:
         rec = dict(zip(d.columns, row))
         pm = ET.SubElement(doc, q("Placemark"))
         ET.SubElement(pm, q("name")).text = str(rec["territory_id"])
-        rep = rec.get("rep_name", rec.get("rep_id"))
-        desc = f"{rec.get('name', '')} — rep: {rep if isinstance(rep, str) else '(none)'}"
+        desc = _kml_description(rec.get("name", ""), rec.get("rep_names", rec.get("rep_name", rec.get("rep_id"))))
         ET.SubElement(pm, q("description")).text = desc
         ET.SubElement(pm, q("styleUrl")).text = f"#t{i}"
         ext = ET.SubElement(pm, q("ExtendedData"))
@@ -735,9 +950,7 @@ def write_kml(plan: ExportPlan, path: Path, *, engine: str = "auto") -> list[Pat
     with _staging(path) as tmp:
         if use_gdal:
             k = d.rename(columns={"territory_id": "Name"})
-            reps = k["rep_name"] if "rep_name" in k.columns else k["rep_id"] if "rep_id" in k.columns else [None] * len(k)
-            k["Description"] = [f"{n} — rep: {r if isinstance(r, str) else '(none)'}"
-                                for n, r in zip(k["name"], reps)]
+            k["Description"] = [_kml_description(n, r) for n, r in zip(k["name"], k["rep_names"])]
             k = k.drop(columns=["name"])
             k.to_file(tmp, driver="KML")
         else:
@@ -773,18 +986,17 @@ def sheet_names(names: Sequence[str], reserved: Sequence[str] = ("Summary",)) ->
 
 
 def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
-    """Workbook: ``Summary`` (one row per territory: rep, hierarchy, measures, accounts) and
-    one sheet per territory listing its accounts. Sheet names come from :func:`sheet_names`;
-    the Summary's ``sheet`` column says which sheet holds which territory."""
+    """Workbook: ``Summary`` (one row per territory: primary rep, all reps and their names,
+    hierarchy, measures, accounts) and one sheet per territory listing its accounts. Sheet
+    names come from :func:`sheet_names`; the Summary's ``sheet`` column says which sheet
+    holds which territory."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     accounts, _ = _generic_frames(plan)
-    tt = plan.territories.copy()
-    tt["rep_name"] = tt["rep_id"].map(plan.rep_lookup("name"))
-    tt["rep_email"] = tt["rep_id"].map(plan.rep_lookup("email"))
+    tt = plan.territory_frame()
     tt["accounts"] = tt["territory_id"].map(accounts["territory_id"].value_counts()).fillna(0).astype(int)
     tt["sheet"] = sheet_names([f"{t} {n}" if n != t and not str(n).startswith(str(t)) else str(n)
                                for t, n in zip(tt["territory_id"], tt["name"])])
@@ -805,7 +1017,8 @@ def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
                        (v.item() if isinstance(v, np.generic) else v) for v in row])
 
     summ = wb.create_sheet("Summary")
-    cols = ["territory_id", "name", "sheet", "rep_id", "rep_name", "rep_email"]
+    cols = ["territory_id", "name", "sheet", "rep_id", "rep_name", "rep_email", "reps", "rep_names"]
+    cols += ["team_id"] if "team_id" in tt.columns else []
     if plan.hierarchy is not None:
         cols += [c for c in tt.columns if c in set(plan.hierarchy.table["level"].dropna()) and c != "territory"]
     cols += [c for c in ("accounts", "units", "account_count", "revenue", "potential", "workload") if c in tt.columns]
