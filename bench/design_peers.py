@@ -63,11 +63,13 @@ def timed(fn, *args, timeout: float = 600.0):
 
 
 def oversized(units, k, balance):
-    """Units that alone exceed (1 + tol) x the mean territory total of some balance measure."""
+    """Units that alone exceed (1 + tol) x a territory's target on some balance measure,
+    found as the engine does (removing them lowers the others' targets)."""
+    from territorium.design.engine import _own_territories
+
+    pos, _, _ = _own_territories(units, k, balance, None)
     mask = np.zeros(units.n, dtype=bool)
-    for m, tol in balance.items():
-        v = units.measure(m)
-        mask |= v > (1 + tol) * v.sum() / k
+    mask[pos] = True
     return mask
 
 
@@ -78,14 +80,16 @@ def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound, big=None):
     for m in measures:
         row[f"dev_{m}"] = peers.max_deviation(units.measure(m), assign, k)
     if big is not None and big.any():
-        # deviation over the territories that hold no oversized unit (granularity excluded)
+        # deviation over the territories that hold no oversized unit (granularity excluded),
+        # against what is left for them: (total - the oversized units) / (k - their number)
         forced = np.zeros(k, dtype=bool)
         forced[assign[big]] = True
         worst = 0.0
         for m in measures:
             v = units.measure(m)
             tot = np.bincount(assign, weights=v, minlength=k)
-            worst = max(worst, float(np.abs(tot[~forced] / (v.sum() / k) - 1).max()) if (~forced).any() else 0.0)
+            target = (v.sum() - v[big].sum()) / (k - int(big.sum()))
+            worst = max(worst, float(np.abs(tot[~forced] / target - 1).max()) if (~forced).any() else 0.0)
         row["dev_rest"] = worst
     row["non_contiguous"] = peers.non_contiguous(units, assign, k)
     moi = peers.moment_of_inertia(units.xy, w, assign, k)
@@ -230,7 +234,8 @@ def markdown(results) -> str:
         if big:
             out.append(f"{len(big)} unit(s) alone exceed a territory's upper bound "
                        f"({', '.join(big[:8])}{'...' if len(big) > 8 else ''}): the territories holding them "
-                       "cannot be balanced; 'max dev rest' is the worst deviation over the other territories.\n")
+                       "cannot be balanced; 'max dev rest' is the worst deviation over the other territories, "
+                       "against what is left for them ((total − those units) / (k − their number)).\n")
         out.append("| method | time s | " + " | ".join(f"max dev {m}" for m in ms)
                    + (" | max dev rest" if big else "") + " | non-contiguous | MOI / k-means | gap to our bound | note |")
         out.append("|---|---:|" + "---:|" * len(ms) + ("---:|" if big else "") + "---:|---:|---:|---|")

@@ -186,13 +186,16 @@ def test_infeasible_unit_named(iowa):
     culprit = 17
     big[culprit] = big.sum()  # one county holds half the workload
     u = iowa.with_measures({"workload": big})
-    r = design(u, 4, balance={"workload": 0.05}, n_jobs=1, time_limit=10)
+    r = design(u, 4, balance={"workload": 0.05}, n_jobs=1, time_limit=10, oversized="keep")
     rep = r.report
     assert rep.status == "infeasible"
     assert any(str(u.ids[culprit]) in d and "workload" in d for d in rep.diagnostics), rep.diagnostics
     assert any("workload" in v for v in rep.violations)
     assert (rep.pieces == 1).all()  # best effort is still contiguous
     assert rep.lower_bound <= rep.objective
+    # by default the culprit gets a territory of its own, named in the report
+    own = design(u, 4, balance={"workload": 0.05}, n_jobs=1, time_limit=10).report
+    assert any(str(u.ids[culprit]) in d and "of their own" in d for d in own.diagnostics), own.diagnostics
 
 
 def test_locks_overload_named(georgia):
@@ -553,3 +556,27 @@ def test_centre_the_lp_cannot_fill_moves_into_the_overfull_cell():
     assert np.linalg.norm(c[1 - heavy] - old[1 - heavy]) == 0  # the other centre stays
     # nothing moves when every centre is filled
     assert _spread_by_mass(P, c, np.ones(3)) == 0
+
+
+def test_oversized_units_get_their_own_territory():
+    """A unit heavier than a territory's upper bound gets a territory of its own (said in the
+    diagnostics); the others are balanced on what is left. "keep" measures them all against
+    the plain average, where the rest cannot be balanced."""
+    u = grid_units(10, 8, seed=4)
+    t = u.table.copy()
+    t["workload"] = 1.0
+    t.loc[44, "workload"] = 30.0  # 30 of 109: far above 109/4 · 1.05
+    u = Units(u.level, t, u.adjacency, u.geometry, u.crs, u.notes)
+    r = design(u, 4, balance={"workload": 0.05}, seed=1, n_jobs=1, time_limit=10)
+    rep = r.report
+    assert any("got a territory of their own" in d and u.ids[44] in d for d in rep.diagnostics)
+    own = r.assignment[44]
+    tot = np.bincount(r.assignment, u.measure("workload"), 4)
+    assert tot[own] <= 30 * 1.05 + 1e-9  # the big unit (and at most a sliver) alone
+    rest = np.delete(tot, own)
+    target = (109 - tot[own]) / 3
+    assert np.abs(rest / target - 1).max() <= 0.05 + 1e-9
+    assert rep.status == "feasible" and (pieces(u, r.assignment) == 1).all()
+    keep = design(u, 4, balance={"workload": 0.05}, seed=1, n_jobs=1, time_limit=10, oversized="keep")
+    assert keep.report.status == "infeasible"
+    assert not any("of their own" in d for d in keep.report.diagnostics)

@@ -506,6 +506,7 @@ def design(
     shape_metrics="auto",
     candidates: int = 12,
     lloyd: int = 6,
+    oversized: str = "own",
 ) -> DesignResult:
     """Design k balanced, contiguous, compact territories (or realign ``current``).
 
@@ -559,6 +560,11 @@ def design(
         Nearest centres per unit in the transport LP.
     lloyd : int
         Transport-LP / centre iterations in the construction (warm-started re-solves).
+    oversized : "own" or "keep"
+        Free-centre design without ``targets``: a unit that alone exceeds a territory's
+        upper bound (Los Angeles County among 100 county territories) gets a territory of
+        its own and the others share the rest equally ("own", the default, said in the
+        report's diagnostics); "keep" measures every territory against the plain average.
 
     Returns
     -------
@@ -574,14 +580,78 @@ def design(
     t0 = time.time()
     if time_limit is None or time_limit <= 0:
         raise DesignInputError(f"time_limit must be positive, got {time_limit}")
+    own_note = None
+    if oversized == "own" and centers is None and targets is None and current is None and not frozen \
+            and k is not None and balance:
+        big, targets_own, locks_own = _own_territories(units, int(k), balance, locks)
+        if len(big):
+            targets, locks = targets_own, locks_own
+            own_note = (f"{len(big)} unit(s) alone exceed a territory's upper bound and got a territory of their "
+                        f"own ({', '.join(str(units.ids[i]) for i in big[:10])}"
+                        f"{', ...' if len(big) > 10 else ''}: {', '.join(territory_labels(int(k))[:len(big)][:10])}); "
+                        f"the other {int(k) - len(big)} territories share the rest equally (oversized='keep' "
+                        "measures them against the plain average instead)")
+    elif oversized not in ("own", "keep"):
+        raise DesignInputError(f"oversized must be 'own' or 'keep', not {oversized!r}")
     P = build_problem(
         units, k, centers=centers, balance=balance, targets=targets,
         compactness_weight=compactness_weight, locks=locks, frozen=frozen, current=current,
         max_disruption=max_disruption, disruption=disruption, home_inside=home_inside,
         allow_exclaves=allow_exclaves, cost=cost,
     )
-    return _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress,
-                  shape_metrics, candidates, lloyd, mode="realign" if P.current is not None else "design")
+    r = _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress,
+               shape_metrics, candidates, lloyd, mode="realign" if P.current is not None else "design")
+    if own_note is not None:
+        import dataclasses
+
+        r = dataclasses.replace(r, report=dataclasses.replace(
+            r.report, diagnostics=[own_note] + list(r.report.diagnostics)))
+    return r
+
+
+def _own_territories(units: Units, k: int, balance: Mapping[str, float], locks):
+    """Units that alone exceed a territory's upper bound on some balance measure, found
+    iteratively (removing them lowers the others' targets): each gets territory 0, 1, ... of
+    its own with its own totals as targets; the other territories share the rest equally.
+    Returns (positions, {measure: target shares}, locks). Nothing when a big unit is locked
+    elsewhere or they would take every territory."""
+    names = [m for m in balance if m != "units"]
+    if not names or any(m not in units.table.columns for m in names):  # build_problem says which
+        return np.zeros(0, np.int64), None, locks
+    A = np.column_stack([units.measure(m) for m in names]).astype(float)
+    tol = np.array([float(balance[m]) for m in names])
+    tot = A.sum(0)
+    big = np.zeros(units.n, bool)
+    for _ in range(k):
+        rest = k - int(big.sum())
+        if rest <= 1:
+            return np.zeros(0, np.int64), None, locks
+        T = (tot - A[big].sum(0)) / rest
+        new = (A > (1 + tol) * T).any(1) & ~big
+        if not new.any():
+            break
+        big |= new
+    pos = np.flatnonzero(big)
+    if len(pos) == 0:
+        return pos, None, locks
+    pos = pos[np.argsort(-(A[pos] / tot).max(1), kind="stable")]
+    user_locks = dict(locks or {})
+    if any(int(u) in user_locks for u in pos):
+        return np.zeros(0, np.int64), None, locks
+    nb = len(pos)
+    shares = {}
+    for j, m in enumerate(names):
+        s = np.empty(k)
+        s[:nb] = A[pos, j]
+        s[nb:] = (tot[j] - A[pos, j].sum()) / (k - nb)
+        shares[m] = np.maximum(s, 1e-12 * max(tot[j], 1.0))
+    new_locks = {int(u): i for i, u in enumerate(pos)}
+    # user locks keep their territories, shifted past the own ones would change meaning: only
+    # apply when the user locked nothing into territories 0..nb-1
+    if any(int(t) < nb for t in user_locks.values()):
+        return np.zeros(0, np.int64), None, locks
+    new_locks.update({int(u): int(t) for u, t in user_locks.items()})
+    return pos, shares, new_locks
 
 
 def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, shape_metrics,
