@@ -14,7 +14,6 @@ with a planted truth that the old code got wrong:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from _causal_sim import factor_panel, few_unit_staggered, scaled_confounders
 from scipy import stats

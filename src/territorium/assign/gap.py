@@ -418,7 +418,6 @@ def _lp_colgen(C, w, cap, lam, primal, penalty, deadline, k_adj: int = 6, k_near
     left. Returns (λ, rep with the largest x per account, fractional mask, info) or None.
     """
     import highspy
-    from scipy.sparse import coo_array
 
     n, R = C.shape
     fin = np.isfinite(C)
@@ -438,23 +437,9 @@ def _lp_colgen(C, w, cap, lam, primal, penalty, deadline, k_adj: int = 6, k_near
     have = np.zeros((n, R), dtype=bool)
     have[ii, rr] = True
     m = len(ii)
-    A = coo_array((np.concatenate([np.ones(m), w[ii]]), (np.concatenate([ii, n + rr]), np.concatenate([np.arange(m)] * 2))),
-                  shape=(n + R, m)).tocsc()
     h, _ = _highs()
     h.setOptionValue("solver", "simplex")
-    lp = highspy.HighsLp()
-    lp.num_col_ = m
-    lp.num_row_ = n + R
-    lp.col_cost_ = C[ii, rr]
-    lp.col_lower_ = np.zeros(m)
-    lp.col_upper_ = np.ones(m)
-    lp.row_lower_ = np.concatenate([np.ones(n), np.full(R, -highspy.kHighsInf)])
-    lp.row_upper_ = np.concatenate([np.ones(n), cap])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr
-    lp.a_matrix_.index_ = A.indices
-    lp.a_matrix_.value_ = A.data
-    h.passModel(lp)
+    h.passModel(_gap_model(C, w, cap, ii, rr))
     h.addCols(R, np.full(R, big), np.zeros(R), np.full(R, highspy.kHighsInf), R, np.arange(R),
               (n + np.arange(R)).astype(np.int32), -np.ones(R))
     cols_i, cols_r = [ii], [rr]
@@ -828,37 +813,17 @@ def _explain(D, E, rep, cur, lock, w, slack, needs, has, vocab, labels, lock_rea
                          "reason_code": codes, "reason": texts})
 
 
-def gap_mip(cost: np.ndarray, workload, capacity, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
-            threads: int | None = None) -> dict:
-    """Solve the GAP exactly with HiGHS (for checks and benchmarks; small instances only).
-
-    ``cost`` (n, R) with ``inf`` for forbidden pairs. Returns a dict: ``rep`` (n,),
-    ``objective``, ``bound`` (HiGHS dual bound), ``status`` (HiGHS model status text),
-    ``time_s``.
-
-    >>> g = gap_mip(np.array([[1.0, 9.0], [2.0, 8.0], [3.0, 7.0]]), np.ones(3), np.array([2.0, 2.0]))
-    >>> g["rep"].tolist(), g["objective"]
-    ([0, 0, 1], 10.0)
-    """
+def _gap_model(cost: np.ndarray, w: np.ndarray, cap: np.ndarray, ii: np.ndarray, rr: np.ndarray,
+               integral: bool = False):
+    """The GAP over the pairs (ii, rr) as a HiGHS model: x ∈ [0, 1] per pair, each account
+    exactly once, each rep's workload ≤ its capacity; ``integral`` makes x binary."""
     import highspy
     from scipy.sparse import coo_array
 
-    t0 = time.perf_counter()
-    cost = np.asarray(cost, dtype=np.float64)
-    w = np.asarray(workload, dtype=np.float64)
-    cap = np.asarray(capacity, dtype=np.float64)
     n, R = cost.shape
-    ii, rr = np.nonzero(np.isfinite(cost))
     m = len(ii)
-    rows = np.concatenate([ii, n + rr])
-    cols = np.concatenate([np.arange(m), np.arange(m)])
-    vals = np.concatenate([np.ones(m), w[ii]])
-    A = coo_array((vals, (rows, cols)), shape=(n + R, m)).tocsc()
-    h, _ = _highs()
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    if threads:
-        h.setOptionValue("threads", int(threads))
+    A = coo_array((np.concatenate([np.ones(m), w[ii]]), (np.concatenate([ii, n + rr]), np.concatenate([np.arange(m)] * 2))),
+                  shape=(n + R, m)).tocsc()
     lp = highspy.HighsLp()
     lp.num_col_ = m
     lp.num_row_ = n + R
@@ -871,8 +836,35 @@ def gap_mip(cost: np.ndarray, workload, capacity, *, time_limit: float = 60.0, m
     lp.a_matrix_.start_ = A.indptr
     lp.a_matrix_.index_ = A.indices
     lp.a_matrix_.value_ = A.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * m
-    h.passModel(lp)
+    if integral:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    return lp
+
+
+def gap_mip(cost: np.ndarray, workload, capacity, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
+            threads: int | None = None) -> dict:
+    """Solve the GAP exactly with HiGHS (for checks and benchmarks; small instances only).
+
+    ``cost`` (n, R) with ``inf`` for forbidden pairs. Returns a dict: ``rep`` (n,),
+    ``objective``, ``bound`` (HiGHS dual bound), ``status`` (HiGHS model status text),
+    ``time_s``.
+
+    >>> g = gap_mip(np.array([[1.0, 9.0], [2.0, 8.0], [3.0, 7.0]]), np.ones(3), np.array([2.0, 2.0]))
+    >>> g["rep"].tolist(), g["objective"]
+    ([0, 0, 1], 10.0)
+    """
+    t0 = time.perf_counter()
+    cost = np.asarray(cost, dtype=np.float64)
+    w = np.asarray(workload, dtype=np.float64)
+    cap = np.asarray(capacity, dtype=np.float64)
+    n, R = cost.shape
+    ii, rr = np.nonzero(np.isfinite(cost))
+    h, _ = _highs()
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    h.passModel(_gap_model(cost, w, cap, ii, rr, integral=True))
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()

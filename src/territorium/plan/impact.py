@@ -307,8 +307,8 @@ def impact_markdown(report: dict) -> str:
     L += ["### Staggered regional campaign", "",
           f"{waves}; held out: {', '.join(report['never_treated'])}. Outcome: log(1 + DTC revenue) "
           "per unit and month, so effects are in log points (≈ % for small values).", "",
-          f"| panel | truth (ATT) | Callaway–Sant'Anna | covers truth | TWFE (naive) | TWFE covers truth "
-          f"| TWFE outside CS CI |",
+          "| panel | truth (ATT) | Callaway–Sant'Anna | covers truth | TWFE (naive) | TWFE covers truth "
+          "| TWFE outside CS CI |",
           "| --- | ---: | ---: | :---: | ---: | :---: | :---: |"]
     for c in report["campaign"]:
         cs, tw = c["callaway_santanna"], c["twfe"]

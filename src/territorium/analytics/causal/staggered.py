@@ -253,7 +253,7 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     # dynamic ----------------------------------------------------------------------------
     e_all = tt - gg
     eseq = np.unique(e_all)
-    dyn_rows, dyn_inf, dyn_est = [], [], []
+    dyn_inf, dyn_est = [], []
     for e in eseq:
         ke = np.flatnonzero(e_all == e)
         w = pg[ke] / pg[ke].sum()
