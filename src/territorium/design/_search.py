@@ -681,6 +681,44 @@ class Search:
             s.sync_centers()
             self.reason = best[3]
 
+    def polish(self, rounds: int = 10_000) -> int:
+        """Iterated local search for compactness once the tolerances hold: a small random
+        kick, descent, keep the result only if it still meets the tolerances and its moment
+        of inertia is lower. Runs ``rounds`` rounds (a fixed number, so the result does not
+        depend on the machine's speed) unless the deadline comes first, which ``stopped``
+        then says; returns the number of improvements kept."""
+        s, P = self.s, self.P
+        tol = P.tol
+        if s.violation(tol) > 0:
+            return 0
+        best = (s.objective(), s.a.copy(), dict(self.reason))
+        kept = 0
+        size = max(2, P.n // (40 * P.k))
+        for _ in range(rounds):
+            if self.out_of_time():
+                break
+            self.kick(size)
+            self.improve()
+            if self.stopped != "converged":
+                break
+            f = s.objective()
+            if s.violation(tol) <= 0 and f < best[0] * (1 - 1e-9):
+                best = (f, s.a.copy(), dict(self.reason))
+                kept += 1
+            else:
+                s.a[:] = best[1]
+                s.al = s.a.tolist()
+                s.recount()
+                s.sync_centers()
+                self.reason = dict(best[2])
+        if not np.array_equal(best[1], s.a):
+            s.a[:] = best[1]
+            s.al = s.a.tolist()
+            s.recount()
+            s.sync_centers()
+            self.reason = best[2]
+        return kept
+
     def _recentre(self) -> bool:
         """Fixed-centre / custom-cost territories keep centres; for callable cost the free
         centres move to weighted means (returns True if the objective changed)."""

@@ -108,7 +108,8 @@ def _fill_empty(P: Problem, a: np.ndarray, c: np.ndarray) -> None:
 
 
 def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: float,
-              mode: str = "design", L: int = 12, lloyd: int = 3, cancel=None, progress=None) -> dict:
+              mode: str = "design", L: int = 12, lloyd: int = 3, cancel=None, progress=None,
+              polish: int = 0) -> dict:
     t_start = time.time()
     deadline_wall = min(deadline_wall, t_start + budget)
     mono_deadline = time.monotonic() + max(0.0, deadline_wall - time.time())
@@ -170,6 +171,9 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         st.sync_centers()
         if st.violation(P.tol) > 0 and not structurally_infeasible(P):
             srch.iterated()
+            st.sync_centers()
+        if polish and st.violation(P.tol) <= 0:
+            srch.polish(polish)
             st.sync_centers()
         c = lp_centers
     tolv = P.tol

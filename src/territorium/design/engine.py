@@ -419,7 +419,7 @@ def _is_cancelled(cancel) -> bool:
 
 
 def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress, L, lloyd,
-                on_started: Callable[[], None] | None = None):
+                on_started: Callable[[], None] | None = None, polish: int = 0):
     """Run the starts (in a fork pool when ``n_jobs > 1``). ``on_started`` runs once the
     workers exist, so a thread it starts is never copied into a forked child."""
     seqs = np.random.SeedSequence(seed).spawn(n_starts)
@@ -438,7 +438,7 @@ def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progres
                 progress(i / n_starts, f"start {i + 1}/{n_starts}")
             left = deadline - time.time()
             b_i = max(0.5, left / (n_starts - i), 0.5 * left if i == 0 else 0.0)
-            results.append(run_start(P, i, ss, deadline, b_i, mode, L, lloyd, cancel, None))
+            results.append(run_start(P, i, ss, deadline, b_i, mode, L, lloyd, cancel, None, polish))
         return results
     ctx = _context()
     ev = None
@@ -457,7 +457,7 @@ def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progres
         threading.Thread(target=watch, daemon=True).start()
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-            futs = [ex.submit(run_start, P, i, ss, deadline, budget, mode, L, lloyd, ev, None)
+            futs = [ex.submit(run_start, P, i, ss, deadline, budget, mode, L, lloyd, ev, None, polish)
                     for i, ss in enumerate(seqs)]
             if on_started is not None:  # the fork context launched every worker at submit
                 on_started()
@@ -507,6 +507,7 @@ def design(
     candidates: int = 12,
     lloyd: int = 6,
     oversized: str = "own",
+    polish: int = 200,
 ) -> DesignResult:
     """Design k balanced, contiguous, compact territories (or realign ``current``).
 
@@ -560,6 +561,11 @@ def design(
         Nearest centres per unit in the transport LP.
     lloyd : int
         Transport-LP / centre iterations in the construction (warm-started re-solves).
+    polish : int
+        Once a start meets the tolerances, up to this many rounds of iterated local search
+        for compactness (a small random kick, descent, kept only if still within tolerance
+        and more compact). A fixed number of rounds keeps the result reproducible when they
+        finish within the time limit; 0 turns it off.
     oversized : "own" or "keep"
         Free-centre design without ``targets``: a unit that alone exceeds a territory's
         upper bound (Los Angeles County among 100 county territories) gets a territory of
@@ -600,7 +606,8 @@ def design(
         allow_exclaves=allow_exclaves, cost=cost,
     )
     r = _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress,
-               shape_metrics, candidates, lloyd, mode="realign" if P.current is not None else "design")
+               shape_metrics, candidates, lloyd, mode="realign" if P.current is not None else "design",
+               polish=int(polish))
     if own_note is not None:
         import dataclasses
 
@@ -655,7 +662,7 @@ def _own_territories(units: Units, k: int, balance: Mapping[str, float], locks):
 
 
 def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, shape_metrics,
-           candidates, lloyd, mode):
+           candidates, lloyd, mode, polish: int = 0):
     diagnostics = _precheck(P, units)
     if n_jobs is None:
         # memory guard: a start holds a transport LP of up to n·48 columns (~1.3 kB each in
@@ -674,7 +681,8 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
     if _want_shapes(shape_metrics, units):
         shapes = threading.Thread(target=_quiet_shape_table, args=(units,), daemon=True)
     results = _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress,
-                          candidates, lloyd, on_started=None if shapes is None else shapes.start)
+                          candidates, lloyd, on_started=None if shapes is None else shapes.start,
+                          polish=polish if mode == "design" else 0)
     if shapes is not None and shapes.is_alive():
         shapes.join()
     if not results:  # cancelled before anything finished
