@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import typer
 from _causal_sim import confounded_visits, factor_panel
+from _shared_data import causal_dir
 from typer.testing import CliRunner
 
 from territorium.commands import impact
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "causal"
+DATA = causal_dir()
 MPDTA = str(DATA / "mpdta.csv")
 MP = ["--panel", MPDTA, "--unit", "countyreal", "--time", "year", "--outcome", "lemp"]
 

@@ -5,18 +5,18 @@ import dataclasses
 import io
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _causal_sim import bsts_panel, confounded_visits, factor_panel
+from _shared_data import causal_dir
 
 from territorium.analytics import causal
 from territorium.analytics.causal import (callaway_santanna, design_geo_experiment, did, dml_uplift, event_study,
                                           structural_counterfactual, synthetic_control, synthetic_did, twfe)
 
-MPDTA = Path(__file__).resolve().parents[3] / "shared" / "data" / "causal" / "mpdta.csv"
+MPDTA = causal_dir() / "mpdta.csv"
 KW = dict(unit="countyreal", time="year", outcome="lemp")
 
 

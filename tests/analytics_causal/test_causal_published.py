@@ -1,14 +1,14 @@
 """Real panels with published estimates (../shared/data/causal/SOURCES.md), reproduced."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from _shared_data import causal_dir
 
 from territorium.analytics.causal import callaway_santanna, did, event_study, twfe
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "causal"
+DATA = causal_dir()
 
 
 @pytest.fixture(scope="module")
