@@ -15,7 +15,8 @@ from territorium import __version__
 app = typer.Typer(
     name="territorium",
     help="Sales territory management: import CRM and shop exports, build geographic units, "
-    "design balanced territories.",
+    "design balanced territories, staff them, route accounts, set quotas, export to the CRM, "
+    "and predict and explain sales.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

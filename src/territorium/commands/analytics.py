@@ -51,8 +51,10 @@ def potential_command(
     threads: Optional[int] = typer.Option(None, "--threads", help="Limit the gradient-boosting threads (e.g. 1 on a busy shared machine; default: all cores)."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
-    """Account potential and white space (quantile gradient boosting), territories ranked by white
-    space per hour of rep capacity, and where the next rep should go."""
+    """Account potential and white space, and where the next rep should go.
+
+    Quantile gradient boosting gives each account a potential and an interval; territories are
+    ranked by white space per hour of rep capacity."""
     from rich.console import Console
     from rich.table import Table
 
@@ -159,9 +161,11 @@ def forecast_command(
     as_json: bool = typer.Option(False, "--json", help="Print the coverage per level, the backtest table and the forecasts of --level as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
-    """Monthly sales forecasts per territory, state and total: the model that wins a rolling-origin
-    backtest, only if it beats seasonal naive (MASE), reconciled so territories add up, with
-    prediction intervals calibrated on the backtest errors (coverage checked out of sample)."""
+    """Monthly sales forecasts per territory, state and total, with calibrated intervals.
+
+    The model that wins a rolling-origin backtest is used only if it beats seasonal naive
+    (MASE); forecasts are reconciled so territories add up, and the prediction intervals are
+    calibrated on the backtest errors (coverage checked out of sample)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 assign_app = typer.Typer(
-    help="Staff territories (one rep each, exact) or assign accounts straight to reps (capacities, "
+    help="Staff territories (reps or teams, head counts, exact) or assign accounts straight to reps (capacities, "
     "skills, a bound and the gap); explanations and the hand-over list per rep.",
     no_args_is_help=True,
 )

@@ -36,8 +36,10 @@ def impact_report_command(
     database: Optional[str] = typer.Option(None, "--database",
                                            help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
-    """Estimate the demo's planted campaign, visit and realignment effects and check them
-    against the truth file."""
+    """Estimate the demo's planted effects and check them against its truth file.
+
+    The staggered campaign (Callaway–Sant'Anna vs TWFE), the visit programme (double ML vs
+    naive regression) and the realignment dip (DiD)."""
     from rich.console import Console
 
     from territorium.plan.impact import demo_impact_report, report_json, write_impact_report

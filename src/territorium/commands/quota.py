@@ -43,7 +43,9 @@ def quota_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
-    """Allocate a company number to territories: Q_k = Q·[w·S_k/ΣS + (1−w)·P_k/ΣP].
+    """Allocate a company number to territories by a blend of history and potential.
+
+    Q_k = Q·[w·S_k/ΣS + (1−w)·P_k/ΣP].
 
     Growth caps and floors relative to last year's sales (clamp and redistribute), a monthly
     split by the seasonality learnt from the orders, rounding that keeps the total exactly,
