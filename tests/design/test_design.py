@@ -594,3 +594,18 @@ def test_polish_only_lowers_the_moment_of_inertia_and_keeps_balance(georgia):
     assert (pieces(georgia, pol.assignment) == 1).all()
     assert pol.report.objective < raw.report.objective  # about 1 % more compact here
     assert pol.report.stopped == "converged"  # 60 rounds fit in the time limit: reproducible
+
+
+def test_realign_polish_never_moves_more_or_breaks_tolerance(georgia, legacy):
+    """The disruption polish keeps a round only when the plan stays within tolerance and
+    moves fewer accounts: with the same seed it can only match or beat the plan without it,
+    and locked units stay."""
+    locked = {int(i): int(legacy[i]) for i in range(0, georgia.n, 7)}
+    kw = dict(current=legacy, balance={"workload": 0.05}, locks=locked, n_jobs=1, time_limit=30, seed=3)
+    raw = design(georgia, polish=0, **kw).report
+    pol = design(georgia, **kw)
+    assert raw.status == pol.report.status == "feasible"
+    assert pol.report.disruption["moved"] <= raw.disruption["moved"] + 1e-9
+    assert pol.report.max_abs_dev["workload"] <= 0.05 + 1e-9
+    assert all(pol.assignment[u] == t for u, t in locked.items())
+    assert (pieces(georgia, pol.assignment) == 1).all()

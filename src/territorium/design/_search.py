@@ -719,6 +719,52 @@ class Search:
             self.reason = best[2]
         return kept
 
+    def realign_polish(self, rounds: int = 60, beta: float = 0.1) -> int:
+        """Iterated local search for less disruption once the tolerances hold: send a random
+        twentieth of the moved units back to their current territory (where contiguity
+        allows), let the realignment greedy restore the tolerances, and keep the round only
+        if the plan is within tolerance and moves less; else go back. A fixed number of
+        rounds unless the deadline comes first. Returns the number of rounds kept."""
+        s, P = self.s, self.P
+        cur = P.current
+        if cur is None or s.violation(P.tol, sq=False) > 0:
+            return 0
+
+        def disrupted() -> float:
+            return float(P.dis[s.a != cur].sum())
+
+        best = (disrupted(), s.a.copy(), dict(self.reason))
+        kept = 0
+        for _ in range(rounds):
+            if self.out_of_time():
+                break
+            moved = np.flatnonzero((s.a != cur) & self.movable)
+            if len(moved) == 0:
+                break
+            pick = self.rng.choice(moved, size=min(len(moved), max(2, len(moved) // 20)), replace=False)
+            for u in pick.tolist():
+                home = int(cur[u])
+                if s.al[u] != home and s.size[s.al[u]] > 1 and s.touches(u, home) and self._removable(u):
+                    self._apply(u, home, "balance")
+            self.dis_used = disrupted()
+            self.realign(beta=beta)
+            d = disrupted()
+            if s.violation(P.tol, sq=False) <= 0 and d < best[0] - 1e-9:
+                best = (d, s.a.copy(), dict(self.reason))
+                kept += 1
+            else:
+                s.a[:] = best[1]
+                s.al = s.a.tolist()
+                s.recount()
+                self.reason = dict(best[2])
+        if not np.array_equal(best[1], s.a):
+            s.a[:] = best[1]
+            s.al = s.a.tolist()
+            s.recount()
+            self.reason = best[2]
+        self.dis_used = disrupted()
+        return kept
+
     def _recentre(self) -> bool:
         """Fixed-centre / custom-cost territories keep centres; for callable cost the free
         centres move to weighted means (returns True if the objective changed)."""

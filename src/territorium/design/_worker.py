@@ -119,7 +119,8 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     cscale = 1.0
     lp_status = None
     if mode == "realign":
-        st, srch, realign_info = _realign(P, seed_seq, deadline_wall, mono_deadline, cancel, progress)
+        st, srch, realign_info = _realign(P, seed_seq, deadline_wall, mono_deadline, cancel, progress,
+                                          polish=REALIGN_POLISH_ROUNDS if polish else 0)
     else:
         c = _seed_centers(P, rng)
         sol = None
@@ -205,6 +206,10 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     }
 
 
+#: rounds of the realignment's disruption polish (send some moved units home, rebalance,
+#: keep if it moves less); a fixed number keeps results reproducible when they finish in time
+REALIGN_POLISH_ROUNDS = 20
+
 #: graph-step radii tried by the realignment guide LP (the smallest whose LP meets the
 #: tolerances is used: larger radii give lower but more fractional LPs that round worse)
 HOP_LADDER = (2, 3, 4, 6, 9, 13, 18)
@@ -215,7 +220,8 @@ MIP_MAX_COLS = 12000
 STOP_WHEN_FEASIBLE_N = 2000
 
 
-def _realign(P: Problem, seed_seq, deadline_wall: float, mono_deadline: float, cancel, progress):
+def _realign(P: Problem, seed_seq, deadline_wall: float, mono_deadline: float, cancel, progress,
+             polish: int = 0):
     """Realignment candidates from the repaired current plan; the best (least excess over
     tolerance, then least disruption) wins. Returns (state, search, info)."""
     c0 = np.where(np.isnan(P.centers), 0.0, P.centers)
@@ -344,6 +350,8 @@ def _realign(P: Problem, seed_seq, deadline_wall: float, mono_deadline: float, c
             sr.cleanup_disruption()
             if n_sw == 0:
                 break
+        if polish and not sr.out_of_time():
+            sr.realign_polish(polish)
         st.sync_centers()
         after = float(P.dis[st.a != P.current].sum())
         if after < before:

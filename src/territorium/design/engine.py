@@ -564,8 +564,10 @@ def design(
     polish : int
         Once a start meets the tolerances, up to this many rounds of iterated local search
         for compactness (a small random kick, descent, kept only if still within tolerance
-        and more compact). A fixed number of rounds keeps the result reproducible when they
-        finish within the time limit; 0 turns it off.
+        and more compact). In realignment, 20 rounds of disruption polishing instead (send a
+        twentieth of the moved units home, rebalance, keep only if within tolerance and fewer
+        accounts move). A fixed number of rounds keeps the result reproducible when they
+        finish within the time limit; 0 turns both off.
     oversized : "own" or "keep"
         Free-centre design without ``targets``: a unit that alone exceeds a territory's
         upper bound (Los Angeles County among 100 county territories) gets a territory of
@@ -682,7 +684,7 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
         shapes = threading.Thread(target=_quiet_shape_table, args=(units,), daemon=True)
     results = _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress,
                           candidates, lloyd, on_started=None if shapes is None else shapes.start,
-                          polish=polish if mode == "design" else 0)
+                          polish=polish if mode in ("design", "realign") else 0)
     if shapes is not None and shapes.is_alive():
         shapes.join()
     if not results:  # cancelled before anything finished
