@@ -3,6 +3,7 @@ manager, ten accounts around each city, one open deal, one closed one."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,3 +52,22 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
         "owner_id": ["A", "A"], "is_won": [False, True], "is_closed": [False, True],
     })
     return {"reps": reps, "accounts": acc, "contacts": contacts, "orders": orders, "opportunities": opps}
+
+
+def write_tiny_workspace(directory: Path) -> tuple[str, Path]:
+    """The tiny planted workspace as a SQLite file in ``directory`` plus an account →
+    territory (city) alignment CSV: (SQLite URL, alignment path)."""
+    from territorium import store
+    from territorium.store.db import write_frames
+
+    url = f"sqlite:///{directory / 'ws.db'}"
+    eng = store.engine(url)
+    store.upgrade(eng)
+    frames = tiny_frames()
+    with eng.begin() as conn:
+        write_frames(conn, frames)
+    eng.dispose()
+    acc = frames["accounts"]
+    al = directory / "alignment.csv"
+    pd.DataFrame({"account_id": acc["account_id"], "territory": acc["city"]}).to_csv(al, index=False)
+    return url, al

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from _assign_ws import tiny_frames
+from _assign_ws import tiny_frames, write_tiny_workspace
 from territorium.commands import assign as assign_cmd
 
 runner = CliRunner()
@@ -16,20 +16,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def tiny_ws(tmp_path_factory):
     """(SQLite URL, alignment CSV path) of the tiny planted workspace."""
-    from territorium import store
-    from territorium.store.db import write_frames
-
-    d = tmp_path_factory.mktemp("assign-ws")
-    url = f"sqlite:///{d / 'ws.db'}"
-    eng = store.engine(url)
-    store.upgrade(eng)
-    with eng.begin() as conn:
-        write_frames(conn, tiny_frames())
-    eng.dispose()
-    acc = tiny_frames()["accounts"]
-    al = d / "alignment.csv"
-    pd.DataFrame({"account_id": acc["account_id"], "territory": acc["city"]}).to_csv(al, index=False)
-    return url, al
+    return write_tiny_workspace(tmp_path_factory.mktemp("assign-ws"))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from _assign_ws import tiny_frames
+from _assign_ws import write_tiny_workspace
 from territorium.assign import AssignInputError, RepWeights, aggregate_teams, assign_reps, head_counts
 from territorium.commands import assign as assign_cmd
 
@@ -224,19 +224,8 @@ HOMES = {"A1": (40.75, -73.99), "A2": (40.70, -74.02), "B1": (39.95, -75.16), "B
 def team_ws(tmp_path_factory):
     """(SQLite URL, alignment CSV, reps CSV) — the tiny workspace of the assign tests with five
     reps in a file: two in NYC (team East), two in Philadelphia (Mid), one in Boston (North)."""
-    from territorium import store
-    from territorium.store.db import write_frames
-
     d = tmp_path_factory.mktemp("teams-ws")
-    url = f"sqlite:///{d / 'ws.db'}"
-    eng = store.engine(url)
-    store.upgrade(eng)
-    with eng.begin() as conn:
-        write_frames(conn, tiny_frames())
-    eng.dispose()
-    acc = tiny_frames()["accounts"]
-    al = d / "alignment.csv"
-    pd.DataFrame({"account_id": acc["account_id"], "territory": acc["city"]}).to_csv(al, index=False)
+    url, al = write_tiny_workspace(d)
     reps = d / "reps.csv"
     pd.DataFrame({"rep_id": list(HOMES), "name": ["Ann", "Art", "Bob", "Bea", "Cat"],
                   "home_lat": [h[0] for h in HOMES.values()], "home_lon": [h[1] for h in HOMES.values()],
