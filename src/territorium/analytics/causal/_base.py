@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ImpactResult", "json_safe", "new_figure"]
+__all__ = ["ImpactResult", "draw_event_study", "json_safe", "new_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=(8.0, 4.5), sharex: bool = False):
@@ -29,6 +29,23 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=(8.0, 4.5), sharex: bo
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, sharex=sharex, squeeze=False)
     return fig, axes
+
+
+def draw_event_study(a, coef, *, ylabel: str, xlabel: str = "periods since adoption",
+                     labels=("before adoption", "after adoption")) -> None:
+    """Event-time estimates with their intervals on axes ``a``: pre-periods grey, post blue,
+    a zero line and a dashed line where adoption starts. ``coef``: ``event_time``,
+    ``estimate``, ``ci_lo``, ``ci_hi``."""
+    pre = coef["event_time"] < 0
+    for mask, colour, lab in ((pre, "tab:grey", labels[0]), (~pre, "tab:blue", labels[1])):
+        c = coef[mask]
+        a.errorbar(c["event_time"], c["estimate"], yerr=[c["estimate"] - c["ci_lo"], c["ci_hi"] - c["estimate"]],
+                   fmt="o", capsize=3, color=colour, label=lab)
+    a.axhline(0, color="black", lw=0.8)
+    a.axvline(-0.5, color="grey", ls="--", lw=0.8)
+    a.set_xlabel(xlabel)
+    a.set_ylabel(ylabel)
+    a.legend(fontsize=8)
 
 
 def json_safe(obj: Any) -> Any:

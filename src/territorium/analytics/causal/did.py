@@ -20,7 +20,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import pandas as pd
 
-from ._base import ImpactResult, new_figure, relative_effect
+from ._base import ImpactResult, draw_event_study, new_figure, relative_effect
 from ._ols import cluster_ols, demean_twoway
 from ._panel import Panel, prepare, require_columns
 from ._pretrend import DRAWS, randomization_pretrend, wald_problem
@@ -84,16 +84,7 @@ class EventStudyResult(ImpactResult):
 
 
 def _draw_event(a, coef: pd.DataFrame, outcome: str) -> None:
-    pre = coef["event_time"] < 0
-    for mask, colour, lab in ((pre, "tab:grey", "before adoption"), (~pre, "tab:blue", "after adoption")):
-        c = coef[mask]
-        a.errorbar(c["event_time"], c["estimate"], yerr=[c["estimate"] - c["ci_lo"], c["ci_hi"] - c["estimate"]],
-                   fmt="o", capsize=3, color=colour, label=lab)
-    a.axhline(0, color="black", lw=0.8)
-    a.axvline(-0.5, color="grey", ls="--", lw=0.8)
-    a.set_xlabel("periods since adoption")
-    a.set_ylabel(f"effect on {outcome}")
-    a.legend(fontsize=8)
+    draw_event_study(a, coef, ylabel=f"effect on {outcome}")
 
 
 def _event_fit(P: Panel, clusters: np.ndarray, *, leads: Optional[int], lags: Optional[int], alpha: float,

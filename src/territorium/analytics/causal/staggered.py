@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._base import ImpactResult, new_figure, normal_ci, relative_effect
+from ._base import ImpactResult, draw_event_study, new_figure, normal_ci, relative_effect
 from ._panel import NEVER, prepare
 from ._pretrend import DRAWS, randomization_pretrend, wald_problem
 
@@ -67,17 +67,9 @@ class CallawaySantAnnaResult(ImpactResult):
     def plot(self):
         fig, ax = new_figure()
         a = ax[0, 0]
-        d = self.details["dynamic"]
-        pre = d["event_time"] < 0
-        for mask, colour, lab in ((pre, "tab:grey", "pre-treatment"), (~pre, "tab:blue", "post-treatment")):
-            c = d[mask]
-            a.errorbar(c["event_time"], c["estimate"], yerr=[c["estimate"] - c["ci_lo"], c["ci_hi"] - c["estimate"]],
-                       fmt="o", capsize=3, color=colour, label=lab)
-        a.axhline(0, color="black", lw=0.8)
-        a.axvline(-0.5, color="grey", ls="--", lw=0.8)
-        a.set_xlabel("periods since adoption (event time)")
-        a.set_ylabel(f"ATT on {self.outcome}")
-        a.legend(fontsize=8)
+        draw_event_study(a, self.details["dynamic"], ylabel=f"ATT on {self.outcome}",
+                         xlabel="periods since adoption (event time)",
+                         labels=("pre-treatment", "post-treatment"))
         a.set_title(self.summary(), fontsize=8)
         return fig
 
