@@ -26,6 +26,7 @@ from territorium.assign import (AssignInputError, GapResult, Handover, Protectio
                                 SizingResult, account_needs, assign_accounts, assign_reps, handover, open_deals,
                                 parse_skills, size, territory_features)
 from territorium.measures import account_workload, load_profile
+from territorium.plan._files import pick_column, read_table
 from territorium.plan.workspace import UnitLoad, Workspace, WorkspaceError
 
 __all__ = [
@@ -56,24 +57,10 @@ ProgressFn = Callable[[float, str], None]
 # --------------------------------------------------------------------------------------------
 
 def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise AssignJobError(f"{path}: file not found")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=str)
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path).astype(str)
-        return pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
-    except Exception as exc:  # unreadable: say which file and why
-        raise AssignJobError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    return read_table(Path(path), AssignJobError)
 
 
-def _pick(df: pd.DataFrame, names: Sequence[str]) -> str | None:
-    low = {str(c).strip().lower().replace(" ", "_"): c for c in df.columns}
-    for n in names:
-        if n in low:
-            return low[n]
-    return None
+_pick = pick_column
 
 
 def load_reps(ws: Workspace | None, source: str | Path = "workspace", *,
