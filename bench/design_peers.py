@@ -73,17 +73,37 @@ def oversized(units, k, balance):
     return mask
 
 
-def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound, big=None):
+def stranded(units, k, balance):
+    """Units that fit no contiguous territory within the tolerances (alone below the lower
+    bound, with any neighbour above the upper one), on the problem the engine solves."""
+    from territorium.design._problem import build_problem, stranded_units
+    from territorium.design.engine import _own_territories
+
+    pos, targets, locks = _own_territories(units, k, balance, None)
+    P = build_problem(units, k, balance=balance, targets=targets if len(pos) else None,
+                      locks=locks if len(pos) else None)
+    mask = np.zeros(units.n, dtype=bool)
+    for u, _, _ in stranded_units(P):
+        mask[u] = True
+    return mask
+
+
+def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound, big=None, strand=None):
     if assign is None:
         return {}
     row = {}
     for m in measures:
         row[f"dev_{m}"] = peers.max_deviation(units.measure(m), assign, k)
-    if big is not None and big.any():
-        # deviation over the territories that hold no oversized unit (granularity excluded),
-        # against what is left for them: (total - the oversized units) / (k - their number)
+    if big is None:
+        big = np.zeros(units.n, dtype=bool)
+    if big.any() or (strand is not None and strand.any()):
+        # deviation over the territories that hold no oversized or stranded unit (granularity
+        # excluded), against what is left for them: (total - the oversized units) / (k - their
+        # number); a stranded unit's territory is left out, the target is not changed
         forced = np.zeros(k, dtype=bool)
         forced[assign[big]] = True
+        if strand is not None:
+            forced[assign[strand]] = True
         worst = 0.0
         for m in measures:
             v = units.measure(m)
@@ -101,6 +121,7 @@ def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound, big=None):
 def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
     measures = list(balance)
     big = oversized(units, k, balance)
+    strand = stranded(units, k, balance)
     wname = measures[0]
     w = units.measure(wname)
     print(f"## {name}: {units.n:,} {units.level} units, k={k}, balance {balance}", file=sys.stderr, flush=True)
@@ -111,7 +132,7 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
     km, km_moi = km_out if km_out is not None else (None, None)
     lb = ours["lower_bound"] * 1e6 if ours else None  # the engine reports weight·km²; peers use m²
     if ours:
-        r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb, big),
+        r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb, big, strand),
              "note": f"{ours['status']}; bound {ours['bound_method'][:40]}; relaxation ratio "
                      f"{ours['relax_ratio']:.3f}" if ours["relax_ratio"] else ours["status"],
              "peak_rss_mb": ours["rss_mb"], "tree_peak_mb": ours["tree_peak_mb"]}
@@ -123,11 +144,11 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
         ("METIS (pymetis, contig)", peers.metis, (units, k, wname, 50, seed)),
     ):
         a, s, note = timed(fn, *args, timeout=peer_timeout)
-        rows.append({"method": label, "time_s": s, **evaluate(units, a, k, measures, w, km_moi, lb, big), "note": note})
+        rows.append({"method": label, "time_s": s, **evaluate(units, a, k, measures, w, km_moi, lb, big, strand), "note": note})
     rows.append({"method": "weighted k-means (no contiguity)", "time_s": km_secs,
-                 **evaluate(units, km, k, measures, w, km_moi, lb, big), "note": km_note})
+                 **evaluate(units, km, k, measures, w, km_moi, lb, big, strand), "note": km_note})
     return {"instance": name, "units": units.n, "k": k, "balance": balance, "rows": rows,
-            "oversized": [str(u) for u in units.ids[big]]}
+            "oversized": [str(u) for u in units.ids[big]], "stranded": [str(u) for u in units.ids[strand]]}
 
 
 class TreePeak:
@@ -229,6 +250,7 @@ def markdown(results) -> str:
             continue
         ms = list(res["balance"])
         big = res.get("oversized") or []
+        strand = res.get("stranded") or []
         out.append(f"### {res['instance']}: {res['units']:,} units, k={res['k']}, balance "
                    + ", ".join(f"{m} ±{t:.0%}" for m, t in res["balance"].items()) + "\n")
         if big:
@@ -236,15 +258,21 @@ def markdown(results) -> str:
                        f"({', '.join(big[:8])}{'...' if len(big) > 8 else ''}): the territories holding them "
                        "cannot be balanced; 'max dev rest' is the worst deviation over the other territories, "
                        "against what is left for them ((total − those units) / (k − their number)).\n")
+        if strand:
+            out.append(f"{len(strand)} unit(s) fit no contiguous territory within the tolerance "
+                       f"({', '.join(strand[:8])}{'...' if len(strand) > 8 else ''}): alone below the lower "
+                       "bound, with any neighbour above the upper one; 'max dev rest' leaves their "
+                       "territories out.\n")
+        rest_col = bool(big or strand)
         out.append("| method | time s | " + " | ".join(f"max dev {m}" for m in ms)
-                   + (" | max dev rest" if big else "") + " | non-contiguous | MOI / k-means | gap to our bound | note |")
-        out.append("|---|---:|" + "---:|" * len(ms) + ("---:|" if big else "") + "---:|---:|---:|---|")
+                   + (" | max dev rest" if rest_col else "") + " | non-contiguous | MOI / k-means | gap to our bound | note |")
+        out.append("|---|---:|" + "---:|" * len(ms) + ("---:|" if rest_col else "") + "---:|---:|---:|---|")
         for r in res["rows"]:
             devs = " | ".join(f"{r[f'dev_{m}']:.1%}" if f"dev_{m}" in r else "—" for m in ms)
             nc = r.get("non_contiguous", "—")
             moi = f"{r['moi_vs_kmeans']:.3f}" if "moi_vs_kmeans" in r else "—"
             gap = f"{r['gap_to_our_bound']:.1%}" if "gap_to_our_bound" in r else "—"
-            rest = (f" | {r['dev_rest']:.1%}" if "dev_rest" in r else " | —") if big else ""
+            rest = (f" | {r['dev_rest']:.1%}" if "dev_rest" in r else " | —") if rest_col else ""
             note = r.get("note", "")
             if "tree_peak_mb" in r:
                 note = f"{note}; peak memory (process tree) {r['tree_peak_mb'] / 1024:.2f} GiB"

@@ -582,6 +582,45 @@ def test_oversized_units_get_their_own_territory():
     assert not any("of their own" in d for d in keep.report.diagnostics)
 
 
+def _with_workload_around(u, centre, own, nb):
+    t = u.table.copy()
+    t["workload"] = 1.0
+    ip, ix = u.adjacency.indptr, u.adjacency.indices
+    nbrs = ix[ip[centre]:ip[centre + 1]]
+    t.loc[nbrs, "workload"] = nb
+    t.loc[centre, "workload"] = own
+    return Units(u.level, t, u.adjacency, u.geometry, u.crs, u.notes), nbrs
+
+
+@pytest.mark.parametrize("nb, stranded", [(6.0, True), (2.0, False)])
+def test_unit_that_fits_no_territory_is_named(nb, stranded):
+    """A unit below the lower bound whose every neighbour lifts it above the upper bound fits
+    no contiguous territory: the report names it and both totals (two Manhattan ZIPs in the
+    all-US bench). With lighter neighbours the same unit is not flagged and the plan meets
+    the tolerance."""
+    base = grid_units(10, 8, seed=4)
+    u, nbrs = _with_workload_around(base, 44, 0.0, nb)
+    total_rest = u.measure("workload").sum()
+    # own value X with X < 0.95·T and X + nb > 1.05·T, T = (rest + X) / 4 (or within, for nb = 2)
+    X = 0.91 * (total_rest / 4) / (1 - 0.91 / 4)
+    u, _ = _with_workload_around(base, 44, X, nb)
+    T = u.measure("workload").sum() / 4
+    assert (X < 0.95 * T and X + nb > 1.05 * T) == stranded
+    r = design(u, 4, balance={"workload": 0.05}, seed=1, n_jobs=1, time_limit=10)
+    named = [d for d in r.report.diagnostics if "fit no territory" in d]
+    if stranded:
+        assert len(named) == 1 and str(u.ids[44]) in named[0], r.report.diagnostics
+        assert f"{X / T - 1:+.2%}" in named[0] and f"{(X + nb) / T - 1:+.2%}" in named[0]
+        assert r.report.status == "infeasible"
+        own = r.assignment[44]
+        dev = np.bincount(r.assignment, u.measure("workload"), 4)[own] / T - 1
+        assert abs(dev) >= min(1 - X / T, (X + nb) / T - 1) - 1e-9  # the proof holds
+    else:
+        assert not named, r.report.diagnostics
+        assert r.report.status == "feasible"
+    assert (pieces(u, r.assignment) == 1).all()
+
+
 def test_polish_only_lowers_the_moment_of_inertia_and_keeps_balance(georgia):
     """Same seed, same start: the compactness polish keeps the tolerances and can only make
     the plan more compact (it keeps a round only when it improves)."""

@@ -302,3 +302,46 @@ def structurally_infeasible(P: Problem) -> bool:
             if ((lt > hi) & ~P.frozen).any():
                 return True
     return False
+
+
+def stranded_units(P: Problem) -> list[tuple[int, int, int]]:
+    """Units that no contiguous territory can hold within a tolerance: ``(unit, measure,
+    lightest neighbour)``. For measure j, a territory holding u is either u alone or contains
+    one of u's neighbours (it is connected), so its total is A_uj or at least A_uj + the
+    lightest neighbour's A_vj; if, for every territory u may join (u not locked), the first is below the
+    lower bound and the second above the upper bound (or the territory's locked units plus
+    u already exceed it), no plan meets the tolerance there. Two Manhattan-size ZIPs: a unit
+    at 94 % of a target whose every neighbour adds at least 11 %."""
+    if P.indptr is None or not P.contiguity or P.m == 0:
+        return []
+    n, k = P.n, P.k
+    deg = np.diff(P.indptr)
+    src = np.repeat(np.arange(n), deg)
+    act = np.flatnonzero(~P.frozen)
+    if len(act) == 0:
+        return []
+    out = []
+    lk = P.lock >= 0
+    for j in range(P.m):
+        a = P.A[:, j]
+        nb = np.full(n, np.inf)
+        np.minimum.at(nb, src, a[P.indices])
+        arg = np.full(n, -1, np.int64)
+        hit = a[P.indices] == nb[src]
+        arg[src[hit]] = P.indices[hit]
+        lo = (1 - P.tol[j]) * P.T[act, j]
+        hi = (1 + P.tol[j]) * P.T[act, j]
+        L = np.bincount(P.lock[lk], a[lk], k)[act] if lk.any() else np.zeros(len(act))
+        # locked units are left to the lock precheck (their territory's lock total)
+        keep = (a < lo.max()) & ~P.exclave & ~lk
+        if P.current is not None:
+            keep &= ~P.frozen[P.current]
+        cand = np.flatnonzero(keep)
+        for s0 in range(0, len(cand), 2048):
+            u = cand[s0:s0 + 2048]
+            au, nu = a[u][:, None], nb[u][:, None]
+            # alone below, with any neighbour above; or with t's locked units above
+            bad = ((au < lo) & (au + nu > hi)) | ((L > 0) & (L + au > hi))
+            for i in np.flatnonzero(bad.all(1)).tolist():
+                out.append((int(u[i]), j, int(arg[u[i]])))
+    return out

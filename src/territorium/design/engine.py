@@ -16,7 +16,7 @@ from territorium.model import Units
 
 from ._bound import mass_concentration_bound
 from ._lp import disruption_lp, lagrangian_bound
-from ._problem import DesignInputError, Problem, build_problem, territory_labels
+from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels
 from ._shape import polsby_popper, shape_table
 from ._worker import run_start
 
@@ -131,7 +131,8 @@ def _fmt_pct(x: float) -> str:
 
 
 def _precheck(P: Problem, units: Units) -> list[str]:
-    """Infeasibility visible before solving: oversized units, locks, frozen territories."""
+    """Infeasibility visible before solving: oversized units, locks, frozen territories, units
+    that fit no territory (alone too small, with any neighbour too big)."""
     out = []
     labels = territory_labels(P.k)
     ids = units.ids
@@ -155,6 +156,25 @@ def _precheck(P: Problem, units: Units) -> list[str]:
                     f"{m}: locks put {labels[t]} at {_fmt_pct(lt[t] / P.T[t, j] - 1)} of target "
                     f"(tolerance ±{P.tol[j]:.0%}): units " + ", ".join(str(ids[i]) for i in us[:10])
                 )
+    stranded = stranded_units(P)
+    for j, m in enumerate(P.measures):
+        mine = [(u, v) for u, jj, v in stranded if jj == j]
+        if not mine:
+            continue
+        Tm = float(P.T[~P.frozen, j].mean())
+        parts = []
+        for u, v in mine[:10]:
+            alone = P.A[u, j] / Tm - 1
+            part = f"{ids[u]} alone {alone:+.2%}"
+            if v >= 0:
+                part += f", with its lightest neighbour {ids[v]} {(P.A[u, j] + P.A[v, j]) / Tm - 1:+.2%}"
+            parts.append(part)
+        more = f" (and {len(mine) - 10} more)" if len(mine) > 10 else ""
+        out.append(
+            f"{m}: {len(mine)} unit(s) fit no territory within ±{P.tol[j]:.0%}: a territory is one piece, "
+            f"so it holds such a unit alone or with at least one neighbour, and both miss the target: "
+            + "; ".join(parts) + more
+        )
     return out
 
 
