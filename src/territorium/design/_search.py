@@ -638,6 +638,17 @@ class Search:
                     frontier.append(v)
         return moved
 
+    def _restore(self, a: np.ndarray, reason: dict, sync: bool = True) -> None:
+        """Go back to assignment ``a`` and its move reasons (totals recounted; free centres
+        re-synced unless ``sync`` is False, as the realignment keeps them)."""
+        s = self.s
+        s.a[:] = a
+        s.al = s.a.tolist()
+        s.recount()
+        if sync:
+            s.sync_centers()
+        self.reason = dict(reason)
+
     def kick(self, n_moves: int) -> int:
         """Random contiguity-keeping boundary moves around the territories that violate a
         tolerance (all territories if none): the perturbation of the iterated local search."""
@@ -675,11 +686,7 @@ class Search:
             if cur < best[:2]:
                 best = (cur[0], cur[1], s.a.copy(), dict(self.reason))
         if not np.array_equal(best[2], s.a):
-            s.a[:] = best[2]
-            s.al = s.a.tolist()
-            s.recount()
-            s.sync_centers()
-            self.reason = best[3]
+            self._restore(best[2], best[3])
 
     def polish(self, rounds: int = 10_000) -> int:
         """Iterated local search for compactness once the tolerances hold: a small random
@@ -706,17 +713,9 @@ class Search:
                 best = (f, s.a.copy(), dict(self.reason))
                 kept += 1
             else:
-                s.a[:] = best[1]
-                s.al = s.a.tolist()
-                s.recount()
-                s.sync_centers()
-                self.reason = dict(best[2])
+                self._restore(best[1], best[2])
         if not np.array_equal(best[1], s.a):
-            s.a[:] = best[1]
-            s.al = s.a.tolist()
-            s.recount()
-            s.sync_centers()
-            self.reason = best[2]
+            self._restore(best[1], best[2])
         return kept
 
     def realign_polish(self, rounds: int = 60, beta: float = 0.1) -> int:
@@ -753,15 +752,9 @@ class Search:
                 best = (d, s.a.copy(), dict(self.reason))
                 kept += 1
             else:
-                s.a[:] = best[1]
-                s.al = s.a.tolist()
-                s.recount()
-                self.reason = dict(best[2])
+                self._restore(best[1], best[2], sync=False)
         if not np.array_equal(best[1], s.a):
-            s.a[:] = best[1]
-            s.al = s.a.tolist()
-            s.recount()
-            self.reason = best[2]
+            self._restore(best[1], best[2], sync=False)
         self.dis_used = disrupted()
         return kept
 
