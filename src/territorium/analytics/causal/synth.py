@@ -69,6 +69,18 @@ def _single_start(P: Panel) -> int:
 # ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
+
+def _draw_paths(a, res, x, treated_label: str, synthetic_label: str) -> None:
+    """Top panel of the synthetic-control and synthetic-DiD plots: the treated path, its
+    counterfactual and the start of treatment, titled with the result's summary."""
+    p = res.details["path"]
+    a.plot(x, p["treated"], "-", lw=2, label=treated_label)
+    a.plot(x, p["synthetic"], "--", lw=2, label=synthetic_label)
+    a.axvline(res.details["start_index"] - 0.5, color="grey", ls="--")
+    a.set_ylabel(res.outcome)
+    a.legend(fontsize=8)
+    a.set_title(res.summary(), fontsize=8)
+
 class SyntheticControlResult(ImpactResult):
     """Synthetic control. ``details``: ``weights`` (donor → weight), ``path`` (treated,
     synthetic, gap per period), ``placebos`` (per donor: effect, pre/post RMSPE, ratio)."""
@@ -96,13 +108,7 @@ class SyntheticControlResult(ImpactResult):
         p = self.details["path"]
         x = np.arange(len(p))
         g = self.details["start_index"]
-        a = ax[0, 0]
-        a.plot(x, p["treated"], "-", lw=2, label="treated")
-        a.plot(x, p["synthetic"], "--", lw=2, label="synthetic control")
-        a.axvline(g - 0.5, color="grey", ls="--")
-        a.set_ylabel(self.outcome)
-        a.legend(fontsize=8)
-        a.set_title(self.summary(), fontsize=8)
+        _draw_paths(ax[0, 0], self, x, "treated", "synthetic control")
         b = ax[1, 0]
         for gap in self.details.get("_placebo_gaps", []):
             b.plot(x, gap, color="lightgrey", lw=0.7)
@@ -396,13 +402,7 @@ class SyntheticDidResult(ImpactResult):
         p = self.details["path"]
         x = np.arange(len(p))
         g = self.details["start_index"]
-        a = ax[0, 0]
-        a.plot(x, p["treated"], "-", lw=2, label="treated (mean)")
-        a.plot(x, p["synthetic"], "--", lw=2, label="weighted controls + shift")
-        a.axvline(g - 0.5, color="grey", ls="--")
-        a.set_ylabel(self.outcome)
-        a.legend(fontsize=8)
-        a.set_title(self.summary(), fontsize=8)
+        _draw_paths(ax[0, 0], self, x, "treated (mean)", "weighted controls + shift")
         b = ax[1, 0]
         lam = self.details["time_weights"].to_numpy()
         b.bar(x[:g], lam, color="tab:orange")
