@@ -68,8 +68,6 @@ def _single_start(P: Panel) -> int:
 # synthetic control
 # ----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, eq=False)
-
 def _draw_paths(a, res, x, treated_label: str, synthetic_label: str) -> None:
     """Top panel of the synthetic-control and synthetic-DiD plots: the treated path, its
     counterfactual and the start of treatment, titled with the result's summary."""
@@ -81,6 +79,8 @@ def _draw_paths(a, res, x, treated_label: str, synthetic_label: str) -> None:
     a.legend(fontsize=8)
     a.set_title(res.summary(), fontsize=8)
 
+
+@dataclass(frozen=True, eq=False)
 class SyntheticControlResult(ImpactResult):
     """Synthetic control. ``details``: ``weights`` (donor → weight), ``path`` (treated,
     synthetic, gap per period), ``placebos`` (per donor: effect, pre/post RMSPE, ratio)."""
