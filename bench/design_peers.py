@@ -83,7 +83,7 @@ def stranded(units, k, balance):
     P = build_problem(units, k, balance=balance, targets=targets if len(pos) else None,
                       locks=locks if len(pos) else None)
     mask = np.zeros(units.n, dtype=bool)
-    for u, _, _ in stranded_units(P):
+    for u, *_ in stranded_units(P):
         mask[u] = True
     return mask
 

@@ -621,6 +621,43 @@ def test_unit_that_fits_no_territory_is_named(nb, stranded):
     assert (pieces(u, r.assignment) == 1).all()
 
 
+def test_unit_stranded_across_two_measures_is_named():
+    """Broward County's case: a unit short of the workload target alone but so rich in
+    potential that any neighbour pushes potential over its upper bound. No single measure
+    shows it; the check across measures does, and the plan's territory holding the unit misses
+    a tolerance as the proof says."""
+    base = grid_units(10, 8, seed=4)
+    t = base.table.copy()
+    t["workload"] = 1.0
+    t["potential"] = 1.0
+    ip, ix = base.adjacency.indptr, base.adjacency.indices
+    nbrs = ix[ip[44]:ip[45]]
+    Tw = (79 + 18.0) / 4  # 24.25 workload per territory
+    t.loc[44, "workload"] = 18.0  # 74 % of the workload target alone
+    t.loc[44, "potential"] = 0.0
+    Tp = t["potential"].sum()
+    t.loc[44, "potential"] = 1.02 * (Tp / 4) / (1 - 1.02 / 4)  # 102 % of the potential target
+    u = Units(base.level, t, base.adjacency, base.geometry, base.crs, base.notes)
+    Tp = u.measure("potential").sum() / 4
+    assert u.measure("potential")[44] + 1.0 > 1.05 * Tp  # any neighbour lifts potential over
+    r = design(u, 4, balance={"workload": 0.05, "potential": 0.05}, seed=1, n_jobs=1, time_limit=10)
+    named = [d for d in r.report.diagnostics if "fit no territory" in d]
+    assert len(named) == 1 and str(u.ids[44]) in named[0], r.report.diagnostics
+    assert "alone workload" in named[0] and ") potential +" in named[0]
+    own = r.assignment[44]
+    tw = np.bincount(r.assignment, u.measure("workload"), 4)[own] / Tw - 1
+    tp = np.bincount(r.assignment, u.measure("potential"), 4)[own] / Tp - 1
+    assert abs(tw) > 0.05 or tp > 0.05
+    assert r.report.status == "infeasible" and (pieces(u, r.assignment) == 1).all()
+    # the same unit with potential at 96 % of the target can take a light neighbour
+    t.loc[44, "potential"] = 0.0
+    t.loc[44, "potential"] = 0.96 * (t["potential"].sum() / 4) / (1 - 0.96 / 4)
+    u2 = Units(base.level, t, base.adjacency, base.geometry, base.crs, base.notes)
+    r2 = design(u2, 4, balance={"workload": 0.05, "potential": 0.05}, seed=1, n_jobs=1, time_limit=10)
+    assert not any("fit no territory" in d for d in r2.report.diagnostics), r2.report.diagnostics
+    assert len(nbrs) >= 3
+
+
 def test_polish_only_lowers_the_moment_of_inertia_and_keeps_balance(georgia):
     """Same seed, same start: the compactness polish keeps the tolerances and can only make
     the plan more compact (it keeps a round only when it improves)."""

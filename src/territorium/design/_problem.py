@@ -304,44 +304,68 @@ def structurally_infeasible(P: Problem) -> bool:
     return False
 
 
-def stranded_units(P: Problem) -> list[tuple[int, int, int]]:
-    """Units that no contiguous territory can hold within a tolerance: ``(unit, measure,
-    lightest neighbour)``. For measure j, a territory holding u is either u alone or contains
-    one of u's neighbours (it is connected), so its total is A_uj or at least A_uj + the
-    lightest neighbour's A_vj; if, for every territory u may join (u not locked), the first is below the
-    lower bound and the second above the upper bound (or the territory's locked units plus
-    u already exceed it), no plan meets the tolerance there. Two Manhattan-size ZIPs: a unit
-    at 94 % of a target whose every neighbour adds at least 11 %."""
+def stranded_units(P: Problem) -> list[tuple[int, int, int, int]]:
+    """Units that no contiguous territory can hold within the tolerances: ``(unit, measure the
+    unit misses alone, neighbour that adds least, measure that neighbour pushes over)``.
+
+    A territory holding u is either u alone or contains one of u's neighbours (it is one
+    piece), so its totals are A_u, or at least A_u + A_v on every measure for some neighbour
+    v. If, for every territory u may join (u not locked), u alone is outside some tolerance
+    and u plus any neighbour is above some upper bound (or that territory's locked units plus
+    u already are), no plan meets the tolerances there. Examples: a Brooklyn ZIP at 94 % of a
+    workload target whose every neighbour adds at least 11 %; Broward County at 71 % of a
+    workload target but 102 % of a potential target, so that any neighbour lifts its
+    potential above +5 %. Only an upper bound can prove a pair too big: adding units never
+    lowers a total."""
     if P.indptr is None or not P.contiguity or P.m == 0:
         return []
     n, k = P.n, P.k
-    deg = np.diff(P.indptr)
-    src = np.repeat(np.arange(n), deg)
+    src = np.repeat(np.arange(n), np.diff(P.indptr))
+    dst = P.indices
     act = np.flatnonzero(~P.frozen)
     if len(act) == 0:
         return []
-    out = []
     lk = P.lock >= 0
-    for j in range(P.m):
-        a = P.A[:, j]
-        nb = np.full(n, np.inf)
-        np.minimum.at(nb, src, a[P.indices])
-        arg = np.full(n, -1, np.int64)
-        hit = a[P.indices] == nb[src]
-        arg[src[hit]] = P.indices[hit]
-        lo = (1 - P.tol[j]) * P.T[act, j]
-        hi = (1 + P.tol[j]) * P.T[act, j]
-        L = np.bincount(P.lock[lk], a[lk], k)[act] if lk.any() else np.zeros(len(act))
-        # locked units are left to the lock precheck (their territory's lock total)
-        keep = (a < lo.max()) & ~P.exclave & ~lk
-        if P.current is not None:
-            keep &= ~P.frozen[P.current]
-        cand = np.flatnonzero(keep)
-        for s0 in range(0, len(cand), 2048):
-            u = cand[s0:s0 + 2048]
-            au, nu = a[u][:, None], nb[u][:, None]
-            # alone below, with any neighbour above; or with t's locked units above
-            bad = ((au < lo) & (au + nu > hi)) | ((L > 0) & (L + au > hi))
-            for i in np.flatnonzero(bad.all(1)).tolist():
-                out.append((int(u[i]), j, int(arg[u[i]])))
-    return out
+    keep = ~P.exclave & ~lk
+    if P.current is not None:
+        keep &= ~P.frozen[P.current]
+    L = np.zeros((k, P.m))
+    if lk.any():
+        np.add.at(L, P.lock[lk], P.A[lk])
+    lo_all = (1 - P.tol)[None, :] * P.T
+    hi_all = (1 + P.tol)[None, :] * P.T
+    keep &= ~(P.A > hi_all[act].max(0)).any(1)  # oversized units are reported as such
+    # territories with the same bounds and no locks behave alike: check each distinct row once
+    rows = np.hstack([lo_all, hi_all, L])[act]
+    _, first, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    stranded = keep.copy()
+    best_v = np.full(n, -1, np.int64)
+    alone_j = np.zeros(n, np.int64)
+    pair_j = np.zeros(n, np.int64)
+    for r in first.tolist():
+        t = int(act[r])
+        lo, hi = lo_all[t], hi_all[t]
+        hi_safe = np.where(hi > 0, hi, 1e-300)
+        rel = P.A / hi_safe - 1.0
+        alone_bad = ((P.A < lo) | (P.A > hi)).any(1)
+        pair_exc = ((P.A[src] + P.A[dst]) / hi_safe - 1.0).max(1)  # > 0: over some upper bound
+        least = np.full(n, np.inf)
+        np.minimum.at(least, src, pair_exc)
+        pair_bad = least > 0
+        lock_bad = np.zeros(n, bool)
+        if L[t].any():
+            lock_bad = ((L[t][None, :] + P.A) > hi).any(1)
+        stranded &= (alone_bad & pair_bad) | lock_bad
+        if r == first[0]:
+            arg = np.full(n, -1, np.int64)
+            hit = pair_exc == least[src]
+            arg[src[hit]] = dst[hit]
+            best_v = arg
+            alone_j = np.where(P.A < lo, lo - P.A, 0.0).argmax(1)
+            over = rel > 0
+            alone_j = np.where(over.any(1), rel.argmax(1), alone_j)
+            pj = np.zeros(n, np.int64)
+            ok = best_v >= 0
+            pj[ok] = ((P.A[ok] + P.A[best_v[ok]]) / hi_safe - 1.0).argmax(1)
+            pair_j = pj
+    return [(int(u), int(alone_j[u]), int(best_v[u]), int(pair_j[u])) for u in np.flatnonzero(stranded).tolist()]

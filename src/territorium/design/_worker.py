@@ -10,6 +10,7 @@ import numpy as np
 
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
+from ._recom import recombine
 from ._search import Search, State
 
 __all__ = ["run_start"]
@@ -170,6 +171,13 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         st.sync_centers()
         srch.improve()
         st.sync_centers()
+        if st.violation(P.tol) > 0 and not structurally_infeasible(P):
+            # coarse units: merge a violating territory with one or two neighbours and cut the
+            # region again along a spanning tree; then unit moves fine-tune
+            if recombine(srch, patience=max(40, 2 * P.k)):
+                st.sync_centers()
+                srch.improve()
+                st.sync_centers()
         if st.violation(P.tol) > 0 and not structurally_infeasible(P):
             srch.iterated()
             st.sync_centers()

@@ -157,22 +157,20 @@ def _precheck(P: Problem, units: Units) -> list[str]:
                     f"(tolerance ±{P.tol[j]:.0%}): units " + ", ".join(str(ids[i]) for i in us[:10])
                 )
     stranded = stranded_units(P)
-    for j, m in enumerate(P.measures):
-        mine = [(u, v) for u, jj, v in stranded if jj == j]
-        if not mine:
-            continue
-        Tm = float(P.T[~P.frozen, j].mean())
+    if stranded:
+        Tm = P.T[~P.frozen].mean(0)
         parts = []
-        for u, v in mine[:10]:
-            alone = P.A[u, j] / Tm - 1
-            part = f"{ids[u]} alone {alone:+.2%}"
+        for u, ja, v, jp in stranded[:10]:
+            part = f"{ids[u]} alone {P.measures[ja]} {P.A[u, ja] / Tm[ja] - 1:+.2%}"
             if v >= 0:
-                part += f", with its lightest neighbour {ids[v]} {(P.A[u, j] + P.A[v, j]) / Tm - 1:+.2%}"
+                part += (f", with the neighbour that adds least ({ids[v]}) {P.measures[jp]} "
+                         f"{(P.A[u, jp] + P.A[v, jp]) / Tm[jp] - 1:+.2%}")
             parts.append(part)
-        more = f" (and {len(mine) - 10} more)" if len(mine) > 10 else ""
+        more = f" (and {len(stranded) - 10} more)" if len(stranded) > 10 else ""
+        tols = ", ".join(f"{m} ±{t:.0%}" for m, t in zip(P.measures, P.tol))
         out.append(
-            f"{m}: {len(mine)} unit(s) fit no territory within ±{P.tol[j]:.0%}: a territory is one piece, "
-            f"so it holds such a unit alone or with at least one neighbour, and both miss the target: "
+            f"{len(stranded)} unit(s) fit no territory within the tolerances ({tols}): a territory is one "
+            "piece, so it holds such a unit alone or with at least one neighbour, and both miss a tolerance: "
             + "; ".join(parts) + more
         )
     return out
@@ -403,6 +401,10 @@ def _reason_text(r, P: Problem, labels, frm, to) -> str:
                 f"(transport LP)")
     if kind == "lockpath":
         return f"contiguity repair: reconnect the locked units of {labels[r[2]]}"
+    if kind == "recombination":
+        _, ta, tb, group, before, after = r
+        return (f"balance: {', '.join(labels[t] for t in group)} merged and split again along a spanning-tree "
+                f"cut (recombination); their worst deviation went from {before:.1%} to {after:.1%}")
     return str(kind)
 
 
