@@ -54,6 +54,51 @@ def _side_obj(free, S0, Sx, Sy, S2, Lc):
     return np.maximum(mom, 0.0) if free else Lc
 
 
+def _region_edges(P, nodes):
+    """Local edge list (i < j) of the subgraph on ``nodes``."""
+    nn = len(nodes)
+    loc = np.full(P.n, -1, np.int64)
+    loc[nodes] = np.arange(nn)
+    ip, ix = P.indptr, P.indices
+    deg = ip[nodes + 1] - ip[nodes]
+    src = np.repeat(np.arange(nn), deg)
+    dst = loc[np.concatenate([ix[ip[u]:ip[u + 1]] for u in nodes.tolist()])]
+    m = (dst >= 0) & (src < dst)
+    return src[m], dst[m]
+
+
+def _tree_sums(nn, s_, d_, C, rng, extra=None):
+    """A random spanning tree of the region (edge weights uniform, plus ``extra``): its
+    depth-first order, predecessors, root and every subtree's column sums; None when the
+    region is not connected."""
+    wts = rng.random(len(s_)) + 1e-3
+    if extra is not None:
+        wts = wts + extra
+    G = coo_array((wts, (s_, d_)), shape=(nn, nn)).tocsr()
+    tree = minimum_spanning_tree(G)
+    tree = tree + tree.T
+    root = int(rng.integers(nn))
+    order, pred = depth_first_order(tree, root, directed=False, return_predecessors=True)
+    if len(order) != nn:
+        return None
+    sub = C.copy()
+    for v in order[:0:-1].tolist():
+        sub[pred[v]] += sub[v]
+    return order, pred, root, sub
+
+
+def _subtree(nn, order, pred, v) -> np.ndarray:
+    """Boolean mask of the subtree below ``v`` (contiguous in depth-first order)."""
+    pos = np.empty(nn, np.int64)
+    pos[order] = np.arange(nn)
+    size = np.ones(nn, np.int64)
+    for x in order[:0:-1].tolist():
+        size[pred[x]] += size[x]
+    inside = np.zeros(nn, bool)
+    inside[order[pos[v]:pos[v] + size[v]]] = True
+    return inside
+
+
 def split(st, nodes: np.ndarray, ta: int, tb_list: list[int], rng: np.random.Generator, n_trees: int,
           tol: np.ndarray, scale: float):
     """Best cut of the connected region ``nodes`` into a side for ``ta`` and a side for the
@@ -63,14 +108,7 @@ def split(st, nodes: np.ndarray, ta: int, tb_list: list[int], rng: np.random.Gen
     nn = len(nodes)
     if nn < 2:
         return None
-    loc = np.full(P.n, -1, np.int64)
-    loc[nodes] = np.arange(nn)
-    ip, ix = P.indptr, P.indices
-    deg = ip[nodes + 1] - ip[nodes]
-    src = np.repeat(np.arange(nn), deg)
-    dst = loc[np.concatenate([ix[ip[u]:ip[u + 1]] for u in nodes.tolist()])]
-    m = (dst >= 0) & (src < dst)
-    s_, d_ = src[m], dst[m]
+    s_, d_ = _region_edges(P, nodes)
     if len(s_) < nn - 1:
         return None
     C = _cols(st, nodes, ta, tb_list)
@@ -82,16 +120,10 @@ def split(st, nodes: np.ndarray, ta: int, tb_list: list[int], rng: np.random.Gen
     one_b = len(tb_list) == 1
     best = None
     for _ in range(n_trees):
-        G = coo_array((rng.random(len(s_)) + 1e-3, (s_, d_)), shape=(nn, nn)).tocsr()
-        tree = minimum_spanning_tree(G)
-        tree = tree + tree.T
-        root = int(rng.integers(nn))
-        order, pred = depth_first_order(tree, root, directed=False, return_predecessors=True)
-        if len(order) != nn:
+        drawn = _tree_sums(nn, s_, d_, C, rng)
+        if drawn is None:
             return None
-        sub = C.copy()
-        for v in order[:0:-1].tolist():
-            sub[pred[v]] += sub[v]
+        order, pred, root, sub = drawn
         comp = tot - sub
         # side A = subtree, side B = the rest; and the mirror (A = the rest)
         best_here = None
@@ -122,13 +154,7 @@ def split(st, nodes: np.ndarray, ta: int, tb_list: list[int], rng: np.random.Gen
             continue
         if best is None or best_here[0] < best[0]:
             sc, v, is_sub = best_here
-            pos = np.empty(nn, np.int64)
-            pos[order] = np.arange(nn)
-            size = np.ones(nn, np.int64)
-            for x in order[:0:-1].tolist():
-                size[pred[x]] += size[x]
-            inside = np.zeros(nn, bool)
-            inside[order[pos[v]:pos[v] + size[v]]] = True
+            inside = _subtree(nn, order, pred, v)
             best = (sc, nodes[inside] if is_sub else nodes[~inside])
     return best
 
@@ -216,4 +242,85 @@ def recombine(srch, max_tries: int | None = None, n_trees: int = 20, patience: i
             for u in changed:
                 st.move(u, old[u])
             st.sync_centers()
+    return kept
+
+
+def _split_disruption(st, nodes, ta: int, tb: int, rng, n_trees: int, tol: np.ndarray, bias: float):
+    """Least-disruption cut of the region of territories ta and tb that keeps both within
+    ``tol`` and their locks: (disruption of the region, units of the ta side) or None. The
+    trees prefer edges inside one current territory (``bias`` added to the others), so most
+    cuts move whole branches across the current boundary."""
+    P = st.P
+    nn = len(nodes)
+    s_, d_ = _region_edges(P, nodes)
+    if nn < 2 or len(s_) < nn - 1:
+        return None
+    cn = P.current[nodes]
+    dis = P.dis[nodes]
+    lk = P.lock[nodes]
+    C = np.column_stack([P.A[nodes], dis * (cn != ta), dis * (cn != tb), (lk == ta), (lk == tb)]).astype(float)
+    tot = C.sum(0)
+    m_ = P.m
+    cross = bias * (cn[s_] != cn[d_])
+    best = None
+    for _ in range(n_trees):
+        drawn = _tree_sums(nn, s_, d_, C, rng, cross)
+        if drawn is None:
+            return None
+        order, pred, root, sub = drawn
+        comp = tot - sub
+        for A, B, is_sub in ((sub, comp, True), (comp, sub, False)):
+            ok = (np.abs(A[:, :m_] / P.T[ta] - 1) <= tol).all(1) & (np.abs(B[:, :m_] / P.T[tb] - 1) <= tol).all(1)
+            ok &= (A[:, m_ + 2] == tot[m_ + 2]) & (A[:, m_ + 3] == 0)
+            ok[root] = False
+            d = np.where(ok, A[:, m_] + B[:, m_ + 1], np.inf)
+            v = int(np.argmin(d))
+            if np.isfinite(d[v]) and (best is None or d[v] < best[0] - 1e-12):
+                inside = _subtree(nn, order, pred, v)
+                best = (float(d[v]), nodes[inside] if is_sub else nodes[~inside])
+    return best
+
+
+def recombine_disruption(srch, tries: int, n_trees: int = 20, bias: float = 100.0) -> int:
+    """Realignment polish once the tolerances hold: ``tries`` times, merge a random territory
+    with a random neighbour and cut the pair again where it moves the fewest accounts (or
+    whatever ``disruption`` counts) while both stay within tolerance; keep the cut only if it
+    moves less than the pair does now. Contiguity holds by construction, locks are kept,
+    totals elsewhere do not change. Returns the number of cuts kept."""
+    st, P = srch.s, srch.P
+    if P.current is None or P.m == 0 or P.indptr is None or P.k < 2:
+        return 0
+    if st.violation(P.tol, sq=False) > 0:
+        return 0
+    rng = srch.rng
+    tol = srch.tol_in
+    active = np.flatnonzero(~P.frozen)
+    kept = 0
+    for _ in range(tries):
+        if srch.out_of_time() or len(active) < 2:
+            break
+        t = int(active[rng.integers(len(active))])
+        nbs = _neighbours(st, t)
+        if not nbs:
+            continue
+        b = nbs[int(rng.integers(len(nbs)))]
+        nodes = np.flatnonzero((st.a == t) | (st.a == b))
+        now = float(P.dis[nodes][st.a[nodes] != P.current[nodes]].sum())
+        res = _split_disruption(st, nodes, t, b, rng, n_trees, tol, bias)
+        if res is None or res[0] >= now - 1e-9:
+            continue
+        side = np.zeros(P.n, bool)
+        side[res[1]] = True
+        for u in nodes.tolist():
+            nt = t if side[u] else b
+            if st.al[u] != nt:
+                ot = st.al[u]
+                st.move(u, nt)
+                if nt == P.current[u]:
+                    srch.reason.pop(u, None)
+                else:
+                    srch.reason[u] = ("recombination", ot, nt, (t, b), None, None)
+        kept += 1
+    st.sync_centers()
+    srch.dis_used = float(P.dis[st.a != P.current].sum())
     return kept

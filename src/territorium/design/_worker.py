@@ -10,7 +10,7 @@ import numpy as np
 
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
-from ._recom import recombine
+from ._recom import recombine, recombine_disruption
 from ._search import Search, State
 
 __all__ = ["run_start"]
@@ -218,6 +218,11 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
 #: keep if it moves less); a fixed number keeps results reproducible when they finish in time
 REALIGN_POLISH_ROUNDS = 20
 
+#: tries of the realignment's recombination polish per territory, and at most (re-cut a random
+#: pair of neighbouring territories where it moves the least); a fixed number keeps results
+#: reproducible when they finish in time
+REALIGN_RECOM_TRIES = (75, 3000)
+
 #: graph-step radii tried by the realignment guide LP (the smallest whose LP meets the
 #: tolerances is used: larger radii give lower but more fractional LPs that round worse)
 HOP_LADDER = (2, 3, 4, 6, 9, 13, 18)
@@ -360,6 +365,10 @@ def _realign(P: Problem, seed_seq, deadline_wall: float, mono_deadline: float, c
                 break
         if polish and not sr.out_of_time():
             sr.realign_polish(polish)
+        if polish and not sr.out_of_time():
+            # re-cut pairs of territories where they move the least (spanning-tree cuts)
+            recombine_disruption(sr, min(REALIGN_RECOM_TRIES[0] * P.k, REALIGN_RECOM_TRIES[1]))
+            sr.cleanup_disruption()
         st.sync_centers()
         after = float(P.dis[st.a != P.current].sum())
         if after < before:
