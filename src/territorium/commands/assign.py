@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,11 +18,16 @@ _PROTECT_HELP = ("Accounts with open opportunities stay with their current owner
                  "(the deals and open activities of every other moved account follow it).")
 
 
-def _progress(console, disable: bool):
+@contextmanager
+def _progress(console, disable: bool, first: str = "loading"):
+    """A transient progress bar; yields the ``progress(fraction, message)`` callback the
+    plan jobs take."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                    transient=True, disable=disable)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                  transient=True, disable=disable) as bar:
+        task = bar.add_task(first, total=1.0)
+        yield lambda f, m: bar.update(task, completed=f, description=m[:60])
 
 
 def _rule(protect: bool, horizon: Optional[int], min_prob: float):
@@ -96,9 +102,8 @@ def territories_command(
                            protect=_rule(protect, protect_days, protect_min_prob), method=method,
                            slots=slots, by=by, teams=teams)
         ws = Workspace(database)
-        with _progress(console, as_json) as bar:
-            task = bar.add_task("loading", total=1.0)
-            res = run_assign_territories(job, ws, progress=lambda f, m: bar.update(task, completed=f, description=m[:60]))
+        with _progress(console, as_json) as progress:
+            res = run_assign_territories(job, ws, progress=progress)
         paths = write_territory_outputs(res, out)
     except (AssignJobError, AssignInputError, WorkspaceError) as exc:
         _fail(console, exc)
@@ -194,9 +199,8 @@ def accounts_command(
                          protect=_rule(protect, protect_days, protect_min_prob), candidates=candidates,
                          time_limit=time_limit, seed=seed)
         ws = Workspace(database)
-        with _progress(console, as_json) as bar:
-            task = bar.add_task("loading", total=1.0)
-            res = run_assign_accounts(job, ws, progress=lambda f, m: bar.update(task, completed=f, description=m[:60]))
+        with _progress(console, as_json) as progress:
+            res = run_assign_accounts(job, ws, progress=progress)
         paths = write_account_outputs(res, out)
     except (AssignJobError, AssignInputError, WorkspaceError) as exc:
         _fail(console, exc)
@@ -266,12 +270,10 @@ def size_command(
         ns = list(range(n_min, n_max + 1, step))
         cov, tol, bal = parse_fraction(coverage, "--coverage"), parse_fraction(tolerance, "--tolerance"), parse_balance(balance)
         ws = Workspace(database)
-        with _progress(console, as_json) as bar:
-            task = bar.add_task("loading units", total=1.0)
+        with _progress(console, as_json, "loading units") as progress:
             load = ws.load_units(units)
             s = run_sizing(ws, ns, load=load, capacity_hours=capacity_hours, coverage_target=cov, tolerance=tol,
-                           balance=bal, time_limit=time_limit, seed=seed, n_jobs=jobs,
-                           progress=lambda f, m: bar.update(task, completed=f, description=m[:60]))
+                           balance=bal, time_limit=time_limit, seed=seed, n_jobs=jobs, progress=progress)
         csv = out.with_suffix(".csv")
         csv.parent.mkdir(parents=True, exist_ok=True)
         tmp = csv.with_name(csv.name + ".tmp")
