@@ -83,15 +83,7 @@ def demo_small(tmp_path_factory):
     """(export folder, SQLite URL) of the small demo company (seed 7), generated and imported
     once per session through the real import path and shared by every test folder; tests
     read it and write their own outputs elsewhere."""
-    from territorium.data import import_directory
-    from territorium.data.demo import generate
+    from _demo_ws import imported_demo
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TERRITORIUM_CACHE_DIR", str(tmp_path_factory.mktemp("demo-geo-cache")))
-    out = tmp_path_factory.mktemp("demo-small")
-    generate(out, seed=7, size="small")
-    url = f"sqlite:///{out / 'ws.db'}"
-    res = import_directory(out, url=url, replace=True)
-    assert res.ok, res.problems.head()
-    yield out, url
-    mp.undo()
+    with imported_demo(tmp_path_factory, "small") as (out, url):
+        yield out, url

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from _causal_sim import confounded_visits, factor_panel
 from _shared_data import causal_dir
 from typer.testing import CliRunner
 
+from _cli import command_app
 from territorium.commands import impact
 
 DATA = causal_dir()
@@ -18,14 +18,7 @@ MP = ["--panel", MPDTA, "--unit", "countyreal", "--time", "year", "--outcome", "
 
 @pytest.fixture(scope="module")
 def app():
-    a = typer.Typer()
-    impact.register(a)
-
-    @a.callback()
-    def _main() -> None:
-        """test app"""
-
-    return a
+    return command_app(impact)
 
 
 def run(app, *args):

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from _cli import command_app
 from _assign_ws import tiny_frames, write_tiny_workspace
 from territorium.commands import assign as assign_cmd
 
@@ -21,14 +21,7 @@ def tiny_ws(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app():
-    a = typer.Typer()
-
-    @a.callback()
-    def main():
-        """test app"""
-
-    assign_cmd.register(a)
-    return a
+    return command_app(assign_cmd)
 
 
 def _run(app, args):

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from _cli import command_app
 from _assign_ws import write_tiny_workspace
 from territorium.assign import AssignInputError, RepWeights, aggregate_teams, assign_reps, head_counts
 from territorium.commands import assign as assign_cmd
@@ -235,14 +235,7 @@ def team_ws(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app():
-    a = typer.Typer()
-
-    @a.callback()
-    def main():
-        """test app"""
-
-    assign_cmd.register(a)
-    return a
+    return command_app(assign_cmd)
 
 
 def _base(ws):

@@ -15,19 +15,11 @@ import pytest
 @pytest.fixture(scope="session")
 def impact_demo(tmp_path_factory):
     """(export folder, SQLite URL, truth dict) of the medium demo company, imported."""
-    from territorium.data import import_directory
-    from territorium.data.demo import generate
+    from _demo_ws import imported_demo
     from territorium.data.demo_effects import load_truth
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TERRITORIUM_CACHE_DIR", str(tmp_path_factory.mktemp("impact-geo-cache")))
-    out = tmp_path_factory.mktemp("demo-medium")
-    generate(out, seed=7, size="medium")
-    url = f"sqlite:///{out / 'ws.db'}"
-    res = import_directory(out, url=url, replace=True)
-    assert res.ok, res.problems.head()
-    yield out, url, load_truth(out / "truth.yaml")
-    mp.undo()
+    with imported_demo(tmp_path_factory, "medium") as (out, url):
+        yield out, url, load_truth(out / "truth.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,9 @@ import json
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from _cli import command_app
 from territorium.commands import export as export_cmd
 from territorium.commands import quota as quota_cmd
 from territorium.commands import route as route_cmd
@@ -16,15 +16,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def app():
-    a = typer.Typer()
-
-    @a.callback()
-    def main() -> None:
-        """test app"""
-
-    for m in (route_cmd, quota_cmd, export_cmd):
-        m.register(a)
-    return a
+    return command_app(route_cmd, quota_cmd, export_cmd)
 
 
 def _run(app, demo, *args):
