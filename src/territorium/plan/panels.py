@@ -37,6 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from territorium.plan.workspace import Workspace, WorkspaceError
+from territorium.store.db import bind_list
 
 __all__ = [
     "LEVELS", "FREQS", "CHANNELS", "COUNTED_STATUSES", "revenue_panel", "activity_panel",
@@ -179,11 +180,7 @@ def revenue_panel(
     elif channel == "wholesale":
         where.append("o.account_id IS NOT NULL")
     if statuses is not None:
-        names = []
-        for i, s in enumerate(statuses):
-            params[f"s{i}"] = s
-            names.append(f":s{i}")
-        where.append(f"(o.financial_status IS NULL OR o.financial_status IN ({', '.join(names)}))")
+        where.append(f"(o.financial_status IS NULL OR o.financial_status IN ({bind_list(params, 's', statuses)}))")
     per = _period_sql(dialect, "o.created_at", freq)
     sql = (f"SELECT {key} AS unit, {per} AS period, SUM(o.total) AS revenue, COUNT(*) AS orders "
            f"FROM orders o {join}WHERE {' AND '.join(where)} GROUP BY {key}, {per}")
@@ -234,11 +231,7 @@ def activity_panel(
     where = ["a.account_id IS NOT NULL", 'a."date" >= :start', 'a."date" < :end']
     params: dict = {"start": start.date(), "end": end.date()}
     if types is not None:
-        names = []
-        for i, t in enumerate(types):
-            params[f"t{i}"] = str(t).lower()
-            names.append(f":t{i}")
-        where.append(f"LOWER(a.type) IN ({', '.join(names)})")
+        where.append(f"LOWER(a.type) IN ({bind_list(params, 't', [str(t).lower() for t in types])})")
     sql = (f"SELECT a.account_id AS unit, {per} AS period, COUNT(*) AS activities, "
            f"SUM(a.duration_min) AS minutes FROM activities a WHERE {' AND '.join(where)} "
            f"GROUP BY a.account_id, {per}")
@@ -287,20 +280,13 @@ def account_frame(
                     "dstart": start.date(), "dend": end.date()}
     st = ""
     if statuses is not None:
-        names = []
-        for i, s in enumerate(statuses):
-            params[f"s{i}"] = s
-            names.append(f":s{i}")
-        st = f" AND (financial_status IS NULL OR financial_status IN ({', '.join(names)}))"
-    ty = []
-    for i, t in enumerate(activity_types):
-        params[f"t{i}"] = str(t).lower()
-        ty.append(f":t{i}")
+        st = f" AND (financial_status IS NULL OR financial_status IN ({bind_list(params, 's', statuses)}))"
+    ty = bind_list(params, "t", [str(t).lower() for t in activity_types])
     o_sql = ("SELECT account_id, SUM(total) AS revenue, COUNT(*) AS orders FROM orders "
              f"WHERE account_id IS NOT NULL AND created_at >= :start AND created_at < :end{st} "
              "GROUP BY account_id")
     a_sql = ("SELECT account_id, COUNT(*) AS visits FROM activities WHERE account_id IS NOT NULL "
-             f'AND "date" >= :dstart AND "date" < :dend AND LOWER(type) IN ({", ".join(ty) or "NULL"}) '
+             f'AND "date" >= :dstart AND "date" < :dend AND LOWER(type) IN ({ty}) '
              "GROUP BY account_id")
     if ws.engine.dialect.name == "postgresql":
         o_sql = o_sql.replace(":start", "CAST(:start AS timestamp)").replace(":end", "CAST(:end AS timestamp)")
@@ -309,18 +295,11 @@ def account_frame(
            f"COALESCE(v.visits, 0) AS visits FROM accounts ac "
            f"LEFT JOIN ({o_sql}) o ON o.account_id = ac.account_id "
            f"LEFT JOIN ({a_sql}) v ON v.account_id = ac.account_id")
-    where, tparams = [], {}
     if account_types is not None:
-        names = []
-        for i, t in enumerate(account_types):
-            tparams[f"at{i}"] = t
-            names.append(f":at{i}")
-        where.append(f"ac.account_type IN ({', '.join(names) or 'NULL'})")
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+        sql += f" WHERE ac.account_type IN ({bind_list(params, 'at', account_types)})"
     sql += " ORDER BY ac.account_id"
     with ws.engine.connect() as c:
-        rows = c.execute(sa.text(sql), {**params, **tparams}).fetchall()
+        rows = c.execute(sa.text(sql), params).fetchall()
     df = pd.DataFrame(rows, columns=list(ACCOUNT_COLUMNS) + ["revenue", "orders", "visits"])
     for c in ("annual_revenue", "potential", "revenue"):
         df[c] = pd.to_numeric(df[c]).astype(np.float64)

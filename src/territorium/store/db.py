@@ -23,7 +23,7 @@ from territorium.store.models import CORE_TABLES, Base, ImportBatch
 
 __all__ = [
     "engine", "upgrade", "write_import", "write_frames", "read_table", "table_counts",
-    "order_totals", "activity_totals", "StoreError", "MIGRATIONS_DIR",
+    "order_totals", "activity_totals", "bind_list", "StoreError", "MIGRATIONS_DIR",
 ]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -263,6 +263,16 @@ def _short(exc: Exception) -> str:
 
 
 # ----------------------------------------------------------------------------- reading
+def bind_list(params: dict, prefix: str, values) -> str:
+    """Bind ``values`` as ``:prefix0, :prefix1, ...`` in ``params`` and return those names
+    joined for an ``IN (...)`` list (``NULL`` when there are none, which matches nothing)."""
+    names = []
+    for i, v in enumerate(values):
+        params[f"{prefix}{i}"] = v
+        names.append(f":{prefix}{i}")
+    return ", ".join(names) or "NULL"
+
+
 def read_table(eng: Engine, name: str, columns: list[str] | None = None) -> pd.DataFrame:
     """A whole table as a DataFrame with the core dtypes (dates as datetime64, ints as Int64,
     booleans as ``boolean``)."""
@@ -326,11 +336,7 @@ def order_totals(
         where.append("created_at < :end")
         params["end"] = pd.Timestamp(end).strftime("%Y-%m-%d %H:%M:%S.%f")
     if statuses is not None:
-        names = []
-        for i, s in enumerate(statuses):
-            params[f"s{i}"] = s
-            names.append(f":s{i}")
-        where.append(f"(financial_status IS NULL OR financial_status IN ({', '.join(names)}))")
+        where.append(f"(financial_status IS NULL OR financial_status IN ({bind_list(params, 's', statuses)}))")
     sql = (
         f"SELECT {key} AS key, COUNT(*) AS orders, SUM(total) AS revenue, "
         f"COUNT(DISTINCT customer_email) AS customers, MIN(created_at) AS first_order, "
