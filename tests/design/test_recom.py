@@ -64,6 +64,8 @@ def test_recombination_lowers_violation_and_keeps_contiguity_and_locks(iowa, loo
     # every moved unit says why, naming the territories that were re-split
     moved = np.flatnonzero(st.a != loose)
     assert len(moved) and all(srch.reason[int(u)][0] == "recombination" for u in moved)
+    groups = {srch.reason[int(u)][3] for u in moved}
+    assert all(len(set(g)) == len(g) >= 2 for g in groups)  # distinct territories, pairs or triples
 
 
 def test_recombination_is_reproducible(iowa, loose):

@@ -361,7 +361,7 @@ def stranded_units(P: Problem) -> list[tuple[int, int, int, int]]:
             hit = pair_exc == least[src]
             arg[src[hit]] = dst[hit]
             best_v = arg
-            alone_j = np.where(P.A < lo, lo - P.A, 0.0).argmax(1)
+            alone_j = np.where(P.A < lo, 1.0 - P.A / np.where(lo > 0, lo, 1e-300), 0.0).argmax(1)
             over = rel > 0
             alone_j = np.where(over.any(1), rel.argmax(1), alone_j)
             pj = np.zeros(n, np.int64)

@@ -198,7 +198,7 @@ def recombine(srch, max_tries: int | None = None, n_trees: int = 20, patience: i
         b = nbs[int(np.argmin(comb + 0.5 * comb.mean() * rng.random(len(nbs))))]
         group = [t, b]
         if rng.random() < 0.5:  # a triple: a third territory bordering the pair
-            more = sorted(set(_neighbours(st, t)) | set(_neighbours(st, b)) - {t, b})
+            more = sorted((set(nbs) | set(_neighbours(st, b))) - {t, b})
             if more:
                 dev2 = dev[t] + dev[b]
                 comb3 = np.abs(dev2[None, :] + dev[more]).sum(1)
