@@ -171,14 +171,15 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         st.sync_centers()
         srch.improve()
         st.sync_centers()
-        if st.violation(P.tol) > 0 and not structurally_infeasible(P):
+        hopeless = structurally_infeasible(P)
+        if st.violation(P.tol) > 0 and not hopeless:
             # coarse units: merge a violating territory with one or two neighbours and cut the
             # region again along a spanning tree; then unit moves fine-tune
             if recombine(srch, patience=max(40, 2 * P.k)):
                 st.sync_centers()
                 srch.improve()
                 st.sync_centers()
-        if st.violation(P.tol) > 0 and not structurally_infeasible(P):
+        if st.violation(P.tol) > 0 and not hopeless:
             srch.iterated()
             st.sync_centers()
         if polish and st.violation(P.tol) <= 0:

@@ -405,7 +405,7 @@ def _reason_text(r, P: Problem, labels, frm, to) -> str:
         _, ta, tb, group, before, after = r
         if before is None:  # realignment: the pair re-cut where it moves the least
             return (f"disruption: {labels[group[0]]} and {labels[group[1]]} re-cut along the boundary that "
-                    "moves the fewest accounts while both stay within tolerance (recombination)")
+                    f"moves the least {P.dis_name} while both stay within tolerance (recombination)")
         return (f"balance: {', '.join(labels[t] for t in group)} merged and split again along a spanning-tree "
                 f"cut (recombination); their worst deviation went from {before:.1%} to {after:.1%}")
     return str(kind)
