@@ -2,10 +2,25 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+
+def _compact(v: float) -> str:
+    """Totals short enough for an 80-column table: 1,406 · 42.7k · 53.5M."""
+    if not math.isfinite(v):
+        return "–"
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:.1f}G"
+    if a >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if a >= 1e5:
+        return f"{v / 1e3:.0f}k"
+    return f"{v:,.0f}"
 
 
 def _print_report(load, result, labels, console) -> None:
@@ -13,14 +28,17 @@ def _print_report(load, result, labels, console) -> None:
 
     r = result.report
     measures = list(r.tolerances)
-    t = Table(title=f"Territories ({len(labels)}) — status: {r.status}")
-    t.add_column("territory")
-    t.add_column("units", justify="right")
-    for m in measures:
-        t.add_column(m, justify="right")
-        t.add_column(f"Δ {m}", justify="right")
-    t.add_column("pieces", justify="right")
-    t.add_column("mean km", justify="right")
+    from rich import box
+
+    t = Table(title=f"Territories ({len(labels)}) — status: {r.status}", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)
+    t.add_column("territory", no_wrap=True)
+    t.add_column("units", justify="right", no_wrap=True)
+    for m in measures:  # short headers that wrap, so the table fits 80 columns
+        t.add_column(m.replace("_", "\n"), justify="right", no_wrap=True)
+        t.add_column("Δ", justify="right", no_wrap=True)
+    t.add_column("pcs", justify="right", no_wrap=True)
+    t.add_column("avg\nkm", justify="right", no_wrap=True)
     terr = r.territories
     for i, lab in enumerate(labels):
         row = terr.iloc[i]
@@ -28,8 +46,8 @@ def _print_report(load, result, labels, console) -> None:
         for m in measures:
             dev = row.get(f"{m}_dev", float("nan"))
             style = "red" if abs(dev) > r.tolerances[m] + 1e-9 else "green"
-            cells += [f"{row.get(m, float('nan')):,.0f}", f"[{style}]{dev:+.1%}[/{style}]"]
-        cells += [str(int(row.get("pieces", 1))), f"{row.get('mean_distance_km', float('nan')):,.1f}"]
+            cells += [_compact(float(row.get(m, float("nan")))), f"[{style}]{dev:+.1%}[/{style}]"]
+        cells += [str(int(row.get("pieces", 1))), f"{row.get('mean_distance_km', float('nan')):,.0f}"]
         t.add_row(*cells)
     console.print(t)
     console.print(r.summary())
