@@ -4,15 +4,31 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo_data
+# Exact versions with hashes of everything `make demo` and `make test` install (made by uv from
+# pyproject.toml's ranges; `make lock` refreshes it). pyproject.toml keeps the honest lower
+# bounds for library users; the lock is what was tested.
+LOCK   := requirements.lock
+UV     := uv==0.13.9
 
-.PHONY: demo test venv clean clean-demo bench
+.PHONY: demo test venv clean clean-demo bench lock
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve the lock from pyproject.toml (newest versions within its ranges, every platform,
+# Python 3.11 and later), then reinstall from it.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$(UV)"
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+	  --python-version 3.11 --quiet -o $(LOCK)
+	rm -f $(STAMP)
+	$(MAKE) venv
 
 # The demo company's exports are generated once and imported once (re-run: make clean-demo);
 # the main job runs every time: summary, realignment with its trade-off curve, a fresh design

@@ -504,7 +504,7 @@ def rate_goals(target: float, history_rate, volume, weight: float = 0.5) -> np.n
     (w = 1) or everyone gets the target (w = 0). Territories without history get the target.
 
     >>> g = rate_goals(0.30, [0.2, 0.4], [100, 100], weight=1.0)
-    >>> g.tolist(), float(np.dot(g, [100, 100]) / 200)
+    >>> g.round(12).tolist(), round(float(np.dot(g, [100, 100]) / 200), 12)
     ([0.2, 0.4], 0.3)
     """
     if not 0 <= weight <= 1:
