@@ -218,12 +218,70 @@ class Units:
                            + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else ""))
         return pos
 
-    def with_measures(self, measures: Mapping[str, np.ndarray] | pd.DataFrame) -> "Units":
-        """A copy with measure columns added or replaced."""
+    def with_measures(self, measures: Mapping[str, object] | pd.DataFrame) -> "Units":
+        """A copy with measure columns added or replaced.
+
+        Each value is either a plain sequence / NumPy array in unit (graph) order, of length
+        ``n``, or a pandas Series indexed by ``unit_id``. A DataFrame is taken column by
+        column, with the same rule for its index. Labelled values are aligned by unit id,
+        whatever their order; every unit must appear exactly once, and an unknown, missing
+        or repeated id, a length mismatch, a non-numeric value or NaN raises ``ValueError``
+        naming the measure and the ids. A Series or DataFrame whose index is the default
+        ``RangeIndex`` ``0..n-1`` is taken as positions (unit order), like an array; any
+        other numeric index is refused, since it cannot say which unit is which.
+
+        >>> from territorium.geo.grid import grid_units
+        >>> u = grid_units(1, 3)
+        >>> list(u.ids)
+        ['g000_000', 'g001_000', 'g002_000']
+        >>> s = pd.Series({"g002_000": 3.0, "g000_000": 1.0, "g001_000": 2.0})
+        >>> u.with_measures({"m": s}).measure("m").tolist()
+        [1.0, 2.0, 3.0]
+        """
+        if isinstance(measures, pd.DataFrame):
+            measures = {str(c): measures[c] for c in measures.columns}
+        ids = pd.Index(self.table["unit_id"].astype(str))
         t = self.table.copy()
         for k in measures:
-            t[k] = np.asarray(measures[k], dtype=np.float64)
+            t[k] = self._aligned(str(k), measures[k], ids)
         return Units(self.level, t, self.adjacency, self.geometry, self.crs, self.notes)
+
+    def _aligned(self, name: str, v, ids: pd.Index) -> np.ndarray:
+        n = len(ids)
+        if isinstance(v, pd.Series) and not v.index.equals(pd.RangeIndex(n)):
+            idx = v.index
+            if pd.api.types.is_integer_dtype(idx) or pd.api.types.is_float_dtype(idx):
+                raise ValueError(
+                    f"measure {name!r}: a Series indexed by numbers other than 0..{n - 1} "
+                    "cannot be matched to unit ids (FIPS codes and ZIPs are strings); index "
+                    "it by unit_id, or pass .to_numpy() if the values are in unit order"
+                )
+            key = pd.Index(idx.astype(str))
+            dup = key[key.duplicated()].unique()
+            if len(dup):
+                raise ValueError(f"measure {name!r}: unit ids given more than once: "
+                                 + ", ".join(map(str, dup[:10])))
+            unknown = key.difference(ids)
+            if len(unknown):
+                raise ValueError(f"measure {name!r}: unknown unit ids: "
+                                 + ", ".join(map(str, unknown[:10]))
+                                 + (f" (+{len(unknown) - 10} more)" if len(unknown) > 10 else ""))
+            missing = ids.difference(key)
+            if len(missing):
+                raise ValueError(f"measure {name!r}: no value for {len(missing)} unit(s): "
+                                 + ", ".join(map(str, missing[:10])))
+            v = pd.Series(v.to_numpy(), index=key).reindex(ids)
+        try:
+            a = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"measure {name!r}: values must be numbers ({e})") from None
+        if a.shape != (n,):
+            raise ValueError(f"measure {name!r}: expected {n} values (one per unit), got shape {a.shape}")
+        if np.isnan(a).any():
+            bad = ids[np.isnan(a)]
+            raise ValueError(f"measure {name!r}: missing (NaN) value for unit(s) "
+                             + ", ".join(map(str, bad[:10])))
+        return a
 
     def subset(self, keep: np.ndarray) -> "Units":
         """Induced sub-units on boolean mask ``keep`` (graph may become disconnected)."""

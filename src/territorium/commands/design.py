@@ -57,7 +57,7 @@ def _print_report(load, result, labels, console) -> None:
 
 def design_command(
     units: str = typer.Option("zip", "--units", help="Unit level: zip, county, state or account."),
-    states: Optional[str] = typer.Option(None, "--states", help="Comma-separated USPS codes (default: where the accounts are)."),
+    states: Optional[str] = typer.Option(None, "--states", help="Comma-separated USPS codes; CONUS for the 48 contiguous states and DC (default: where the accounts are)."),
     k: Optional[int] = typer.Option(None, "--k", help="Number of territories (default: one per rep with --centers reps, or the current count)."),
     centers: str = typer.Option("free", "--centers", help="free: the engine places centres; reps: one territory per rep, centred on the rep's home."),
     capacity_targets: bool = typer.Option(False, "--capacity-targets", help="Targets proportional to each rep's capacity (a 0.5 FTE rep gets half); needs --centers reps."),

@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
                             no_args_is_help=True)
 
     level_opt = typer.Option("county", "--level", "-l", help=LEVEL_HELP)
-    states_opt = typer.Option(None, "--states", help="Comma-separated USPS codes, e.g. CA,NV,OR (default: all 50 states, DC and PR).")
+    states_opt = typer.Option(None, "--states", help="Comma-separated USPS codes, e.g. CA,NV,OR; CONUS for the 48 contiguous states and DC (default: all 50 states, DC and PR).")
     polygon_opt = typer.Option(None, "--polygon", help="Keep units whose point lies inside the polygons of this file.", exists=True, dir_okay=False)
     file_opt = typer.Option(None, "--file", help="Polygons for --level custom (GeoJSON, GeoPackage, Shapefile); accounts for --level account (CSV/Parquet: account_id, lon, lat).", exists=True, dir_okay=False)
     id_opt = typer.Option(None, "--id-column", help="Column of --file holding the unit id (default: unit_id, id or name, else the row number).")

@@ -25,7 +25,14 @@ from territorium.geo.polygons import (
     unproject,
     unproject_points,
 )
-from territorium.geo.reference import STATES, TERRITORIES, normalize_state, zip_table
+from territorium.geo.reference import (
+    CONTIGUOUS,
+    CONTIGUOUS_ALIASES,
+    STATES,
+    TERRITORIES,
+    normalize_state,
+    zip_table,
+)
 from territorium.model import EQUAL_AREA_CRS, Adjacency, Units
 
 __all__ = ["build_units", "zip_to_unit", "LEVELS", "read_polygons"]
@@ -41,6 +48,10 @@ def _norm_states(states) -> tuple[str, ...] | None:
         states = [s for s in states.replace(";", ",").split(",") if s.strip()]
     out = []
     for s in states:
+        alias = " ".join(str(s).split()).upper().replace("-", "").replace(" ", "")
+        if alias in CONTIGUOUS_ALIASES:
+            out.extend(CONTIGUOUS)
+            continue
         code = normalize_state(s)
         if code is None:
             t = str(s).strip().upper()
@@ -48,8 +59,8 @@ def _norm_states(states) -> tuple[str, ...] | None:
                 code = t
         if code is None:
             raise ValueError(
-                f"unknown state {s!r}: use USPS codes such as CA, NV, OR "
-                f"(island areas: {', '.join(TERRITORIES)})"
+                f"unknown state {s!r}: use USPS codes such as CA, NV, OR, or CONUS for the "
+                f"48 contiguous states and DC (island areas: {', '.join(TERRITORIES)})"
             )
         out.append(code)
     return tuple(sorted(set(out)))
@@ -343,6 +354,7 @@ def _finish(level: str, raw: _Raw, crs: str, polygon, what: str) -> Units:
     v, vnotes = connect_components(
         n, edges, table[["x", "y"]].to_numpy(), names=table["name"].to_numpy(),
         ids=table["unit_id"].to_numpy(), what=what,
+        groups=table["state"].to_numpy(dtype=object) if "state" in table.columns else None,
     )
     notes += vnotes
     all_e = np.vstack([edges.reshape(-1, 2), v])
@@ -394,7 +406,10 @@ def build_units(
         a GeoDataFrame).
     states : list of str or str, optional
         USPS codes (``"CA,NV,OR"`` or ``["CA", "NV"]``); default the 50 states, DC and PR.
-        Island areas (AS, GU, MP, VI) only when named. Ignored for account and custom.
+        ``"CONUS"`` (also ``"lower48"``, ``"contiguous"``) stands for the 48 contiguous
+        states and DC (:data:`territorium.geo.reference.CONTIGUOUS`) and can be mixed with
+        codes (``"CONUS,AK"``). Island areas (AS, GU, MP, VI) only when named. Ignored for
+        account and custom.
     polygon : shapely geometry (EPSG:4326) or path, optional
         Keep only units whose point lies inside.
     accounts : DataFrame, optional

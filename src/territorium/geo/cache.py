@@ -23,7 +23,7 @@ from territorium.model import Adjacency, Units
 __all__ = ["CACHE_FORMAT", "cache_root", "load", "save", "clear"]
 
 #: Bump when the layout or the way units are built changes.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def cache_root() -> Path:

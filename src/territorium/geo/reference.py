@@ -44,6 +44,10 @@ STATE_BY_NAME: dict[str, str] = {name.upper(): code for code, (_, name) in STATE
 #: The 48 contiguous states plus DC.
 CONTIGUOUS = tuple(sorted(set(STATES) - {"AK", "HI", "PR"}))
 
+#: Names accepted in a ``states`` filter for :data:`CONTIGUOUS` (upper case, no spaces or
+#: hyphens): ``--states CONUS``, ``"lower 48"``, ``"contiguous"``.
+CONTIGUOUS_ALIASES = frozenset({"CONUS", "LOWER48", "L48", "CONTIGUOUS", "CONTIGUOUSUS"})
+
 
 def normalize_state(value: object) -> str | None:
     """USPS code for a state given as code or full name (any case/whitespace); None if unknown.
