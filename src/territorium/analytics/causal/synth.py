@@ -230,7 +230,9 @@ def _fw(A: np.ndarray, b: np.ndarray, x: np.ndarray, eta: float, zeta2: float, m
             break
         d_err = A[:, i] - Ax
         den = d_err @ d_err + eta * (d_x @ d_x)
-        step = float(-(r @ d_err) / den) if den > 0 else 0.0
+        # exact line search on the penalised objective: the slope along d_x is the whole
+        # half-gradient (fit term and ridge term), as in synthdid's fw.step
+        step = float(-(half_grad @ d_x) / den) if den > 0 else 0.0
         step = min(1.0, max(0.0, step))
         x += step * d_x
         Ax += step * d_err
@@ -268,9 +270,11 @@ def _fw_gram(G: np.ndarray, c: np.ndarray, d: np.ndarray, X: np.ndarray, eta: np
         i = np.argmin(g, axis=1)
         xi = X[ar, i]
         xGx = np.einsum("bi,bi->b", X, Gx)
-        r_dot = (Gx[ar, i] - c[ar, i]) - (xGx - np.einsum("bi,bi->b", X, c))
+        xx = np.einsum("bi,bi->b", X, X)
+        # slope along d_x = e_i − x: fit term (A x − b)ᵀ A d_x plus ridge term eta xᵀ d_x
+        r_dot = (Gx[ar, i] - c[ar, i]) - (xGx - np.einsum("bi,bi->b", X, c)) + eta * (xi - xx)
         dd = diagG[ar, i] - 2 * Gx[ar, i] + xGx
-        dx2 = np.einsum("bi,bi->b", X, X) - 2 * xi + 1.0
+        dx2 = xx - 2 * xi + 1.0
         den = dd + eta * dx2
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(den > 0, -r_dot / den, 0.0)
@@ -354,29 +358,32 @@ def _tau(Y, N0, T0, om, lam) -> float:
 
 
 def _sdid_placebos(Y: np.ndarray, N0: int, T0: int, om: np.ndarray, lam: np.ndarray, zeta: float,
-                   reps: int, rng, max_iter: int = 10000) -> np.ndarray:
-    """synthdid's placebo replications, the time-weight problems solved as one batch."""
+                   noise: float, reps: int, rng, max_iter: int = 10000) -> np.ndarray:
+    """synthdid's placebo replications (``placebo_se``), the weight problems solved in batches.
+
+    As in the reference, each replication keeps the original fit's tuning (ζ_ω, ζ_λ and the
+    minimum decrease, all from the full panel's noise level) and starts Frank–Wolfe from the
+    original time weights and the renormalised original unit weights of the kept controls.
+    """
     N1 = Y.shape[0] - N0
     n0 = N0 - N1
     perms = [rng.permutation(N0) for _ in range(reps)]
     Yps = [Y[p] for p in perms]
-    noises = np.array([_noise(Yp, n0, T0) for Yp in Yps])
-    min_dec = np.where(noises > 0, 1e-5 * noises, 1e-12)
+    min_dec = np.full(reps, 1e-5 * noise if noise > 0 else 1e-12)
     lam_mats = [np.column_stack([Yp[:n0, :T0], Yp[:n0, T0:].mean(axis=1)]) for Yp in Yps]
-    lams = _weights_batch(lam_mats, 1e-6 * noises, np.tile(lam, (reps, 1)), min_dec, max_iter)
-    out = np.empty(reps)
-    for r, (p, Yp) in enumerate(zip(perms, Yps)):
+    lams = _weights_batch(lam_mats, 1e-6 * noise, np.tile(lam, (reps, 1)), min_dec, max_iter)
+    o0s = []
+    for p in perms:
         o0 = om[p[:n0]]
-        o0 = o0 / o0.sum() if o0.sum() > 0 else np.full(n0, 1.0 / n0)
-        Yo = np.column_stack([Yp[:n0, :T0].T, Yp[n0:, :T0].mean(axis=0)])
-        # unit weights one at a time (rows = pre-periods, few; converges in few steps)
-        Yc = Yo - Yo.mean(axis=0, keepdims=True)
-        A, b = Yc[:, :-1], Yc[:, -1]
-        eta = Yc.shape[0] * zeta ** 2
-        x = _sparsify(_fw(A, b, o0, eta, zeta ** 2, float(min_dec[r]), 100))
-        o = _fw(A, b, x, eta, zeta ** 2, float(min_dec[r]), max_iter)
-        out[r] = _tau(Yp, n0, T0, o, lams[r])
-    return out
+        o0s.append(o0 / o0.sum() if o0.sum() > 0 else np.full(n0, 1.0 / n0))
+    om_mats = [np.column_stack([Yp[:n0, :T0].T, Yp[n0:, :T0].mean(axis=0)]) for Yp in Yps]
+    # unit-weight problems in batches whose Gram matrices stay within ~64 MB
+    chunk = max(1, min(reps, int(8e6 // max(n0 * n0, 1))))
+    oms = np.empty((reps, n0))
+    for s in range(0, reps, chunk):
+        sl = slice(s, min(reps, s + chunk))
+        oms[sl] = _weights_batch(om_mats[sl], zeta, np.array(o0s[sl]), min_dec[sl], max_iter)
+    return np.array([_tau(Yp, n0, T0, oms[r], lams[r]) for r, Yp in enumerate(Yps)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -440,7 +447,7 @@ def synthetic_did(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
     plac = []
     notes = list(P.notes)
     if reps and N0 > N1:
-        plac = list(_sdid_placebos(Y, N0, T0, om, lam, zeta, int(reps), rng))
+        plac = list(_sdid_placebos(Y, N0, T0, om, lam, zeta, noise, int(reps), rng))
         se = float(math.sqrt((reps - 1) / reps) * np.std(plac, ddof=1))
         pp = float((1 + np.sum(np.abs(plac) >= abs(tau))) / (1 + len(plac)))
     else:
