@@ -251,8 +251,9 @@ def test_geocoding_zip_then_city_then_unplaced(tmp_path, today):
     a = r.frames["accounts"]
     assert list(a["geocode"].fillna("none")) == ["zip", "city", "city", "none"]
     assert a.loc[1, "lat"] == pytest.approx(38.6, abs=0.3)
-    w = one_problem(r, "BillingPostalCode", "cannot be placed", severity="warning")
-    assert w["row"] == 5
+    # the warning names the column that holds the unplaceable value (the city), not the ZIP column
+    w = one_problem(r, "BillingCity", "cannot be placed: city not found in MA", severity="warning")
+    assert w["row"] == 5 and w["value"] == "Atlantis"
 
 
 def test_rep_homes_from_zip(tmp_path, today):

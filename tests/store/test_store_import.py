@@ -37,7 +37,12 @@ def test_alembic_upgrade_on_fresh_sqlite_file(tmp_path):
     assert {"accounts", "orders", "order_lines", "import_batches", "alembic_version", "reps", "alignment"} <= names
     from territorium.store.db import current_revision
 
-    assert current_revision(eng) == "0001"
+    from alembic.script import ScriptDirectory
+
+    from territorium.store.db import _alembic_config
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head >= "0002" and current_revision(eng) == head
     store.upgrade(url)  # idempotent
     eng.dispose()
 
@@ -168,3 +173,29 @@ def test_activity_totals(db_engine, tmp_path, today):
         {"key": "001A", "type": "call", "activities": 1, "minutes": 10.0},
         {"key": "001A", "type": "visit", "activities": 2, "minutes": 75.0},
     ]
+
+
+def test_migration_0002_fills_postal_code_and_subdivision_of_existing_rows(tmp_path):
+    """A workspace imported before revision 0002 (US rows only) gets its postal codes and
+    ISO 3166-2 subdivisions from its ZIPs and states; a downgrade removes them again."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store.upgrade(url, revision="0001")
+    eng = store.engine(url)
+    with eng.begin() as conn:
+        conn.execute(sa.text("INSERT INTO accounts (account_id, name, state, zip, country) VALUES "
+                             "('a', 'A', 'MA', '02134', 'US'), ('b', 'B', NULL, NULL, 'FR')"))
+    store.upgrade(url, revision="0002")
+    with eng.connect() as conn:
+        rows = conn.execute(sa.text("SELECT account_id, postal_code, subdivision FROM accounts ORDER BY 1")).all()
+    assert [tuple(r) for r in rows] == [("a", "02134", "US-MA"), ("b", None, None)]
+    from alembic import command
+
+    from territorium.store.db import _alembic_config
+
+    cfg = _alembic_config()
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    cols = {c["name"] for c in sa.inspect(eng).get_columns("accounts")}
+    assert "postal_code" not in cols and "subdivision" not in cols and "zip" in cols
+    eng.dispose()

@@ -204,7 +204,10 @@ _add(Format("csv", "territories", _c(
 for _table, _spec in TABLES.items():
     if _table == "order_lines":
         continue
-    cols = {c: (c,) for c in _spec.columns}
+    cols = {f.name: (f.name,) for f in _spec.fields if f.kind not in ("postal", "subdivision")}
+    for _z in ("zip", "shipping_zip"):
+        if _z in cols:  # a generic file may say postal_code for the postal code of any country
+            cols[_z] = (_z, _z.replace("zip", "postal_code"), "postcode")
     if _table == "orders":
         cols.update({"sku": ("sku",), "line_name": ("line_name", "product"), "quantity": ("quantity",),
                      "price": ("price",)})

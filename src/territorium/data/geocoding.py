@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from territorium.geo.geocode import city_coordinates as _city_coordinates
+from territorium.geo.geocode import world_city_coordinates as _world_city_coordinates
 from territorium.geo.geocode import zip_centroid
 
-__all__ = ["zip_centroids", "city_coordinates", "zip_states"]
+__all__ = ["zip_centroids", "city_coordinates", "world_city_coordinates", "zip_states"]
 
 
 def zip_centroids(zips: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -25,6 +26,14 @@ def city_coordinates(city: pd.Series, state: pd.Series) -> tuple[np.ndarray, np.
     if len(city) == 0:
         return np.empty(0), np.empty(0)
     c = _city_coordinates(city.to_numpy(dtype=object), state.to_numpy(dtype=object))
+    return c["lat"].to_numpy(float), c["lon"].to_numpy(float)
+
+
+def world_city_coordinates(city: pd.Series, country: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude of each (city, ISO country) pair outside the US (NaN where unknown)."""
+    if len(city) == 0:
+        return np.empty(0), np.empty(0)
+    c = _world_city_coordinates(city.to_numpy(dtype=object), country.to_numpy(dtype=object))
     return c["lat"].to_numpy(float), c["lon"].to_numpy(float)
 
 

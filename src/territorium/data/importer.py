@@ -51,6 +51,24 @@ class ImportResult:
     stored: bool = False
 
     @property
+    def countries(self) -> dict[str, int]:
+        """Rows kept per country (ISO code; '' = unknown), largest first; {} for tables
+        without addresses (orders: by shipping country)."""
+        col = {"accounts": "country", "customers": "country", "orders": "shipping_country"}.get(self.table)
+        f = self.frames.get(self.table)
+        if col is None or f is None or col not in f.columns:
+            return {}
+        vc = f[col].fillna("").astype(str).value_counts()
+        return {str(k): int(v) for k, v in vc.items()}
+
+    @property
+    def outside_us(self) -> dict[str, int]:
+        """Rows kept per country outside the US geography (not placed in US units)."""
+        from territorium.data.address import US_POSTAL
+
+        return {k: v for k, v in self.countries.items() if k not in US_POSTAL}
+
+    @property
     def n_errors(self) -> int:
         return int((self.problems["severity"] == ERROR).sum())
 
@@ -77,6 +95,7 @@ class ImportResult:
             "unplaced": self.unplaced, "errors": self.n_errors, "warnings": self.n_warnings,
             "stored": self.stored, "rejects_file": str(self.rejects_path) if self.rejects_path else None,
             "rows_stored": {k: int(len(v)) for k, v in self.frames.items()} if self.stored else {},
+            "countries": self.countries, "outside_us": self.outside_us,
         }
 
 
@@ -237,24 +256,51 @@ def _planned_not_future(typed: pd.DataFrame, log: ProblemLog, source) -> None:
 
 def _geocode(table: str, typed: pd.DataFrame, frame: pd.DataFrame, source, log: ProblemLog) -> int:
     if table == "accounts":
+        from territorium.data.address import US_POSTAL
+
         lat = typed["lat"].to_numpy(dtype=float, copy=True)
         lon = typed["lon"].to_numpy(dtype=float, copy=True)
         how = np.where(~np.isnan(lat) & ~np.isnan(lon), "input", None).astype(object)
+        country = typed["country"].fillna("").astype(str).to_numpy(dtype=object)
+        us = np.isin(country, list(US_POSTAL))
+        zip_ = typed["zip"].fillna("").astype(str)
+        city = typed["city"].fillna("").astype(str)
+        state = typed["state"].fillna("").astype(str)
         need = how == None  # noqa: E711
-        zlat, zlon = geocoding.zip_centroids(typed["zip"].fillna(""))
+        zlat, zlon = geocoding.zip_centroids(zip_)
         use = need & ~np.isnan(zlat)
         lat[use], lon[use], how[use] = zlat[use], zlon[use], "zip"
-        need = how == None  # noqa: E711
+        # a city is looked up only where there is one: in its US state, or in its country
+        need = (how == None) & (city != "").to_numpy()  # noqa: E711
         if need.any():
-            clat, clon = geocoding.city_coordinates(typed["city"].fillna(""), typed["state"].fillna(""))
-            use = need & ~np.isnan(clat)
-            lat[use], lon[use], how[use] = clat[use], clon[use], "city"
+            usn = need & us & (state != "").to_numpy()
+            clat, clon = geocoding.city_coordinates(city[usn], state[usn])
+            p = np.flatnonzero(usn)
+            ok = ~np.isnan(clat)
+            lat[p[ok]], lon[p[ok]], how[p[ok]] = clat[ok], clon[ok], "city"
+            fon = need & ~us & (country != "")
+            wlat, wlon = geocoding.world_city_coordinates(city[fon], pd.Series(country[fon]))
+            p = np.flatnonzero(fon)
+            ok = ~np.isnan(wlat)
+            lat[p[ok]], lon[p[ok]], how[p[ok]] = wlat[ok], wlon[ok], "city"
         need = how == None  # noqa: E711
         typed["lat"], typed["lon"], typed["geocode"] = lat, lon, how
-        where = source.get("zip") or source.get("city") or "zip"
-        vals = (typed["zip"].fillna("").astype(str) + " " + typed["city"].fillna("").astype(str) + " "
-                + typed["state"].fillna("").astype(str)).str.strip().to_numpy()
-        log.add(need, where, vals, "cannot be placed: no known ZIP and city/state not found", WARNING)
+        # the warning names the column whose value could not be placed, with that value
+        has_zip, has_city, has_state = (zip_ != "").to_numpy(), (city != "").to_numpy(), (state != "").to_numpy()
+        foreign = ~us & (country != "")
+        m = need & ~foreign & has_zip
+        log.add(m, source.get("zip", "zip"), zip_.to_numpy(), "cannot be placed: ZIP not in the US ZIP table "
+                "and city/state not found", WARNING)
+        m = need & ~foreign & ~has_zip & has_city
+        log.add(m, source.get("city", "city"), city.to_numpy(),
+                np.where(has_state, "cannot be placed: city not found in " + state.to_numpy(dtype=object),
+                         "cannot be placed: a city without a state or ZIP"), WARNING)
+        m = need & ~foreign & ~has_zip & ~has_city & has_state
+        log.add(m, source.get("state", "state"), state.to_numpy(),
+                "cannot be placed: only a state (no ZIP or city)", WARNING)
+        m = need & foreign & has_city
+        log.add(m, source.get("city", "city"), city.to_numpy(),
+                "outside the US: city not found among the offline world cities, not placed", WARNING)
         return int(need.sum())
     if table == "reps":
         lat = typed["home_lat"].to_numpy(dtype=float, copy=True)
@@ -303,8 +349,12 @@ def _orders(frame: pd.DataFrame, source, log: ProblemLog, today: dt.date):
     orders["account_id"] = None
     orders["_pos"] = first_pos
     unplaced = int(np.isnan(lat).sum())
-    if unplaced:
-        log.add_file_problem(f"{unplaced} order(s) have no known shipping ZIP and cannot be placed on the map",
+    from territorium.data.address import US_POSTAL
+
+    abroad = ~orders["shipping_country"].fillna("").isin(list(US_POSTAL) + [""]).to_numpy()
+    n_us = int((np.isnan(lat) & ~abroad).sum())
+    if n_us:
+        log.add_file_problem(f"{n_us} order(s) have no known shipping ZIP and cannot be placed on the map",
                              source.get("shipping_zip"), WARNING)
 
     # line level: every row

@@ -2,7 +2,9 @@
 
 Kinds: ``id`` and ``str`` (trimmed text), ``money`` (currency strings, thousands separators),
 ``float``, ``int``, ``percent`` (stored as a 0–1 fraction), ``date``, ``datetime`` (UTC),
-``zip`` (5-digit US ZIP), ``state`` (USPS code), ``country`` (ISO alpha-2), ``currency``
+``zip`` (5-digit US ZIP), ``state`` (USPS code), ``country`` (ISO alpha-2), ``postal`` and
+``subdivision`` (national postal code and ISO 3166-2 code, filled from the address of any
+country by :mod:`territorium.data.address`), ``currency``
 (ISO 4217), ``email`` (lower case), ``bool``, ``list`` (``;``-separated), ``lat``, ``lon``.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Field:
     min: float | None = None  # values below are "impossible"
     max: float | None = None
     no_future: bool = False  # dates after ``today`` are errors
+    max_len: int | None = None  # longest text accepted (None: the default of its kind)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,20 @@ class TableSpec:
     key: tuple[str, ...]
     #: (zip column, state column, country column) checked together
     zip_state: tuple[str, str | None, str | None] | None = None
+
+    def postal_columns(self) -> tuple[str | None, str | None]:
+        """(postal-code column, subdivision column) filled by the address check, or Nones."""
+        if self.zip_state is None or self.zip_state[2] is None:
+            return None, None
+        zc, sc, _ = self.zip_state
+        return zc.replace("zip", "postal_code"), (sc or "state").replace("state", "subdivision")
+
+    def address_fields(self) -> tuple[str, ...]:
+        """Columns checked together by country (empty for tables without a country)."""
+        pc, dc = self.postal_columns()
+        if pc is None:
+            return ()
+        return tuple(c for c in (*self.zip_state, pc, dc) if c)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -54,6 +71,7 @@ TABLES: dict[str, TableSpec] = {
             F("account_id", "id", required=True, unique=True),
             F("name", "str", required=True),
             F("street"), F("city"), F("state", "state"), F("zip", "zip"), F("country", "country"),
+            F("postal_code", "postal", max_len=16), F("subdivision", "subdivision"),
             F("industry"), F("segment"), F("account_type"), F("tier"),
             F("annual_revenue", "money", min=0), F("employees", "int", min=0),
             F("owner_id"), F("potential", "money", min=0), F("product_lines", "list"),
@@ -88,6 +106,7 @@ TABLES: dict[str, TableSpec] = {
             F("subtotal", "money", min=0), F("total", "money", min=0), F("discounts", "money", min=0),
             F("discount_code"), F("financial_status"),
             F("shipping_zip", "zip"), F("shipping_state", "state"), F("shipping_country", "country"),
+            F("shipping_postal_code", "postal", max_len=16), F("shipping_subdivision", "subdivision"),
         ],
         ["order_id"],
         ("shipping_zip", "shipping_state", "shipping_country"),
@@ -105,7 +124,8 @@ TABLES: dict[str, TableSpec] = {
         [
             F("customer_id", "id", required=True, unique=True), F("email", "email"),
             F("first_name"), F("last_name"), F("zip", "zip"), F("state", "state"),
-            F("country", "country"), F("total_spent", "money", min=0), F("orders_count", "int", min=0),
+            F("country", "country"), F("postal_code", "postal", max_len=16), F("subdivision", "subdivision"),
+            F("total_spent", "money", min=0), F("orders_count", "int", min=0),
         ],
         ["customer_id"],
         ("zip", "state", "country"),

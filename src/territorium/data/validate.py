@@ -33,12 +33,6 @@ CURRENCIES = frozenset(
     UZS VES VED VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL ZWG""".split()
 )
 
-_US_NAMES = {"US", "USA", "U S", "U S A", "UNITED STATES", "UNITED STATES OF AMERICA", "AMERICA"}
-_COUNTRY_NAMES = {
-    "CANADA": "CA", "MEXICO": "MX", "UNITED KINGDOM": "GB", "UK": "GB", "GREAT BRITAIN": "GB",
-    "GERMANY": "DE", "FRANCE": "FR", "SPAIN": "ES", "ITALY": "IT", "NETHERLANDS": "NL",
-    "AUSTRALIA": "AU", "JAPAN": "JP", "PUERTO RICO": "PR",
-}
 _TRUE = {"true", "t", "yes", "y", "1", "x", "won", "closed"}
 _FALSE = {"false", "f", "no", "n", "0", "open", "lost"}
 ACTIVITY_TYPES = ("visit", "call", "email", "meeting", "other")
@@ -150,20 +144,11 @@ def parse_state(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def parse_country(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """ISO alpha-2 codes; "USA", "United States" → US. Unknown long names are kept as written."""
+    """ISO alpha-2 codes from codes or names ("USA", "United Kingdom", "Korea, Republic of");
+    bad where a non-empty value names no country (see :mod:`territorium.data.address`)."""
+    from territorium.data.address import parse_country as _pc
 
-    def one(v: str) -> str:
-        k = " ".join(v.upper().replace(".", " ").split())
-        if not k:
-            return ""
-        if k in _US_NAMES:
-            return "US"
-        if k in _COUNTRY_NAMES:
-            return _COUNTRY_NAMES[k]
-        return k if len(k) == 2 else v
-
-    out = _map_distinct(_strip(s), one)
-    return out.astype(str), np.zeros(len(s), dtype=bool)
+    return _pc(s)
 
 
 def parse_currency(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -254,8 +239,9 @@ def validate_frame(
 
     add.rows = log.rows
 
+    address = set(spec.address_fields())
     for f in spec.fields:
-        if f.name not in frame.columns:
+        if f.name not in frame.columns or f.name in address:
             out[f.name] = _empty(f.kind, n)
             continue
         raw = frame[f.name]
@@ -264,7 +250,10 @@ def validate_frame(
             add(empty, f.name, "required value is missing")
         out[f.name] = _convert(f, raw, add, today)
     _check_unique(spec, frame, out, add, scope)
-    _check_zip_state(spec, frame, out, add)
+    if address:
+        _check_address(spec, frame, out, add)
+    else:
+        _check_zip_state(spec, frame, out, add)
     return out
 
 
@@ -345,6 +334,10 @@ def _convert(f: Field, raw: pd.Series, add, today: dt.date) -> pd.Series:
         return v
     if k == "activity_type":
         return parse_activity_type(raw)[0]
+    if k == "id":
+        # Shopify writes long numeric ids as '6011110949048 so spreadsheets keep every digit
+        t = _strip(raw)
+        return t.str.replace(r"^'(?=\d+$)", "", regex=True).str.replace(r"\s+", " ", regex=True)
     if k == "list":
         return _strip(raw).str.replace(r"\s*[;,|]\s*", ";", regex=True).str.strip(";")
     return _strip(raw).str.replace(r"\s+", " ", regex=True)
@@ -390,6 +383,237 @@ def _check_zip_state(spec: TableSpec, frame: pd.DataFrame, out: pd.DataFrame, ad
     add(unknown, zc, "ZIP code not found in the US ZIP table; placed by city if possible", WARNING,
         values=z.to_numpy())
     if sc and sc in frame.columns:
+        st = out[sc].astype(str).to_numpy()
+        wrong = has & ~pd.isna(zs) & (st != "") & (zs != st)
+        if wrong.any():
+            reasons = np.where(wrong, "ZIP " + z.to_numpy().astype(object) + " is in " + zs.astype(str)
+                               + ", not " + st.astype(object), "")
+            add(wrong, zc, reasons, values=z.to_numpy())
+
+
+# ---------------------------------------------------------------- addresses of any country
+def _check_address(spec: TableSpec, frame: pd.DataFrame, out: pd.DataFrame, add) -> None:
+    """Country, postal code and subdivision of each row, checked by the row's country.
+
+    US rows (and USPS territories): ZIP + USPS state as before, into ``zip``/``state``.
+    Other countries: the postal code and subdivision by that country's rules, into the
+    postal-code / subdivision columns only; their ``zip`` and ``state`` stay empty, so no
+    US look-up ever sees them. A missing country is inferred (see :func:`_infer_country`).
+    """
+    from territorium.data.address import (
+        US_POSTAL, check_postal, country_name, postal_in_subdivision, subdivision_code,
+    )
+
+    zc, sc, cc = spec.zip_state
+    pc, dc = spec.postal_columns()
+    idx = frame.index
+
+    def raw(c):
+        if c and c in frame.columns:
+            return frame[c].astype(str).str.strip()
+        return pd.Series("", index=idx, dtype=object)
+
+    z, st, cn = raw(zc), raw(sc), raw(cc)
+    city = raw("city")
+    country, cbad = parse_country(cn)
+    add(cbad, cc, "unknown country (not an ISO 3166 country code or name)", values=cn.to_numpy())
+    country = country.to_numpy(dtype=object).copy()
+    zn, sn = (z != "").to_numpy(), (st != "").to_numpy()
+    need = (country == "") & ~cbad & (zn | sn)
+    if need.any():
+        inferred, note = _infer_country(z[need], st[need], city[need])
+        country[need] = inferred
+        where_col = np.where(zn[need], zc, sc)
+        for col in (zc, sc):
+            m = np.zeros(len(idx), dtype=bool)
+            m[np.flatnonzero(need)[(where_col == col) & (note != "")]] = True
+            if m.any():
+                full = np.full(len(idx), "", dtype=object)
+                full[need] = note
+                add(m, col, full, WARNING, values=(z if col == zc else st).to_numpy())
+    us = np.isin(country, list(US_POSTAL))
+
+    zips, zbad, zero = parse_zip(z)
+    add(zbad & us, zc, "not a US ZIP code", values=z.to_numpy())
+    add(zero & us, zc, "ZIP 00000 does not exist", values=z.to_numpy())
+    zips = zips.where(pd.Series(us & ~zero, index=idx), "")
+    states, sbad = parse_state(st)
+    if sc:
+        add(sbad & us, sc, "not a US state (code or name)", values=st.to_numpy())
+    states = states.where(pd.Series(us, index=idx), "")
+    out[zc] = zips
+    if sc:
+        out[sc] = states
+    if cc:
+        out[cc] = pd.Series(country, index=idx, dtype=object)
+    postal = np.where(us, zips.to_numpy(dtype=object), "").astype(object)
+    subdiv = np.where(us & (states != "").to_numpy(), "US-" + states.astype(str).to_numpy(dtype=object), "")
+    subdiv = subdiv.astype(object)
+
+    # US: ZIP inside its state
+    tmp = pd.DataFrame({zc: zips, **({sc: states} if sc else {})})
+    _zip_in_state(tmp, zc, sc if sc else None, us, add)
+
+    # every other country: by its own rules, once per distinct (country, postal, subdivision)
+    fo = ~us & (country != "")
+    if fo.any():
+        key = pd.DataFrame({"c": country[fo], "z": z.to_numpy(dtype=object)[fo], "s": st.to_numpy(dtype=object)[fo]})
+        codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key))
+        res = []
+        for c_, z_, s_ in uniq:
+            p, perr, pwarn = check_postal(c_, z_)
+            sub = subdivision_code(c_, s_) if s_ else ""
+            swarn = None
+            if s_ and sub is None:
+                swarn = f"not a known state/province/region of {country_name(c_)}; kept as written"
+                sub = s_
+            inside = postal_in_subdivision(c_, p, sub) if perr is None else None
+            serr = f"postal code {p} is not in {sub} ({s_})" if inside is False else None
+            res.append((p, sub, perr, pwarn, swarn, serr))
+        res = np.array(res, dtype=object).reshape(-1, 6)[codes]
+        pos = np.flatnonzero(fo)
+        postal[pos], subdiv[pos] = res[:, 0], res[:, 1]
+        for k, (col, sev) in enumerate(((zc, ERROR), (zc, WARNING), (sc, WARNING), (zc, ERROR)), start=2):
+            has = np.array([r is not None for r in res[:, k]], dtype=bool)
+            if not has.any() or col is None:
+                continue
+            m = np.zeros(len(idx), dtype=bool)
+            m[pos[has]] = True
+            full = np.full(len(idx), "", dtype=object)
+            full[pos[has]] = res[has, k]
+            vals = (z if col == zc else st).to_numpy()
+            add(m, col, full, sev, values=vals)
+    if pc:
+        out[pc] = pd.Series(postal, index=idx, dtype=object)
+    if dc:
+        out[dc] = pd.Series(subdiv, index=idx, dtype=object)
+
+
+def _infer_country(z: pd.Series, st: pd.Series, city: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Country of rows that have none, from the state/province and postal code.
+
+    Returns (country codes, '' where unknown; warning text, '' where none). One country
+    fitting both values wins silently; several give the US (else the first) and a warning;
+    a bare US-looking ZIP whose city is not that ZIP's city gives no country and a warning
+    (never a guess into the US).
+    """
+    from territorium.data.address import INFER_COUNTRIES, check_postal, postal_in_subdivision, subdivision_code
+
+    key = pd.DataFrame({"z": z.to_numpy(dtype=object), "s": st.to_numpy(dtype=object),
+                        "c": city.to_numpy(dtype=object)})
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key))
+    out, notes = [], []
+    for z_, s_, c_ in uniq:
+        cands: list[str] = []
+        zz, zbad, _ = parse_zip(pd.Series([z_]))
+        us_zip = (not z_) or not bool(zbad[0])
+        zip_state = zip_states(zz)[0] if z_ and us_zip else None
+        us_state = _state(s_) if s_ else None
+        if s_:
+            # the US fits when the state is a US state and the ZIP (if any) is in it
+            if us_state and (not z_ or (zip_state is not None and zip_state == us_state)):
+                cands.append("US")
+            sub_hit = []
+            for cc in INFER_COUNTRIES:
+                sub = subdivision_code(cc, s_) or ""
+                if "-" in sub:
+                    sub_hit.append(cc)
+                    if not z_:
+                        cands.append(cc)
+                        continue
+                    p, err, warn = check_postal(cc, z_)
+                    if err is None and warn is None and postal_in_subdivision(cc, p, sub) is not False:
+                        cands.append(cc)
+            if len(cands) > 1 and c_:
+                cands = _by_city(cands, c_) or cands
+            if not cands:
+                # reported by the checks of the country chosen: US state / ZIP problems
+                out.append("US" if us_state or not sub_hit else sub_hit[0])
+                notes.append("")
+                continue
+        else:
+            if us_zip:
+                cands.append("US")
+                if c_ and zip_state is not None and not _city_near_zip(c_, zz[0], zip_state):
+                    out.append("")
+                    from territorium.geo.reference import zip_table
+
+                    zcity = zip_table()["city"].get(zz[0], "")
+                    notes.append(f"no country given, and ZIP {zz[0]} is {zcity}, {zip_state} in the US ZIP table, "
+                                 f"not {c_}: not placed (add the country)")
+                    continue
+            else:
+                cands += [cc for cc in INFER_COUNTRIES
+                          if check_postal(cc, z_)[1] is None and check_postal(cc, z_)[2] is None]
+                if len(cands) > 1 and c_:
+                    cands = _by_city(cands, c_) or cands
+                if len(cands) > 1:
+                    out.append("")
+                    notes.append(f"no country given, and postal code {z_} fits {', '.join(cands)}: "
+                                 f"not placed (add the country)")
+                    continue
+                if not cands:
+                    out.append("US")  # reported as "not a US ZIP code"
+                    notes.append("")
+                    continue
+        pick = "US" if "US" in cands else cands[0]
+        out.append(pick)
+        notes.append("" if len(cands) == 1 else
+                     f"no country given: {' '.join(v for v in (s_, z_) if v)} fits {', '.join(cands)}; assumed {pick}")
+    out_a = np.array(out, dtype=object)[codes] if len(uniq) else np.zeros(0, dtype=object)
+    notes_a = np.array(notes, dtype=object)[codes] if len(uniq) else np.zeros(0, dtype=object)
+    return out_a, notes_a
+
+
+def _by_city(cands: list[str], city: str) -> list[str]:
+    """The candidate countries that have a city of that name (offline world cities)."""
+    from territorium.geo.geocode import city_coordinates, world_city_coordinates
+
+    keep = []
+    for cc in cands:
+        if cc == "US":
+            ok = False  # a US city needs its state: checked by the caller
+        else:
+            ok = not np.isnan(world_city_coordinates([city], [cc])["lat"].iloc[0])
+        if ok:
+            keep.append(cc)
+    return keep
+
+
+def _city_near_zip(city: str, zip5: str, state: str, km: float = 60.0) -> bool:
+    """True when ``city`` is the ZIP's city in the ZIP table, or a city of ``state`` within
+    ``km`` of the ZIP's centroid (Paris, TX is not near ZIP 75007 in Carrollton, TX)."""
+    from territorium.geo.geocode import city_coordinates, normalize_city, zip_centroid
+    from territorium.geo.reference import zip_table
+
+    if normalize_city(zip_table()["city"].get(zip5, "")) == normalize_city(city):
+        return True
+    c = city_coordinates([city], [state])
+    z = zip_centroid([zip5])
+    if np.isnan(c["lat"].iloc[0]) or np.isnan(z["lat"].iloc[0]):
+        return False
+    lat1, lon1, lat2, lon2 = map(np.radians, (c["lat"].iloc[0], c["lon"].iloc[0], z["lat"].iloc[0], z["lon"].iloc[0]))
+    d = 2 * 6371.0 * np.arcsin(np.sqrt(np.sin((lat2 - lat1) / 2) ** 2
+                                      + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2))
+    return bool(d <= km)
+
+
+def zip_states(zips: pd.Series) -> np.ndarray:
+    from territorium.data.geocoding import zip_states as _zs
+
+    return _zs(zips)
+
+
+def _zip_in_state(out: pd.DataFrame, zc: str, sc: str | None, us: np.ndarray, add) -> None:
+    z = out[zc].astype(str)
+    has = (z != "").to_numpy() & us
+    if not has.any():
+        return
+    zs = zip_states(z)
+    unknown = has & pd.isna(zs)
+    add(unknown, zc, "ZIP code not found in the US ZIP table; placed by city if possible", WARNING,
+        values=z.to_numpy())
+    if sc:
         st = out[sc].astype(str).to_numpy()
         wrong = has & ~pd.isna(zs) & (st != "") & (zs != st)
         if wrong.any():

