@@ -30,6 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from territorium.yamldoc import Doc, plain
+from territorium.yamldoc import load as load_yaml
+
 __all__ = [
     "Condition", "All", "AnyOf", "Target", "Rule", "Team", "Overlay", "RuleSet", "Issue",
     "RuleSetError", "parse_yaml", "parse_dict", "OPS", "TARGET_KINDS",
@@ -208,43 +211,8 @@ class _Ctx:
         self.issues.append(Issue("error", code, msg, line, rule, source=self.source))
 
 
-class _Doc:
-    """A plain value with the line of each mapping key / sequence item (1-based)."""
-
-    __slots__ = ("value", "line", "lines")
-
-    def __init__(self, value: Any, line: int | None, lines: Any = None):
-        self.value = value
-        self.line = line
-        self.lines = lines  # dict key -> _Doc, list of _Doc, or None for scalars
-
-
-def _from_node(loader, node) -> _Doc:
-    import yaml
-
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        d, lines = {}, {}
-        for k, v in node.value:
-            key = loader.construct_object(k, deep=True)
-            child = _from_node(loader, v)
-            child.line = k.start_mark.line + 1
-            d[key] = child.value
-            lines[key] = child
-        return _Doc(d, line, lines)
-    if isinstance(node, yaml.SequenceNode):
-        items = [_from_node(loader, v) for v in node.value]
-        return _Doc([i.value for i in items], line, items)
-    return _Doc(loader.construct_object(node, deep=True), line, None)
-
-
-def _plain(value: Any, line: int | None = None) -> _Doc:
-    """A dict/list document without marks (the dict API): every line is ``line``."""
-    if isinstance(value, Mapping):
-        return _Doc(dict(value), line, {k: _plain(v, line) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return _Doc(list(value), line, [_plain(v, line) for v in value])
-    return _Doc(value, line, None)
+_Doc = Doc
+_plain = plain
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -261,26 +229,12 @@ def parse_yaml(text: str, source: str = "rules") -> RuleSet:
     >>> rs.rules[0].line, rs.rules[0].when, rs.fallback[0].kind
     (3, Condition(field='employees', op='range', value=(100, None), line=4, text='employees range [100, None]'), 'nearest_territory')
     """
-    import yaml
-
     ctx = _Ctx(source)
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        msg = getattr(exc, "problem", None) or str(exc)
-        ctx.err(f"not valid YAML: {msg}", line)
+    doc, problem = load_yaml(text)
+    if problem is not None:
+        msg, line = problem
+        ctx.err("the rule file is empty" if msg == "the file is empty" else msg, line)
         return RuleSet((), source=source, parse_issues=tuple(ctx.issues))
-    if node is None:
-        ctx.err("the rule file is empty", 1)
-        return RuleSet((), source=source, parse_issues=tuple(ctx.issues))
-    loader = yaml.SafeLoader("")
-    doc = _from_node(loader, node)
     return _parse_doc(doc, ctx)
 
 
