@@ -38,6 +38,7 @@ def summary_command(
     u = load.units
     out["units"] = {"level": u.level, "count": u.n, "virtual_edges": int(len(u.adjacency.virtual_edges())),
                     "unplaced_accounts": load.unplaced_accounts, "unplaced_orders": load.unplaced_orders,
+                    "accounts_outside_us": load.accounts_abroad,
                     "revenue_window": [str(load.window[0].date()), str(load.window[1].date())],
                     "totals": {m: float(u.table[m].sum()) for m in MEASURE_NAMES}}
     try:
@@ -80,6 +81,10 @@ def summary_command(
     con.print(t)
     con.print(f"unplaced: {load.unplaced_accounts} accounts, {load.unplaced_orders} orders; "
               f"virtual (island) edges: {un['virtual_edges']}")
+    if load.accounts_abroad:
+        where = "not placed in US units" if u.level not in ("custom", "account") else "placed by their coordinates"
+        con.print("accounts outside the US (" + where + "): "
+                  + ", ".join(f"{k} {v:,}" for k, v in load.accounts_abroad.items()))
 
 
 def register(app: typer.Typer) -> None:

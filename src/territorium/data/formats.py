@@ -183,12 +183,26 @@ _add(Format(SH, "orders", _c(
     sku="Lineitem sku", line_name="Lineitem name", quantity="Lineitem quantity", price="Lineitem price",
 ), helpers=_c(_billing_zip="Billing Zip", _billing_state="Billing Province", _billing_country="Billing Country"),
     prepare=_shopify_orders))
+def _shopify_customers(df: pd.DataFrame) -> pd.DataFrame:
+    """Older Shopify customer exports have no ``Customer ID``: the e-mail is the customer's
+    key there (Shopify's own identity for a customer); province/country names stand in for
+    missing codes."""
+    if "customer_id" not in df.columns and "email" in df.columns:
+        df["customer_id"] = df["email"].str.strip().str.lower()
+    for col, helper in (("state", "_province"), ("country", "_country_name")):
+        if helper in df.columns:
+            cur = df[col] if col in df.columns else pd.Series("", index=df.index)
+            df[col] = cur.where(cur.str.strip() != "", df[helper])
+    return df
+
+
 _add(Format(SH, "customers", _c(
     customer_id=("Customer ID", "Id", "ID"), email="Email", first_name="First Name", last_name="Last Name",
     zip=("Default Address Zip", "Zip"), state=("Default Address Province Code", "Province Code"),
     country=("Default Address Country Code", "Country Code"), total_spent="Total Spent",
     orders_count=("Total Orders", "Orders Count"),
-)))
+), helpers=_c(_province=("Province", "Default Address Province"), _country_name=("Country", "Default Address Country")),
+    prepare=_shopify_customers, derived=("customer_id",)))
 
 _ALIGN = Format("csv", "alignment", _c(
     unit_id=("Zip", "ZIP", "Zip Code", "Postal Code", "ZIP Code", "unit_id"),

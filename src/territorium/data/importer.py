@@ -167,6 +167,12 @@ def read_file(
     frame, source = _map_columns(raw.headers, raw.frame, fmt, path)
     if fmt.prepare is not None:
         frame = fmt.prepare(frame)
+    missing = [c for c in fmt.derived if c not in frame.columns]
+    if missing:
+        raise ImportFailed(f"{path.name}: missing required column(s) for {fmt.table} ({fmt.name} format): "
+                           f"{', '.join(missing)}; the file has: {', '.join(repr(h) for h in raw.headers[:15])}")
+    if table == "customers" and "customer_id" not in source and "email" in source:
+        source["customer_id"] = source["email"]  # older Shopify exports: the e-mail is the key
     log = ProblemLog(path.name, raw.rows)
     if len(frame) == 0:
         log.add_file_problem("the file has a header but no data rows", severity=WARNING)

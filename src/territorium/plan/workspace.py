@@ -37,13 +37,20 @@ class UnitLoad:
     unplaced_orders: int
     window: tuple[dt.datetime, dt.datetime]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: accounts outside the US geography per country (ISO code), placed or not (custom units)
+    accounts_abroad: dict[str, int] = field(default_factory=dict)
 
 
 class Workspace:
-    """Imported data in one database (SQLite file by default, PostgreSQL by URL)."""
+    """Imported data in one database (SQLite file by default, PostgreSQL by URL).
 
-    def __init__(self, url: str | None = None, *, engine: sa.Engine | None = None):
+    Reading never creates a workspace: a SQLite file that does not exist raises
+    :class:`territorium.store.NoWorkspace` ("no workspace at ...") unless ``create=True``.
+    """
+
+    def __init__(self, url: str | None = None, *, engine: sa.Engine | None = None, create: bool = False):
         self.url = url
+        self.create = create
         self._engine: sa.Engine | None = engine
         if engine is not None:
             store.upgrade(engine)
@@ -51,7 +58,7 @@ class Workspace:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = store.engine(self.url)
+            self._engine = store.engine(self.url, create=self.create)
             store.upgrade(self._engine)
         return self._engine
 
@@ -132,12 +139,23 @@ class Workspace:
             units = build_units("account", accounts=placed[["account_id", "lon", "lat", "name", "state"]])
         else:
             units = build_units(level, states=states, polygon=polygon, custom=custom, id_column=id_column)
+        # rows of other countries are never placed in US units (only custom polygons and
+        # account units, which may cover any country, place them by their coordinates)
+        from territorium.data.address import US_POSTAL
+
+        country = acc["country"].fillna("").astype(str) if "country" in acc.columns else pd.Series("", index=acc.index)
+        abroad = ~country.isin(list(US_POSTAL) + [""]).to_numpy()
+        acc_lon = acc["lon"].to_numpy(dtype=float, copy=True)
+        acc_lat = acc["lat"].to_numpy(dtype=float, copy=True)
+        if level not in ("custom", "account"):
+            acc_lon[abroad] = np.nan
+            acc_lat[abroad] = np.nan
         acc_unit = locate(
             units,
             account_ids=acc["account_id"].to_numpy() if level == "account" else None,
             zips=acc["zip"].to_numpy(dtype=object) if level != "account" else None,
-            lon=acc["lon"].to_numpy(dtype=float),
-            lat=acc["lat"].to_numpy(dtype=float),
+            lon=acc_lon,
+            lat=acc_lat,
         )
         start, end = self.revenue_window(asof, window_days)
         og = self.order_groups(start, end)
@@ -160,7 +178,12 @@ class Workspace:
             notes.append(f"{n_unpl_acc} accounts could not be placed in a unit (outside the area or no location)")
         if n_unpl_ord:
             notes.append(f"{n_unpl_ord} orders in the revenue window could not be placed in a unit")
-        return UnitLoad(units.with_measures(meas), acc, n_unpl_acc, n_unpl_ord, (start, end), tuple(notes))
+        by_country = {str(k): int(v) for k, v in country[abroad].value_counts().items()}
+        if by_country and level not in ("custom", "account"):
+            notes.append("accounts outside the US, not placed in US units: "
+                         + ", ".join(f"{k} {v}" for k, v in by_country.items()))
+        return UnitLoad(units.with_measures(meas), acc, n_unpl_acc, n_unpl_ord, (start, end), tuple(notes),
+                        by_country)
 
     # -- alignment ---------------------------------------------------------------------
     def current_alignment(self, units: Units, alignment: pd.DataFrame | None = None) -> tuple[np.ndarray, list[str]]:
