@@ -177,3 +177,139 @@ CORE_TABLES = {
     m.__tablename__: m
     for m in (Account, Contact, Opportunity, Order, OrderLine, Customer, Activity, Rep, Territory, AlignmentRow)
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans, audit trail, ownership history, users (migration 0003). A plan's content lives in the
+# plan_* tables keyed by plan id; every change bumps ``plans.version`` and appends one
+# ``plan_events`` row per field changed (the audit trail, never updated or deleted).
+# ---------------------------------------------------------------------------------------------
+from sqlalchemy import Index, text  # noqa: E402
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(S, unique=True)
+    model: Mapped[str] = mapped_column(S, index=True)  # territory model: 'geographic', an overlay name, ...
+    kind: Mapped[str] = mapped_column(String(16))  # geographic | overlay
+    unit_level: Mapped[str] = mapped_column(String(16))  # zip | county | state | account | custom
+    status: Mapped[str] = mapped_column(String(16))  # draft | proposed | approved | active | archived
+    version: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    settings: Mapped[str | None] = mapped_column(Text)  # JSON
+    seed: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(S)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    effective_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        # at most one active plan per territory model, enforced by the database itself
+        Index("uq_plans_one_active_per_model", "model", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
+
+
+class PlanUnit(Base):
+    __tablename__ = "plan_units"
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(S, primary_key=True)
+    territory_id: Mapped[str] = mapped_column(S)
+
+
+class PlanTerritory(Base):
+    __tablename__ = "plan_territories"
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    territory_id: Mapped[str] = mapped_column(S, primary_key=True)
+    name: Mapped[str | None] = mapped_column(S)
+    parent: Mapped[str | None] = mapped_column(S)  # hierarchy: region / area node (a row of this table)
+    manager: Mapped[str | None] = mapped_column(S)  # person who manages this node's subtree
+    quota: Mapped[float | None] = mapped_column(Float)
+    reps: Mapped[str | None] = mapped_column(Text)  # JSON list of [rep_id, role], head count = length
+
+
+class PlanAccount(Base):
+    __tablename__ = "plan_accounts"
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(S, primary_key=True)
+    territory_id: Mapped[str | None] = mapped_column(S)
+    rep_id: Mapped[str | None] = mapped_column(S)
+
+
+class PlanEvent(Base):
+    __tablename__ = "plan_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(Integer, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(S)
+    entity: Mapped[str] = mapped_column(String(16))  # plan | unit | account | territory
+    entity_id: Mapped[str] = mapped_column(S)
+    field: Mapped[str] = mapped_column(String(16))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    job: Mapped[str | None] = mapped_column(S)
+
+    __table_args__ = (Index("ix_plan_events_entity", "entity", "entity_id"),)
+
+
+class AccountOwner(Base):
+    """Who owned an account from when to when, written when a plan is activated."""
+
+    __tablename__ = "account_owners"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(S, index=True)
+    model: Mapped[str] = mapped_column(S)
+    plan_id: Mapped[int] = mapped_column(Integer)
+    plan_version: Mapped[int] = mapped_column(Integer)
+    territory_id: Mapped[str | None] = mapped_column(S)
+    rep_id: Mapped[str | None] = mapped_column(S)
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class PlanActivation(Base):
+    __tablename__ = "plan_activations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(S, index=True)
+    plan_id: Mapped[int] = mapped_column(Integer)
+    plan_version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(S)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(S, unique=True)
+    password_hash: Mapped[str | None] = mapped_column(S)  # argon2id; None: token-only account
+    role: Mapped[str] = mapped_column(String(16))  # admin | planner | manager | rep
+    person_id: Mapped[str | None] = mapped_column(S)  # rep id (rep) or hierarchy manager id (manager)
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(S)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the secret
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie value
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+__all__ += ["Plan", "PlanUnit", "PlanTerritory", "PlanAccount", "PlanEvent", "AccountOwner", "PlanActivation",
+            "User", "ApiToken", "WebSession"]
