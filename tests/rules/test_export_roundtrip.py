@@ -103,22 +103,23 @@ def test_salesforce_round_trip(plan, tmp_path):
     files = ex.export(plan, "salesforce", tmp_path / "sf")
     names = {f.name for f in files}
     assert set(ex.SALESFORCE_FILES) <= names and "README.txt" in names
+    # without Salesforce ids only the first two loads can be written
+    assert not any(n[:2] in ("3_", "4_", "5_") for n in names)
     hdr = {f: pd.read_csv(tmp_path / "sf" / f, nrows=0).columns.tolist() for f in ex.SALESFORCE_FILES}
-    assert hdr["Territory2Model.csv"][:2] == ["DeveloperName", "Name"]
-    assert hdr["Territory2.csv"][:5] == ["DeveloperName", "Name", "Territory2Model.DeveloperName",
-                                         "ParentTerritory2.DeveloperName", "Territory2Type.DeveloperName"]
-    assert hdr["ObjectTerritory2Association.csv"] == ["ObjectId", "Territory2.DeveloperName", "AssociationCause"]
-    assert hdr["UserTerritory2Association.csv"] == ["UserId", "Territory2.DeveloperName", "RoleInTerritory2"]
-    t2 = pd.read_csv(tmp_path / "sf" / "Territory2.csv", dtype=str, keep_default_na=False)
+    assert hdr["2_Territory2Model.csv"] == ["DeveloperName", "Name", "Description"]
+    assert hdr["1_Territory2Type.csv"] == ["DeveloperName", "MasterLabel", "Priority", "Description"]
+    assert hdr["plan_ObjectTerritory2Association.csv"] == ["ObjectId", "Territory2DeveloperName"]
+    assert hdr["plan_UserTerritory2Association.csv"] == ["UserId", "Territory2DeveloperName", "RoleInTerritory2"]
+    t2 = pd.read_csv(tmp_path / "sf" / "plan_Territory2.csv", dtype=str, keep_default_na=False)
     dev = re.compile(r"^[A-Za-z](?!.*__)[A-Za-z0-9_]{0,79}(?<!_)$")
     assert all(dev.match(d) for d in t2["DeveloperName"]) and t2["DeveloperName"].str.lower().is_unique
     # parents come before their children (loadable top-down)
     seen = set()
-    for d, p in zip(t2["DeveloperName"], t2["ParentTerritory2.DeveloperName"]):
+    for d, p in zip(t2["DeveloperName"], t2["ParentDeveloperName"]):
         assert p == "" or p in seen
         seen.add(d)
-    ota = pd.read_csv(tmp_path / "sf" / "ObjectTerritory2Association.csv", dtype=str)
-    assert (ota["AssociationCause"] == "Territory2Manual").all()
+    readme = (tmp_path / "sf" / "README.txt").read_text()
+    assert "--ids-from" in readme and "3_Territory2_level1.csv" in readme
     back = ex.read_salesforce(tmp_path / "sf")
     assert back["model"] == "FY27_Plan"
     assert back["accounts"] == dict(zip(plan.accounts["account_id"], plan.accounts["territory_id"]))

@@ -16,14 +16,17 @@ def export_command(
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
     model_name: str = typer.Option("Territorium plan", "--model-name", help="Salesforce territory model name."),
     kml_engine: str = typer.Option("auto", "--kml-engine", help="KML writer: auto (GDAL when available), gdal or etree."),
+    ids_from: Optional[Path] = typer.Option(None, "--ids-from", help="Salesforce: folder of Data Loader success files (or Id, DeveloperName exports) of the files loaded so far; fills the ids into the next load files."),
+    salesforce_access: str = typer.Option("Edit,Edit,Read", "--salesforce-access", help="Salesforce Territory2 access levels: account (Read, Edit, All), opportunity and case (None, Read, Edit)."),
     out: Path = typer.Option(Path("out/export"), "--out", help="Folder (salesforce; default file names for the others) or file."),
     as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
     """Export the plan back to the CRM and to maps and spreadsheets.
 
-    Salesforce Enterprise Territory Management import CSVs (model, types, territories with
-    parents, account and user associations), a HubSpot company-owner import, a generic
+    Salesforce Enterprise Territory Management insert files in load order (types, model,
+    territories level by level, user and account associations; run again with --ids-from
+    after each Data Loader insert to fill in the ids), a HubSpot company-owner import, a generic
     account → territory → rep CSV (+ unit alignment), territory polygons as GeoJSON,
     GeoPackage and KML, and an Excel workbook with one sheet per territory.
     """
@@ -54,7 +57,8 @@ def export_command(
             for f in formats:
                 st.update(f"writing {f}")
                 target = out / "salesforce" if f == "salesforce" and len(formats) > 1 else out
-                written[f] = [str(p) for p in export(plan, f, target, model_name=model_name, kml_engine=kml_engine)]
+                written[f] = [str(p) for p in export(plan, f, target, model_name=model_name, kml_engine=kml_engine,
+                                                     ids_from=ids_from, salesforce_access=salesforce_access)]
     except (ExportError, WorkspaceError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

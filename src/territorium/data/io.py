@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from territorium.data.cells import restore_frame
 from territorium.data.problems import ImportFailed
 
 __all__ = ["RawTable", "read_raw", "read_headers", "detect_encoding", "detect_delimiter", "normalize_header"]
@@ -249,6 +250,9 @@ def _finish(df: pd.DataFrame, rows: np.ndarray, path: Path, fmt: str, headers: l
         keep = ~blank
         df = df.loc[keep].reset_index(drop=True)
         rows = rows[keep]
+    if fmt == "csv":
+        # undo the quote our exports put before cells a spreadsheet would run as formulas
+        restore_frame(df)
     return RawTable(df, rows, path, fmt, blank_rows=n_blank, headers=headers, **kw)
 
 

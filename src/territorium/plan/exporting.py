@@ -8,17 +8,23 @@ that keeps the most workload), accounts → territory (by the unit they sit in) 
 an optional hierarchy (areas by state, by adjacency, or a mapping file).
 
 Writers
-    :func:`write_salesforce`  Enterprise Territory Management import CSVs (Territory2Model,
-                              Territory2Type, Territory2, ObjectTerritory2Association,
-                              UserTerritory2Association) and a README with the load order;
+    :func:`write_salesforce`  Enterprise Territory Management insert CSVs in load order
+                              (Territory2Type, Territory2Model, Territory2 level by level,
+                              UserTerritory2Association, ObjectTerritory2Association), staged
+                              by the ids of Data Loader's success files
+                              (:func:`read_salesforce_ids`), and a README saying what is next;
     :func:`write_hubspot`     a company import that sets "Company owner" (owner e-mail);
     :func:`write_generic`     account → territory → rep CSV plus the unit alignment CSV;
     :func:`write_geo`         territories dissolved from unit polygons: GeoJSON / GeoPackage;
     :func:`write_kml`         KML (GDAL's KML driver, or xml.etree when it is missing);
     :func:`write_excel`       a workbook: summary sheet + one sheet per territory.
 
-Readers for the round trip: :func:`read_salesforce` (the five CSVs back to a plan); the
-generic and HubSpot files go back through :func:`territorium.data.read_file`.
+Readers for the round trip: :func:`read_salesforce` (the ``plan_*.csv`` files back to a
+plan); the generic and HubSpot files go back through :func:`territorium.data.read_file`.
+
+Every CSV and workbook is safe to open in a spreadsheet: text that would run as a formula is
+written with a leading quote (CSV) or as a quote-prefixed string cell (Excel), see
+:mod:`territorium.data.cells`.
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from territorium.data.cells import is_risky, neutralize_frame, restore_frame
 from territorium.hierarchy import Hierarchy, HierarchyError, adjacency_groups
 from territorium.plan._files import pick_column
 from territorium.plan._files import read_table as _read
@@ -43,12 +50,10 @@ __all__ = [
     "Assignment", "merge_assignments",
     "align_units", "build_plan", "plan_hierarchy", "developer_name", "developer_names", "sheet_names", "write_salesforce",
     "read_salesforce", "write_hubspot", "write_generic", "write_geo", "write_kml", "write_excel", "export",
-    "SALESFORCE_FILES",
+    "SALESFORCE_FILES", "SALESFORCE_ACCESS", "SalesforceIds", "read_salesforce_ids", "salesforce_access",
 ]
 
 FORMATS = ("salesforce", "hubspot", "csv", "geojson", "gpkg", "kml", "excel")
-SALESFORCE_FILES = ("Territory2Model.csv", "Territory2Type.csv", "Territory2.csv",
-                    "ObjectTerritory2Association.csv", "UserTerritory2Association.csv")
 
 
 class ExportError(Exception):
@@ -57,8 +62,13 @@ class ExportError(Exception):
 
 # ------------------------------------------------------------------------------ inputs
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV / Excel / Parquet file as text columns (header row 1), empty cells as ``""``."""
-    return _read(path, ExportError, blank_na=True)
+    """A CSV / Excel / Parquet file as text columns (header row 1), empty cells as ``""``;
+    in a CSV, the quote the exports put before formula-like cells is removed again
+    (:func:`territorium.data.cells.restore`)."""
+    df = _read(path, ExportError, blank_na=True)
+    if Path(path).suffix.lower() not in (".xlsx", ".xls", ".parquet", ".pq"):
+        restore_frame(df)
+    return df
 
 
 _pick = pick_column
@@ -604,32 +614,160 @@ def developer_names(items: Sequence[str]) -> list[str]:
     return out
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+def _write_csv(df: pd.DataFrame, path: Path, notes: list[str] | None = None) -> Path:
+    """``df`` as UTF-8 CSV, every text cell that a spreadsheet would run as a formula
+    prefixed with ``'`` (:func:`territorium.data.cells.neutralize`; numbers stay numbers);
+    written beside ``path`` and moved into place. ``notes`` gets a line naming how many
+    cells were prefixed (a CRM import keeps the quote)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    safe = neutralize_frame(df)
+    if notes is not None:
+        risky = [v for c in df.columns for v in df[c].tolist() if is_risky(v)]
+        if risky:
+            notes.append(f"{path.name}: {len(risky)} text cell{'s' if len(risky) != 1 else ''} starting with "
+                         f"= + - @, tab or CR written with a leading ' so spreadsheets show them as text "
+                         f"(first: {risky[0]!r}); re-importing the file removes the quote, a CRM import keeps it")
     tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False, encoding="utf-8")
+    # CRLF rows (RFC 4180): the csv writer then also quotes cells holding a bare CR
+    safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     tmp.replace(path)
     return path
 
 
-def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None = None) -> list[Path]:
-    """Enterprise Territory Management import files in ``out_dir``.
+#: Creatable, required picklists of Territory2 (object reference; API values, not labels):
+#: AccountAccessLevel Read / Edit / All; OpportunityAccessLevel and CaseAccessLevel
+#: None / Read / Edit.
+SALESFORCE_ACCESS_VALUES = {"AccountAccessLevel": ("Read", "Edit", "All"),
+                            "OpportunityAccessLevel": ("None", "Read", "Edit"),
+                            "CaseAccessLevel": ("None", "Read", "Edit")}
+SALESFORCE_ACCESS = {"AccountAccessLevel": "Edit", "OpportunityAccessLevel": "Edit", "CaseAccessLevel": "Read"}
+#: Files every Salesforce export writes: the two first loads and the plan in DeveloperName
+#: terms (read back by :func:`read_salesforce`; not for loading).
+SALESFORCE_FILES = ("1_Territory2Type.csv", "2_Territory2Model.csv", "plan_Territory2.csv",
+                    "plan_UserTerritory2Association.csv", "plan_ObjectTerritory2Association.csv")
+_SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+_SF_STAGED = re.compile(r"^(3_Territory2_level\d+|4_UserTerritory2Association|5_ObjectTerritory2Association)\.csv$")
 
-    Lookups use the Bulk API / Data Loader relationship header syntax
-    ``RelationshipName.DeveloperName`` (``Territory2Model.DeveloperName``,
-    ``ParentTerritory2.DeveloperName``, ``Territory2Type.DeveloperName``,
-    ``Territory2.DeveloperName``), so no Salesforce ids are needed before the load. Accounts
-    (``ObjectId``) and users (``UserId``) are the ids the workspace imported from Salesforce.
-    Every rep of a territory gets a ``UserTerritory2Association`` row: ``RoleInTerritory2`` =
-    ``Owner`` for the primary rep, ``Sales Rep`` for the others (head counts, team members);
-    the manager of a hierarchy node is its ``Owner``.
-    ``Description`` carries the Territorium id so the files read back to the same plan.
-    """
-    out_dir = Path(out_dir)
-    model = model_name or plan.model_name
-    model_dev = developer_name(model)
+
+def salesforce_access(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """Territory2 access levels from ``"Edit,Edit,Read"`` (account, opportunity, case) or a
+    mapping; checked against the picklist values of the object reference."""
+    if spec is None:
+        return dict(SALESFORCE_ACCESS)
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(",")]
+        if len(parts) != 3:
+            raise ExportError(f"Salesforce access {spec!r}: give three values, account,opportunity,case "
+                              "(e.g. Edit,Edit,Read)")
+        spec = dict(zip(SALESFORCE_ACCESS, parts))
+    out = dict(SALESFORCE_ACCESS)
+    for field_name, value in spec.items():
+        allowed = SALESFORCE_ACCESS_VALUES.get(field_name)
+        if allowed is None:
+            raise ExportError(f"Salesforce access: unknown field {field_name!r}; one of {', '.join(SALESFORCE_ACCESS)}")
+        match = {a.lower(): a for a in allowed}.get(str(value).strip().lower())
+        if match is None:
+            raise ExportError(f"Salesforce access: {field_name} {value!r} is not one of {', '.join(allowed)}")
+        out[field_name] = match
+    return out
+
+
+@dataclass
+class SalesforceIds:
+    """Salesforce ids by DeveloperName, read from Data Loader success files (or any CSV of
+    ``Id, DeveloperName``) by :func:`read_salesforce_ids`."""
+
+    types: dict[str, str] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+    territories: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _sf_object_of(path: Path, cols: set[str]) -> str | None:
+    low = {c.lower() for c in cols}
+    if low & {"territory2modelid", "territory2typeid", "parentterritory2id"}:
+        return "territories"
+    if low & {"masterlabel", "priority"}:
+        return "types"
+    name = path.name.lower()
+    for key, obj in (("territory2model", "models"), ("territory2type", "types"), ("territory2", "territories")):
+        if key in name:
+            return obj
+    if "status" in low and low <= {"id", "developername", "name", "description", "status"}:
+        return "models"     # the success file of 2_Territory2Model.csv
+    return None
+
+
+def read_salesforce_ids(directory: Path, *, model: str | None = None) -> SalesforceIds:
+    """Ids Salesforce gave the inserted records, from every CSV in ``directory`` (and its
+    sub-folders) that has an ``ID`` (or ``Id``) and a ``DeveloperName`` column.
+
+    Data Loader writes a success file per insert with the input columns plus ``ID`` (first)
+    and ``STATUS`` (last), and an error file with the input columns plus ``ERROR``; a query
+    export (``SELECT Id, DeveloperName FROM Territory2Type``) works too when its name says
+    which object it holds. The object of a file is told by its columns (``Territory2ModelId``
+    → Territory2, ``MasterLabel``/``Priority`` → Territory2Type), else by its name
+    (``Territory2Model…``, ``Territory2Type…``, ``Territory2…``). Territory2 rows of another
+    model (``Territory2ModelId`` not the id of ``model``) are ignored. Error files with rows
+    are listed in ``errors``. A malformed id, or one DeveloperName given two ids, is an error
+    naming the file, row and column."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ExportError(f"--ids-from {d}: not a folder (give the folder with the Data Loader success files)")
+    out = SalesforceIds()
+    seen: dict[tuple[str, str], tuple[str, str, int]] = {}
+    pending: list[tuple[Path, pd.DataFrame, str, str, str | None]] = []
+    for path in sorted(d.rglob("*.csv")):
+        try:
+            df = read_table(path)
+        except ExportError:
+            continue
+        cols = {str(c) for c in df.columns}
+        idc = _pick(df, ["id"])
+        devc = _pick(df, ["developername"])
+        if _pick(df, ["error"]) is not None and idc is None:
+            if len(df):
+                out.errors.append(f"{path.name}: {len(df)} row{'s' if len(df) != 1 else ''} failed "
+                                  f"(first: {str(df[_pick(df, ['error'])].iloc[0])[:120]})")
+            continue
+        if idc is None or devc is None:
+            continue
+        obj = _sf_object_of(path, cols)
+        if obj is None:
+            raise ExportError(f"{path}: cannot tell whether it holds Territory2Type, Territory2Model or Territory2 "
+                              "ids; keep Data Loader's success file as written, or put the object in the file "
+                              "name (e.g. Territory2Model_ids.csv)")
+        pending.append((path, df, obj, idc, devc))
+    for path, df, obj, idc, devc in sorted(pending, key=lambda p: p[2] == "territories"):
+        mcol = _pick(df, ["territory2modelid"]) if obj == "territories" else None
+        model_id = out.models.get(model) if model else None
+        n_used = 0
+        for i, (sid, dev) in enumerate(zip(df[idc].astype(str).str.strip(), df[devc].astype(str).str.strip())):
+            if not sid and not dev:
+                continue
+            if not _SF_ID.match(sid):
+                raise ExportError(f"{path}: row {i + 2}, column {idc!r}: {sid!r} is not a Salesforce id "
+                                  "(15 or 18 letters and digits)")
+            if not dev:
+                raise ExportError(f"{path}: row {i + 2}, column {devc!r}: empty")
+            if mcol is not None and model_id and str(df[mcol].iloc[i]).strip()[:15] != model_id[:15]:
+                continue
+            key = (obj, dev.lower())
+            if key in seen and seen[key][0][:15] != sid[:15]:
+                sid0, file0, row0 = seen[key]
+                raise ExportError(f"{path}: row {i + 2}: {dev} has id {sid} here but {sid0} in {file0} row {row0}")
+            seen[key] = (sid, path.name, i + 2)
+            getattr(out, obj)[dev] = sid
+            n_used += 1
+        if n_used:
+            out.files.append(path.name)
+    return out
+
+
+def _sf_nodes(plan: ExportPlan) -> pd.DataFrame:
+    """The territory tree, parents first: node, parent, depth, label, manager, leaf."""
     tt = plan.territories
-    # nodes: hierarchy (parents first) or the flat territories
     if plan.hierarchy is not None:
         ht = plan.hierarchy.table
         nodes = pd.DataFrame({"node": ht["node"].astype(str), "parent": ht["parent"], "depth": ht["depth"],
@@ -639,32 +777,65 @@ def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None 
                               "label": tt["territory_id"].astype(str), "manager": None})
     leaf_name = dict(zip(tt["territory_id"].astype(str), tt["name"].astype(str)))
     nodes["label"] = [leaf_name.get(n, lab) for n, lab in zip(nodes["node"], nodes["label"])]
-    nodes = nodes.sort_values("depth", kind="stable").reset_index(drop=True)
+    nodes["leaf"] = nodes["node"].isin(set(tt["territory_id"].astype(str)))
+    return nodes.sort_values("depth", kind="stable").reset_index(drop=True)
+
+
+def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None = None,
+                     ids: SalesforceIds | Path | str | None = None,
+                     access: str | Mapping[str, str] | None = None) -> list[Path]:
+    """Enterprise Territory Management (Sales Territories) insert files in ``out_dir``, in
+    load order, as far as the Salesforce ids known so far allow.
+
+    Data Loader and the Bulk API resolve a lookup by a related record's field only when that
+    field is an External ID or idLookup, and ``DeveloperName`` of Territory2Model,
+    Territory2Type and Territory2 is neither: the loads need real ids. So the export is
+    staged: the first run writes ``1_Territory2Type.csv`` and ``2_Territory2Model.csv``; after
+    they are inserted, ``ids`` (the folder of Data Loader's success files, or
+    :class:`SalesforceIds`) fills ``Territory2ModelId`` / ``Territory2TypeId`` and the next
+    run writes ``3_Territory2_level1.csv`` (the top of the tree), then each deeper level once
+    its parents' ids are known, and finally ``4_UserTerritory2Association.csv`` and
+    ``5_ObjectTerritory2Association.csv`` (``Territory2Id``). Every column is a creatable
+    field of the object reference; Territory2 carries the required access levels
+    (``access``, :data:`SALESFORCE_ACCESS` by default). ``plan_*.csv`` hold the whole plan
+    in DeveloperName terms (read back by :func:`read_salesforce`; not for loading) and
+    ``README.txt`` says what to load next. Accounts (``ObjectId``) and users (``UserId``) are
+    the ids the workspace imported from Salesforce. Every rep of a territory gets a
+    ``UserTerritory2Association`` row: ``RoleInTerritory2`` = ``Owner`` for the primary rep,
+    ``Sales Rep`` for the others; the manager of a hierarchy node is its ``Owner``.
+    """
+    out_dir = Path(out_dir)
+    if ids is not None and not isinstance(ids, SalesforceIds):
+        ids = read_salesforce_ids(Path(ids), model=developer_name(model_name or plan.model_name))
+    ids = ids or SalesforceIds()
+    lv = salesforce_access(access)
+    model = model_name or plan.model_name
+    model_dev = developer_name(model)
+    nodes = _sf_nodes(plan)
     dev = dict(zip(nodes["node"], developer_names(nodes["node"].tolist())))
-    leaves = set(tt["territory_id"].astype(str))
+    leaves = set(nodes.loc[nodes["leaf"], "node"])
     type_leaf, type_group = "Territory", "Territory_Group"
-    files = []
+    nodes["dev"] = nodes["node"].map(dev)
+    nodes["type"] = np.where(nodes["leaf"], type_leaf, type_group)
+    nodes["parent_dev"] = nodes["parent"].map(lambda p: dev.get(p, "") if isinstance(p, str) and p else "")
+    notes = plan.notes
+    files: list[Path] = []
+    types = [(type_leaf, "Territory", 10, "Territories of a Territorium plan")]
+    if len(nodes) > len(leaves):
+        types.append((type_group, "Territory group", 20, "Areas and regions above the territories"))
+    files.append(_write_csv(pd.DataFrame(types, columns=["DeveloperName", "MasterLabel", "Priority", "Description"]),
+                            out_dir / "1_Territory2Type.csv", notes))
     files.append(_write_csv(pd.DataFrame({"DeveloperName": [model_dev], "Name": [model[:80]],
                                           "Description": [f"Exported by Territorium ({len(leaves)} territories)"]}),
-                            out_dir / "Territory2Model.csv"))
-    types = [(type_leaf, "Territory", 10)] + ([(type_group, "Territory group", 20)] if len(nodes) > len(leaves) else [])
-    files.append(_write_csv(pd.DataFrame(types, columns=["DeveloperName", "MasterLabel", "Priority"]),
-                            out_dir / "Territory2Type.csv"))
-    t2 = pd.DataFrame({
-        "DeveloperName": nodes["node"].map(dev),
-        "Name": nodes["label"].str.slice(0, 80),
-        "Territory2Model.DeveloperName": model_dev,
-        "ParentTerritory2.DeveloperName": nodes["parent"].map(lambda p: dev.get(p, "") if p else ""),
-        "Territory2Type.DeveloperName": [type_leaf if n in leaves else type_group for n in nodes["node"]],
-        "Description": [f"Territorium id: {n}" for n in nodes["node"]],
-    })
-    files.append(_write_csv(t2, out_dir / "Territory2.csv"))
-    acc = plan.accounts.dropna(subset=["territory_id"])
+                            out_dir / "2_Territory2Model.csv", notes))
+    # the plan in DeveloperName terms (not for loading)
     files.append(_write_csv(pd.DataFrame({
-        "ObjectId": acc["account_id"].astype(str),
-        "Territory2.DeveloperName": acc["territory_id"].astype(str).map(dev),
-        "AssociationCause": "Territory2Manual",
-    }), out_dir / "ObjectTerritory2Association.csv"))
+        "DeveloperName": nodes["dev"], "Name": nodes["label"].str.slice(0, 80), "Level": nodes["depth"] + 1,
+        "ParentDeveloperName": nodes["parent_dev"], "TypeDeveloperName": nodes["type"],
+        "TerritoriumId": nodes["node"]}), out_dir / "plan_Territory2.csv", notes))
+    acc = plan.accounts.dropna(subset=["territory_id"])
+    ota = pd.DataFrame({"ObjectId": acc["account_id"].astype(str),
+                        "Territory2DeveloperName": acc["territory_id"].astype(str).map(dev)})
     users = []
     for t, rr in plan.territory_reps().items():
         # RoleInTerritory2 picklist: Owner, Administrator, Sales Rep
@@ -672,68 +843,142 @@ def write_salesforce(plan: ExportPlan, out_dir: Path, *, model_name: str | None 
     for n, m in zip(nodes["node"], nodes["manager"]):
         if isinstance(m, str) and m and n not in leaves:
             users.append((m, dev[n], "Owner"))
-    files.append(_write_csv(pd.DataFrame(users, columns=["UserId", "Territory2.DeveloperName", "RoleInTerritory2"]),
-                            out_dir / "UserTerritory2Association.csv"))
+    uta = pd.DataFrame(users, columns=["UserId", "Territory2DeveloperName", "RoleInTerritory2"])
+    files.append(_write_csv(uta, out_dir / "plan_UserTerritory2Association.csv", notes))
+    files.append(_write_csv(ota, out_dir / "plan_ObjectTerritory2Association.csv", notes))
+    bad_users = sorted({u for u in uta["UserId"] if not (_SF_ID.match(u) and u.startswith("005"))})
+    if bad_users:
+        notes.append(f"Salesforce: {len(bad_users)} rep id(s) are not Salesforce User ids (005...), e.g. "
+                     f"{bad_users[0]}; import the users from Salesforce before loading the user associations")
+    bad_acc = int((~ota["ObjectId"].str.match(r"^001[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")).sum())
+    if bad_acc:
+        notes.append(f"Salesforce: {bad_acc} account id(s) are not Salesforce Account ids (001...); "
+                     "ObjectTerritory2Association needs the accounts imported from Salesforce")
+    # staged loads: as far as the known ids go
+    model_id = ids.models.get(model_dev)
+    type_id = {t: ids.types.get(t) for t in (type_leaf, type_group)}
+    terr_id = {dv: ids.territories.get(dv) for dv in nodes["dev"]}
+    written = set()
+    steps: list[tuple[str, str, str]] = []        # (file, object, state)
+    ready = model_id is not None and all(type_id[t] for t in set(nodes["type"]))
+    max_depth = int(nodes["depth"].max()) if len(nodes) else -1
+    for depth in range(max_depth + 1):
+        lvl = nodes[nodes["depth"] == depth]
+        name = f"3_Territory2_level{depth + 1}.csv"
+        parents_known = all(terr_id.get(p) for p in lvl["parent_dev"] if p)
+        if ready and parents_known:
+            t2 = pd.DataFrame({
+                "DeveloperName": lvl["dev"], "Name": lvl["label"].str.slice(0, 80),
+                "Territory2ModelId": model_id, "Territory2TypeId": lvl["type"].map(type_id),
+                "ParentTerritory2Id": [terr_id.get(p) or "" if p else "" for p in lvl["parent_dev"]],
+                **{k: v for k, v in lv.items()},
+                "Description": [f"Territorium id: {n}" for n in lvl["node"]],
+            })
+            files.append(_write_csv(t2, out_dir / name, notes))
+            written.add(name)
+            done = all(terr_id.get(x) for x in lvl["dev"])
+            steps.append((name, "Territory2", "inserted" if done else "ready"))
+            ready = done
+        else:
+            steps.append((name, "Territory2", "waits for the ids of the files above"))
+            ready = False
+    all_terr = all(terr_id.values()) and len(terr_id) > 0
+    for name, obj, frame, cols in (
+            ("4_UserTerritory2Association.csv", "UserTerritory2Association", uta, ["UserId", "RoleInTerritory2"]),
+            ("5_ObjectTerritory2Association.csv", "ObjectTerritory2Association", ota, ["ObjectId"])):
+        if all_terr:
+            f = pd.DataFrame({cols[0]: frame[cols[0]], "Territory2Id": frame["Territory2DeveloperName"].map(terr_id)})
+            if obj == "UserTerritory2Association":
+                f["RoleInTerritory2"] = frame["RoleInTerritory2"]
+            else:
+                f["AssociationCause"] = "Territory2Manual"
+            files.append(_write_csv(f, out_dir / name, notes))
+            written.add(name)
+            steps.append((name, obj, "ready"))
+        else:
+            steps.append((name, obj, "waits for the Territory2 ids"))
+    for old in out_dir.glob("*.csv"):          # staged files of an earlier run that no longer apply
+        if _SF_STAGED.match(old.name) and old.name not in written:
+            old.unlink()
+    first = [("1_Territory2Type.csv", "Territory2Type", "inserted" if all(type_id[t] for t in set(nodes["type"]))
+              else "ready (skip the types your org has already; their ids can come from a query export)"),
+             ("2_Territory2Model.csv", "Territory2Model", "inserted" if model_id else "ready")]
+    steps = first + steps
+    nxt = next(((f, o) for f, o, s in steps if s.startswith("ready")), None)
     depth_counts = nodes.groupby("depth").size().to_dict()
     readme = [
-        "Salesforce Enterprise Territory Management import (generated by Territorium)",
+        "Salesforce Enterprise Territory Management load (generated by Territorium)",
         "",
-        "Load in this order (Data Loader or Bulk API 2.0, operation insert):",
-        "  1. Territory2Type.csv      -> Territory2Type (skip types that exist already)",
-        f"  2. Territory2Model.csv     -> Territory2Model ({model_dev})",
-        "  3. Territory2.csv          -> Territory2; rows are sorted parents first "
-        + "(" + ", ".join(f"depth {d}: {n} rows" for d, n in depth_counts.items()) + "); load one depth "
-        "per batch (or with batch size 1) so each parent exists before its children",
-        "  4. UserTerritory2Association.csv   -> UserTerritory2Association (RoleInTerritory2: Owner for each",
-        "     territory's primary rep and the managers of the groups, Sales Rep for a territory's other reps)",
-        "  5. ObjectTerritory2Association.csv -> ObjectTerritory2Association (AssociationCause: Territory2Manual)",
+        "Data Loader (or Bulk API 2.0), operation Insert, one file after the other. Lookups need Salesforce ids",
+        "(DeveloperName is not an External ID or idLookup field), so after each insert put Data Loader's success",
+        "file (input columns + ID + STATUS) in one folder and run the same export again with --ids-from FOLDER:",
+        "it fills Territory2ModelId, Territory2TypeId, ParentTerritory2Id and Territory2Id and writes the next file.",
         "",
-        "Lookups use the relationship header syntax RelationshipName.DeveloperName, so no ids are needed.",
-        "If your loader cannot resolve them, export the inserted Territory2 rows (Id, DeveloperName) and",
-        "replace the DeveloperName columns with Territory2ModelId / ParentTerritory2Id / Territory2Id.",
-        "Activate the model in Setup > Territory Models after the load.",
-        "",
-        f"Territories: {len(leaves)}; account associations: {len(acc)}; user associations: {len(users)}.",
     ]
+    for f, o, s in steps:
+        readme.append(f"  {f:<40} -> {o:<28} {s}")
+    readme += [
+        "",
+        f"Territory levels: " + ", ".join(f"level {d + 1}: {n} rows" for d, n in depth_counts.items()) + ".",
+        f"Territory2 access levels: " + ", ".join(f"{k} = {v}" for k, v in lv.items())
+        + " (change with --salesforce-access).",
+        "RoleInTerritory2: Owner for each territory's primary rep and the managers of the groups, Sales Rep for a",
+        "territory's other reps. AssociationCause: Territory2Manual.",
+        "plan_*.csv: the whole plan in DeveloperName terms, for reading (not for loading).",
+        "Activate the model in Setup > Territory Models after the last load.",
+        "",
+        f"Territories: {len(leaves)}; account associations: {len(ota)}; user associations: {len(uta)}.",
+    ]
+    if ids.files:
+        readme.append(f"Ids read from: {', '.join(ids.files)}.")
+    for e in ids.errors:
+        readme.append(f"Data Loader error file: {e}")
+        notes.append(f"Salesforce: {e}")
     p = out_dir / "README.txt"
     p.write_text("\n".join(readme) + "\n", encoding="utf-8")
     files.append(p)
+    if nxt is not None:
+        notes.append(f"Salesforce: load {nxt[0]} into {nxt[1]} next"
+                     + (", then export again with --ids-from <folder of the success files>"
+                        if not nxt[0].startswith("5_") else ""))
+    else:
+        notes.append("Salesforce: every file is loaded or waiting for ids; see README.txt")
     return files
 
 
 def read_salesforce(directory: Path) -> dict:
-    """The Salesforce files back to plain data (the round trip of :func:`write_salesforce`).
+    """The Salesforce export back to plain data (the round trip of :func:`write_salesforce`).
 
     Returns ``{"model", "territories": DataFrame(territory_id, developer_name, name, parent,
     leaf), "accounts": {account_id: territory_id}, "users": DataFrame(user_id, territory_id,
-    role)}``; territory ids come from the ``Description`` written on export.
+    role)}`` from the ``plan_*.csv`` files; territory ids are the Territorium ids.
     """
     d = Path(directory)
     missing = [f for f in SALESFORCE_FILES if not (d / f).exists()]
     if missing:
         raise ExportError(f"{d}: missing {', '.join(missing)}")
-    model = read_table(d / "Territory2Model.csv")
-    t2 = read_table(d / "Territory2.csv")
-    need = ["DeveloperName", "Name", "ParentTerritory2.DeveloperName", "Territory2Type.DeveloperName", "Description"]
+    model = read_table(d / "2_Territory2Model.csv")
+    t2 = read_table(d / "plan_Territory2.csv")
+    need = ["DeveloperName", "Name", "ParentDeveloperName", "TypeDeveloperName", "TerritoriumId"]
     absent = [c for c in need if c not in t2.columns]
     if absent:
-        raise ExportError(f"{d / 'Territory2.csv'}: missing column(s) {', '.join(absent)}")
-    tid = t2["Description"].str.extract(r"Territorium id: (.*)$")[0].fillna(t2["DeveloperName"])
-    by_dev = dict(zip(t2["DeveloperName"], tid))
-    terr = pd.DataFrame({"territory_id": tid, "developer_name": t2["DeveloperName"], "name": t2["Name"],
-                         "parent": pd.Series([by_dev.get(p) if p else None for p in t2["ParentTerritory2.DeveloperName"]],
+        raise ExportError(f"{d / 'plan_Territory2.csv'}: missing column(s) {', '.join(absent)}")
+    by_dev = dict(zip(t2["DeveloperName"], t2["TerritoriumId"]))
+    terr = pd.DataFrame({"territory_id": t2["TerritoriumId"], "developer_name": t2["DeveloperName"],
+                         "name": t2["Name"],
+                         "parent": pd.Series([by_dev.get(p) if p else None for p in t2["ParentDeveloperName"]],
                                              dtype=object),
-                         "leaf": t2["Territory2Type.DeveloperName"] == "Territory"})
-    ota = read_table(d / "ObjectTerritory2Association.csv")
-    bad = sorted(set(ota["Territory2.DeveloperName"]) - set(by_dev))
+                         "leaf": t2["TypeDeveloperName"] == "Territory"})
+    ota = read_table(d / "plan_ObjectTerritory2Association.csv")
+    bad = sorted(set(ota["Territory2DeveloperName"]) - set(by_dev))
     if bad:
-        raise ExportError(f"ObjectTerritory2Association.csv: unknown territory {', '.join(bad[:5])}")
-    uta = read_table(d / "UserTerritory2Association.csv")
+        raise ExportError(f"plan_ObjectTerritory2Association.csv: unknown territory {', '.join(bad[:5])}")
+    uta = read_table(d / "plan_UserTerritory2Association.csv")
     return {
         "model": model["DeveloperName"].iloc[0] if len(model) else None,
         "territories": terr,
-        "accounts": dict(zip(ota["ObjectId"], ota["Territory2.DeveloperName"].map(by_dev))),
-        "users": pd.DataFrame({"user_id": uta["UserId"], "territory_id": uta["Territory2.DeveloperName"].map(by_dev),
+        "accounts": dict(zip(ota["ObjectId"], ota["Territory2DeveloperName"].map(by_dev))),
+        "users": pd.DataFrame({"user_id": uta["UserId"], "territory_id": uta["Territory2DeveloperName"].map(by_dev),
                                "role": uta["RoleInTerritory2"]}),
     }
 
@@ -755,7 +1000,7 @@ def write_hubspot(plan: ExportPlan, path: Path) -> list[Path]:
         plan.notes.append(f"HubSpot: reps without an e-mail (owner left blank): {', '.join(map(str, missing[:5]))}")
     df = pd.DataFrame({"Record ID": acc["account_id"].astype(str), "Company name": acc["name"],
                        "Company owner": owner_email.fillna(""), "Territory": acc["territory_id"].fillna("")})
-    return [_write_csv(df, Path(path))]
+    return [_write_csv(df, Path(path), plan.notes)]
 
 
 def _generic_frames(plan: ExportPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -805,7 +1050,7 @@ def write_generic(plan: ExportPlan, path: Path) -> list[Path]:
     path = Path(path)
     accounts, units = _generic_frames(plan)
     upath = path.with_name(path.stem + "_units.csv")
-    return [_write_csv(accounts, path), _write_csv(units, upath)]
+    return [_write_csv(accounts, path, plan.notes), _write_csv(units, upath, plan.notes)]
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -868,12 +1113,20 @@ def _write_geo_layers(plan: ExportPlan, d, tmp: Path, driver: str) -> None:
         d.to_file(tmp, driver="GeoJSON")
 
 
-def _kml_description(name, reps) -> str:
-    """``"T07 NY — rep: Ann Lee"``, or ``"… — reps: Ann Lee (primary), Bo Chen"`` for several."""
-    rr = _split(str(reps)) if isinstance(reps, str) else []
+def _kml_description(name, reps: Sequence[str]) -> str:
+    """``"T07 NY — rep: Ann Lee"``, or ``"… — reps: Ann Lee (primary), Bo Chen"`` for several
+    (``reps``: the names as a list, so a name holding ``|``, ``;`` or ``,`` stays one rep)."""
+    rr = [str(r) for r in reps if r is not None and str(r)]
     if len(rr) > 1:
         return f"{name} — reps: {rr[0]} (primary), {', '.join(rr[1:])}"
     return f"{name} — rep: {rr[0] if rr else '(none)'}"
+
+
+def _kml_rep_names(plan: ExportPlan, territory_ids) -> list[list[str]]:
+    """Each territory's rep names (primary first), from the plan's lists, not a joined cell."""
+    name = plan.rep_lookup("name")
+    tr = plan.territory_reps()
+    return [[str(name.get(r) or r) for r in tr.get(str(t), [])] for t in territory_ids]
 
 
 def _kml_color(i: int, n: int, alpha: int = 0x66) -> str:
@@ -883,7 +1136,7 @@ def _kml_color(i: int, n: int, alpha: int = 0x66) -> str:
     return f"{alpha:02x}{int(b * 255):02x}{int(g * 255):02x}{int(r * 255):02x}"  # KML: aabbggrr
 
 
-def _kml_etree(d, path: Path) -> None:
+def _kml_etree(d, path: Path, rep_names: list[list[str]]) -> None:
     ns = "http://www.opengis.net/kml/2.2"
     ET.register_namespace("", ns)
     q = lambda t: f"{{{ns}}}{t}"  # noqa: E731
@@ -903,7 +1156,7 @@ def _kml_etree(d, path: Path) -> None:
         rec = dict(zip(d.columns, row))
         pm = ET.SubElement(doc, q("Placemark"))
         ET.SubElement(pm, q("name")).text = str(rec["territory_id"])
-        desc = _kml_description(rec.get("name", ""), rec.get("rep_names", rec.get("rep_name", rec.get("rep_id"))))
+        desc = _kml_description(rec.get("name", ""), rep_names[i])
         ET.SubElement(pm, q("description")).text = desc
         ET.SubElement(pm, q("styleUrl")).text = f"#t{i}"
         ext = ET.SubElement(pm, q("ExtendedData"))
@@ -947,14 +1200,15 @@ def write_kml(plan: ExportPlan, path: Path, *, engine: str = "auto") -> list[Pat
     if engine not in ("auto", "gdal", "etree"):
         raise ExportError(f"KML engine must be auto, gdal or etree, not {engine!r}")
     use_gdal = engine == "gdal" or (engine == "auto" and kml_driver_available())
+    rep_names = _kml_rep_names(plan, d["territory_id"])
     with _staging(path) as tmp:
         if use_gdal:
             k = d.rename(columns={"territory_id": "Name"})
-            k["Description"] = [_kml_description(n, r) for n, r in zip(k["name"], k["rep_names"])]
+            k["Description"] = [_kml_description(n, r) for n, r in zip(k["name"], rep_names)]
             k = k.drop(columns=["name"])
             k.to_file(tmp, driver="KML")
         else:
-            _kml_etree(d, tmp)
+            _kml_etree(d, tmp, rep_names)
     return [path]
 
 
@@ -985,6 +1239,26 @@ def sheet_names(names: Sequence[str], reserved: Sequence[str] = ("Summary",)) ->
     return out
 
 
+def _xlsx_value(ws, v):
+    """A cell value for a write-only sheet: missing values empty, NumPy scalars as Python
+    numbers, and text always a **string** cell (openpyxl would store ``=...`` as a formula):
+    text a spreadsheet would run (``= + - @``, tab, CR first) is also marked with Excel's
+    quote prefix, so it stays text when the cell is edited, and the value stays exact."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if not isinstance(v, str):
+        return v
+    cell = WriteOnlyCell(ws, value=v)
+    cell.data_type = "s"
+    if is_risky(v):
+        cell.quotePrefix = True
+    return cell
+
+
 def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
     """Workbook: ``Summary`` (one row per territory: primary rep, all reps and their names,
     hierarchy, measures, accounts) and one sheet per territory listing its accounts. Sheet
@@ -1004,17 +1278,14 @@ def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
     bold = Font(bold=True)
 
     def put(ws, df: pd.DataFrame) -> None:
-        from openpyxl.cell import WriteOnlyCell
-
         hdr = []
         for c in df.columns:
-            cell = WriteOnlyCell(ws, value=str(c))
+            cell = _xlsx_value(ws, str(c))
             cell.font = bold
             hdr.append(cell)
         ws.append(hdr)
         for row in df.itertuples(index=False):
-            ws.append([None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else
-                       (v.item() if isinstance(v, np.generic) else v) for v in row])
+            ws.append([_xlsx_value(ws, v) for v in row])
 
     summ = wb.create_sheet("Summary")
     cols = ["territory_id", "name", "sheet", "rep_id", "rep_name", "rep_email", "reps", "rep_names"]
@@ -1048,7 +1319,8 @@ def export(plan: ExportPlan, fmt: str, out: Path, **kw) -> list[Path]:
                "geojson": "territories.geojson", "gpkg": "territories.gpkg", "kml": "territories.kml",
                "excel": "territories.xlsx"}
     if fmt == "salesforce":
-        return write_salesforce(plan, out, model_name=kw.get("model_name"))
+        return write_salesforce(plan, out, model_name=kw.get("model_name"), ids=kw.get("ids_from"),
+                                access=kw.get("salesforce_access"))
     if out.is_dir() or not out.suffix:
         out = out / default[fmt]
     if fmt == "hubspot":
