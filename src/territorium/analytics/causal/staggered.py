@@ -13,8 +13,10 @@ b = t − 1 (``base_period="varying"``, R ``did``'s default) or b = g − 1 (``"
 Inference follows the R ``did`` package: each ATT(g,t) has an influence function; the
 aggregations (``simple``, ``dynamic`` — event time — and ``group``) are linear in the ATTs with
 group-size weights, and their influence functions include the estimation of those weights.
-Standard errors are analytic (``sqrt(mean(IF²)/n)``) or, with ``bootstrap=B``, from the
-multiplier bootstrap with Mammen weights (seeded). The pre-trend test is the Wald test that
+Standard errors are analytic (``sqrt(mean(IF²)/n)``) or, with ``bootstrap=B``, from R ``did``'s
+multiplier bootstrap (Mammen or Rademacher multipliers, seeded; one per unit, or one per cluster
+with ``cluster=``, which implies the bootstrap as in R), with uniform sup-t bands for the
+ATT(g,t)s and the event study. The pre-trend test is the Wald test that
 every pre-period ATT(g,t) is zero (chi-square, as R ``did`` reports) when that test is reliable;
 with few units — a singular covariance of the pre-period ATTs, fewer than 10 units per
 restriction, or a cohort or control group under 5 units — it is a randomization test over the
@@ -93,21 +95,79 @@ def _mammen(rng, n, B):
     return np.where(rng.random((B, n)) < p, a, b)
 
 
-class _SE:
-    """Analytic or multiplier-bootstrap standard errors from influence functions."""
+def _rademacher(rng, n, B):
+    return np.where(rng.random((B, n)) < 0.5, -1.0, 1.0)
 
-    def __init__(self, n: int, bootstrap: int, seed):
+
+_MULTIPLIERS = {"mammen": _mammen, "rademacher": _rademacher}
+_IQR_Z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+
+
+class _SE:
+    """Analytic or multiplier-bootstrap standard errors from influence functions.
+
+    The bootstrap is R ``did``'s ``mboot``: B draws of mean-zero, unit-variance multipliers
+    (Mammen's two-point or Rademacher), one per cluster (per unit by default), applied to the
+    influence functions summed within each cluster; the SE is the draws' interquartile range
+    over that of the standard normal. One matrix of multipliers serves every quantity, so the
+    draws of different cells are joint and give the sup-t critical value of uniform bands.
+    """
+
+    def __init__(self, n: int, bootstrap: int, seed, clusters: Optional[np.ndarray] = None,
+                 weights: str = "mammen"):
         self.n = n
         self.B = int(bootstrap or 0)
-        self.V = _mammen(np.random.default_rng(seed), n, self.B) if self.B > 0 else None
+        self.clusters = clusters
+        self.G = int(clusters.max()) + 1 if clusters is not None else n
+        self.V = _MULTIPLIERS[weights](np.random.default_rng(seed), self.G, self.B) if self.B > 0 else None
+
+    def _sums(self, inf: np.ndarray) -> np.ndarray:
+        if self.clusters is None:
+            return inf
+        out = np.zeros((self.G, inf.shape[1]))
+        np.add.at(out, self.clusters, inf)
+        return out
+
+    def draws(self, inf: np.ndarray) -> np.ndarray:
+        """B × k bootstrap draws of (estimate − truth)."""
+        return self.V @ self._sums(inf) / self.n
 
     def __call__(self, inf: np.ndarray) -> np.ndarray:
-        inf = np.atleast_2d(inf.T).T if inf.ndim == 1 else inf
+        inf = inf[:, None] if inf.ndim == 1 else inf
         if self.B == 0:
-            return np.sqrt((inf ** 2).mean(axis=0) / self.n)
-        draws = self.V @ inf / self.n  # B × k
-        q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
-        return (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+            return np.sqrt((self._sums(inf) ** 2).sum(axis=0)) / self.n
+        q75, q25 = np.quantile(self.draws(inf), [0.75, 0.25], axis=0)
+        return (q75 - q25) / _IQR_Z
+
+    def uniform_crit(self, inf: np.ndarray, se: np.ndarray, alpha: float) -> float:
+        """Sup-t critical value for a band covering every column with finite, positive SE at once
+        (R ``did``'s ``cband``); the pointwise normal one without bootstrap draws."""
+        ok = np.isfinite(se) & (se > 0)
+        if self.B == 0 or ok.sum() == 0:
+            return float(stats.norm.ppf(1 - alpha / 2))
+        t = np.abs(self.draws(inf[:, ok])) / se[ok][None, :]
+        return float(np.quantile(t.max(axis=1), 1 - alpha))
+
+
+def _unit_clusters(panel: pd.DataFrame, unit: str, units: np.ndarray, cluster: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster code per unit (in ``units`` order) and the cluster labels; the cluster must not
+    change within a unit (R ``did`` requires the same)."""
+    if cluster not in panel.columns:
+        shown = ", ".join(map(str, list(panel.columns)[:20]))
+        raise ValueError(f"cluster column {cluster!r} is not in the panel (columns: {shown})")
+    col = panel[[unit, cluster]]
+    if col[cluster].isna().any():
+        i = int(np.flatnonzero(col[cluster].isna().to_numpy())[0])
+        raise ValueError(f"cluster column {cluster!r} is empty in row {i + 1} (unit {col[unit].iloc[i]!r})")
+    k = col.groupby(unit)[cluster].nunique()
+    if (k > 1).any():
+        u = k.index.tolist()[int(np.flatnonzero(k.to_numpy() > 1)[0])]
+        vals = sorted(map(str, col.loc[col[unit] == u, cluster].unique()))[:3]
+        raise ValueError(f"cluster column {cluster!r} changes within unit {u!r} ({', '.join(vals)}): "
+                         "a unit must stay in one cluster")
+    lab = col.groupby(unit)[cluster].first().reindex(units)
+    codes, labels = pd.factorize(lab.to_numpy())
+    return codes, np.asarray(labels)
 
 
 def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str,
@@ -116,7 +176,8 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
                       control: str = "never", base_period: str = "varying", anticipation: int = 0,
                       aggregation: str = "simple", bootstrap: int = 0, seed: Optional[int] = 0,
                       alpha: float = 0.05, log_outcome: bool = False,
-                      treated: Optional[str] = None, permutations: int = DRAWS) -> CallawaySantAnnaResult:
+                      treated: Optional[str] = None, permutations: int = DRAWS,
+                      cluster: Optional[str] = None, multipliers: str = "mammen") -> CallawaySantAnnaResult:
     """Group-time ATTs (Callaway & Sant'Anna 2021) with simple, dynamic and group aggregations.
 
     Parameters
@@ -138,7 +199,16 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     aggregation : {"simple", "dynamic", "group"}
         Which aggregation is the headline ``estimate`` (all three are in ``details["overall"]``).
     bootstrap : int
-        0 for analytic standard errors, else the number of multiplier-bootstrap draws.
+        0 for analytic standard errors, else the number of multiplier-bootstrap draws (R ``did``'s
+        ``bstrap=TRUE, biters=B``); with draws, ``details["dynamic"]`` and ``details["att_gt"]``
+        also carry uniform (sup-t) bands ``cband_lo`` / ``cband_hi``.
+    cluster : str, optional
+        Unit column (constant within a unit) to cluster on, e.g. the state of a territory. As in
+        R ``did``, clustering uses the multiplier bootstrap (999 draws when ``bootstrap=0``), one
+        multiplier per cluster. With a single never-treated cluster the control group's common
+        shocks cannot be estimated: a note says so (use more held-out clusters).
+    multipliers : {"mammen", "rademacher"}
+        Bootstrap multipliers: Mammen's two-point weights (R ``did``) or ±1.
     seed : int
         Seed of the bootstrap draws and of the randomization pre-trend test.
     permutations : int
@@ -155,6 +225,10 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
         raise ValueError(f"base_period must be 'varying' or 'universal', not {base_period!r}")
     if aggregation not in ("simple", "dynamic", "group"):
         raise ValueError(f"aggregation must be 'simple', 'dynamic' or 'group', not {aggregation!r}")
+    if multipliers not in _MULTIPLIERS:
+        raise ValueError(f"multipliers must be 'mammen' or 'rademacher', not {multipliers!r}")
+    if int(bootstrap or 0) < 0:
+        raise ValueError(f"bootstrap must be 0 (analytic SEs) or a number of draws, not {bootstrap!r}")
     treatment = treatment or treated
     P = prepare(panel, unit=unit, time=time, outcome=outcome, treatment=treatment, first_treat=first_treat,
                 treated_units=treated_units, start=start)
@@ -177,6 +251,20 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
         tmax = last
         G = np.where(G == last, NEVER, G)
         never = G == NEVER
+    clusters, cl_labels = None, None
+    if cluster is not None and cluster != unit:
+        clusters, cl_labels = _unit_clusters(panel, unit, P.units, cluster)
+        if not bootstrap:
+            bootstrap = 999
+            notes.append(f"clustered by {cluster!r}: multiplier bootstrap with 999 draws (as R did)")
+    n_cl_never = len(np.unique(clusters[never])) if clusters is not None else int(never.sum())
+    if n_cl_never == 1:
+        who = (f"cluster {cl_labels[clusters[never][0]]!r}" if clusters is not None
+               else f"unit {P.units[never][0]!r}")
+        notes.append(f"a single never-treated {'cluster' if clusters is not None else 'unit'} ({who}) is the "
+                     "control group: its own shocks are in every ATT(g,t) but cannot be estimated from one "
+                     "cluster, so the standard errors (analytic or bootstrap) leave them out and intervals "
+                     "are too narrow; hold out more clusters, or use control='notyet' where cohorts differ")
     glist = np.unique(G[~never])
     # cohort membership and shares
     onehot = (G[:, None] == glist[None, :]).astype(float)     # n × nG
@@ -221,10 +309,11 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     att = np.array([c[3] for c in cells])
     gidx = np.array([c[4] for c in cells])
     IF = np.column_stack(infs)                  # n × cells
-    se_of = _SE(n, bootstrap, seed)
+    se_of = _SE(n, bootstrap, seed, clusters, multipliers)
     se_gt = se_of(IF)
     is_ref = (base_period == "universal") & (tt == bb)
     se_gt = np.where(is_ref, np.nan, se_gt)
+    crit_gt = se_of.uniform_crit(IF, se_gt, alpha)
     pg = pg_group[gidx]
     Gmat_cells = onehot[:, gidx]                # n × cells (membership in the cell's cohort)
     post = tt >= gg
@@ -257,6 +346,7 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     dyn_est = np.array(dyn_est)
     ref_e = np.array([bool(np.all(is_ref[e_all == e])) for e in eseq])
     dyn_se = np.where(ref_e, np.nan, dyn_se)
+    crit_dyn = se_of.uniform_crit(dyn_inf_m, dyn_se, alpha)
     epos = eseq >= 0
     dynamic_est = float(dyn_est[epos].mean())
     dynamic_inf = dyn_inf_m[:, epos].mean(axis=1)
@@ -324,6 +414,10 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
     dynamic = pd.DataFrame({"event_time": eseq, "estimate": dyn_est, "se": dyn_se})
     dynamic["ci_lo"] = dynamic["estimate"] - z * dynamic["se"]
     dynamic["ci_hi"] = dynamic["estimate"] + z * dynamic["se"]
+    if se_of.B:
+        for frame, c in ((att_gt, crit_gt), (dynamic, crit_dyn)):
+            frame["cband_lo"] = frame["estimate"] - c * frame["se"]
+            frame["cband_hi"] = frame["estimate"] + c * frame["se"]
     group = pd.DataFrame({"group": [lab(g) for g in glist], "estimate": grp_est, "se": grp_se,
                           "n_units": onehot.sum(axis=0).astype(int)})
     group["ci_lo"] = group["estimate"] - z * group["se"]
@@ -353,7 +447,11 @@ def callaway_santanna(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
             "pretrend_draws": draws, "pretrend_cells": int(len(pre)), "n_units": n,
             "n_treated": int((~never).sum()), "n_never_treated": int(never.sum()), "n_periods": T,
             "n_cohorts": int(len(glist)), "control": control, "base_period": base_period,
-            "se_method": f"multiplier bootstrap ({bootstrap} draws)" if bootstrap else "analytic influence function",
+            "se_method": (f"multiplier bootstrap ({bootstrap} draws, {multipliers} weights"
+                          + (f", clustered by {cluster!r}, {se_of.G} clusters)" if clusters is not None else ")")
+                          if bootstrap else "analytic influence function"),
+            "n_clusters": se_of.G, "n_never_treated_clusters": n_cl_never,
+            "uniform_crit_att_gt": crit_gt, "uniform_crit_dynamic": crit_dyn,
             "notes": notes}
     return CallawaySantAnnaResult(
         method="callaway_santanna", outcome=outcome, estimate=est, se=se, ci=ci, relative=rel, relative_ci=rel_ci,
