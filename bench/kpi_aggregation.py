@@ -56,7 +56,7 @@ def territorium(od: Path, ld: Path) -> pd.DataFrame:
     from territorium.analytics.kpi import commerce
 
     con = duckdb.connect()
-    orders = con.execute(
+    orders = con.sql(
         f"SELECT o.*, u.units FROM read_parquet('{od}') o LEFT JOIN (SELECT order_id, SUM(quantity) AS units "
         f"FROM read_parquet('{ld}') GROUP BY order_id) u USING (order_id)").to_arrow_table()
     con.close()

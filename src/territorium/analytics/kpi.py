@@ -199,7 +199,8 @@ def field_sales(
     - ``won_amount``, ``win_rate`` (won / closed, by count) and ``win_rate_amount``;
     - ``sales_cycle_days``: mean days from created to close of the won deals (when a
       ``created_date`` column exists);
-    - ``visits``: completed visits, ``visits_per_rep`` (visits / distinct reps visiting);
+    - ``visits``: completed visits, ``visits_per_rep`` (visits / distinct reps visiting),
+      ``visit_hours`` (Σ ``hours`` of the visits, when the visits carry that column);
     - ``coverage``: share of the group's accounts with at least max(1, ⌊visits_per_year⌋)
       completed visits in the 365 days before the period's end.
 
@@ -241,9 +242,10 @@ def field_sales(
             _need(visits, ["date", "account_id", "rep_id", *group], "the visits")
             vi = _window(visits.assign(date=pd.to_datetime(visits["date"])), "date", start, end)
             con.register("vi", vi)
+            hours = ", SUM(hours) AS visit_hours" if "hours" in vi.columns else ""
             frames.append(con.execute(f"""
                 SELECT {gsel} {_period_expr(period, 'date')} AS period, COUNT(*) AS visits,
-                  COUNT(*)::DOUBLE / NULLIF(COUNT(DISTINCT rep_id), 0) AS visits_per_rep
+                  COUNT(*)::DOUBLE / NULLIF(COUNT(DISTINCT rep_id), 0) AS visits_per_rep{hours}
                 FROM vi GROUP BY {gby}""").df())
             if accounts is not None and len(accounts):
                 frames.append(_coverage(con, vi, accounts, group, period))

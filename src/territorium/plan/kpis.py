@@ -70,28 +70,48 @@ def _orders(ws) -> pd.DataFrame:
     return df
 
 
-def run_kpis(ws, job: KpiJob, *, progress=None) -> KpiRun:
-    """Commerce, field-sales and plan-health KPIs of the plan for the job's groups and period."""
+@dataclass
+class PlacedData:
+    """The workspace's records with their groups in the plan (what every KPI table reads)."""
+
+    plan: object                     # plan.exporting.ExportPlan
+    load: object                     # plan.workspace.UnitLoad
+    orders: pd.DataFrame             # one row per order, group columns attached
+    visits: pd.DataFrame | None      # completed visits with ``hours`` (visit + travel)
+    opportunities: pd.DataFrame | None
+    accounts: pd.DataFrame           # accounts with groups and ``visits_per_year``
+    capacity: dict[str, float]       # rep id -> capacity hours a year
+    data_end: pd.Timestamp | None
+    notes: list[str]
+
+    def group_capacity(self, by: str) -> pd.Series:
+        """Capacity hours a year per territory (its reps' sum) or per rep."""
+        if by == "rep":
+            return pd.Series(self.capacity, dtype=float)
+        if by != "territory":
+            raise KpiJobError(f"capacity is known per territory or rep, not per {by}")
+        reps_of = self.plan.territory_reps()
+        return pd.Series({t: float(np.nansum([self.capacity.get(r, np.nan) for r in rr])) if rr else np.nan
+                          for t, rr in reps_of.items()}, dtype=float)
+
+
+def place(ws, *, alignment: Path | None = None, assignment: Sequence[Path] = (), level: str = "zip",
+          progress=None) -> PlacedData:
+    """Place every order, opportunity and visit in the plan (territory, rep, state, ...)."""
     from territorium.geo import locate
-    from territorium.measures import load_profile
+    from territorium.measures import _lookup, load_profile
     from territorium.plan.exporting import ExportError, build_plan
     from territorium.plan.workspace import WorkspaceError
 
     say = progress or (lambda msg: None)
-    unknown = [b for b in job.by if b not in GROUPS]
-    if unknown:
-        raise KpiJobError(f"unknown group {', '.join(unknown)}; use {', '.join(GROUPS)}")
-    if job.period not in K.PERIODS:
-        raise KpiJobError(f"unknown period {job.period!r}; use {', '.join(K.PERIODS)}")
     say("placing accounts in the plan")
     try:
-        load = ws.load_units(job.level)
-        plan = build_plan(ws, alignment=job.alignment, assignment=list(job.assignment) or None,
-                          level=job.level, load=load, hierarchy=None)
+        load = ws.load_units(level)
+        plan = build_plan(ws, alignment=alignment, assignment=list(assignment) or None,
+                          level=level, load=load, hierarchy=None)
     except (WorkspaceError, ExportError) as exc:
         raise KpiJobError(str(exc)) from None
-    run = KpiRun(notes=list(plan.notes))
-    cols = [GROUPS[b] for b in job.by]
+    notes = list(plan.notes)
     acc = plan.accounts.copy()
     acc["account_id"] = acc["account_id"].astype(str)
     for c in set(GROUPS.values()) - set(acc.columns):
@@ -101,8 +121,9 @@ def run_kpis(ws, job: KpiJob, *, progress=None) -> KpiRun:
 
     say("reading orders")
     o = _orders(ws)
+    data_end = None
     if len(o):
-        run.data_end = o["created_at"].max().normalize() + pd.Timedelta(days=1)
+        data_end = o["created_at"].max().normalize() + pd.Timedelta(days=1)
         g = o[["account_id"]].join(acc_groups, on="account_id")
         no_acc = g["territory_id"].isna()
         if no_acc.any():
@@ -115,13 +136,12 @@ def run_kpis(ws, job: KpiJob, *, progress=None) -> KpiRun:
         o = pd.concat([o.drop(columns=[c for c in GROUPS.values() if c in o.columns]),
                        g.drop(columns="account_id")], axis=1)
         outside = int(o["territory_id"].isna().sum())
-        if outside and "territory_id" in cols:
-            run.notes.append(f"{outside} orders are outside every territory (no account, shipping ZIP outside "
-                             "the unit set); they are reported under an empty territory")
-        say(f"aggregating {len(o):,} orders")
-        run.commerce = _named(K.commerce(o, by=cols, period=job.period, start=job.start, end=job.end), job.by)
+        if outside:
+            notes.append(f"{outside} orders are outside every territory (no account, shipping ZIP outside "
+                         "the unit set); they are reported under an empty territory")
 
     say("deals and visits")
+    prof = load_profile(None)
     opp = ws.table("opportunities")
     act = ws.table("activities")
     visits = None
@@ -129,43 +149,93 @@ def run_kpis(ws, job: KpiJob, *, progress=None) -> KpiRun:
         a = act[(act["type"].astype(str).str.lower() == "visit")
                 & (act["status"].fillna("completed").astype(str).str.lower() == "completed")].copy()
         a["account_id"] = a["account_id"].astype(str)
-        visits = a[["date", "account_id", "rep_id"]].join(acc_groups, on="account_id")
+        visits = a[["date", "account_id", "rep_id", "duration_min"]].join(acc_groups, on="account_id")
+        seg_minutes = _lookup(visits["segment"].fillna("default").astype(str).to_numpy(dtype=object),
+                              prof.minutes_per_visit)
+        minutes = pd.to_numeric(visits["duration_min"], errors="coerce").fillna(pd.Series(seg_minutes,
+                                                                                          index=visits.index))
+        visits["hours"] = (minutes + prof.travel_minutes) / 60.0
+        visits = visits.drop(columns="duration_min")
+    opp_out = None
     if len(opp):
         opp = opp.assign(account_id=opp["account_id"].astype(str))
         keep = [c for c in ("amount", "close_date", "is_closed", "is_won", "created_date") if c in opp.columns]
-        opp = opp[["account_id", *keep]].join(acc_groups, on="account_id")
-    prof = load_profile(None)
-    from territorium.measures import _lookup  # planned visits per year, as the workload profile has them
-
+        opp_out = opp[["account_id", *keep]].join(acc_groups, on="account_id")
+        if "created_date" not in opp.columns:
+            notes.append("sales cycle needs the opportunities' created date, which this import does not keep")
     tier = acc["tier"].fillna("default").astype(str).to_numpy(dtype=object)
     planned = _lookup(tier, prof.visits_per_year)
     prospect = acc["account_type"].astype("string").str.contains("prospect", case=False, na=False).to_numpy()
     acc_plan = acc.assign(visits_per_year=np.where(prospect, prof.prospect_visits_per_year, planned))
-    if (opp is not None and len(opp)) or (visits is not None and len(visits)):
-        run.field_sales = _named(K.field_sales(
-            opportunities=opp if len(opp) else None, visits=visits, accounts=acc_plan, by=cols,
-            period=job.period, start=job.start, end=job.end), job.by)
-        if "created_date" not in opp.columns:
-            run.notes.append("sales cycle needs the opportunities' created date, which this import does not keep")
-
-    say("plan health")
-    tt = plan.territories
-    meas = [m for m in ("account_count", "revenue", "order_count", "customers", "potential", "workload")
-            if m in tt.columns]
-    run.balance = K.balance_indices(tt[meas])
     reps = ws.table("reps")
+    cap = {}
     if len(reps) and "capacity_hours" in reps.columns:
         cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(reps["capacity_hours"], errors="coerce")))
-        reps_of = plan.territory_reps()
-        rows = []
-        for t, wl in zip(tt["territory_id"].astype(str), tt["workload"]):
-            rr = reps_of.get(t, [])
-            c = float(np.nansum([cap.get(r, np.nan) for r in rr])) if rr else np.nan
-            rows.append([t, ";".join(rr), float(wl), c, float(wl) / c if c and c == c else np.nan])
-        run.capacity = pd.DataFrame(rows, columns=["territory", "reps", "workload_hours", "capacity_hours",
-                                                   "load"])
+    return PlacedData(plan, load, o, visits, opp_out, acc_plan, cap, data_end, notes)
+
+
+def commerce_table(data: PlacedData, by: Sequence[str], period: str, start=None, end=None) -> pd.DataFrame | None:
+    if not len(data.orders):
+        return None
+    return _named(K.commerce(data.orders, by=[GROUPS[b] for b in by], period=period, start=start, end=end), by)
+
+
+def field_table(data: PlacedData, by: Sequence[str], period: str, start=None, end=None) -> pd.DataFrame | None:
+    """Field-sales KPIs plus ``load`` (visit hours / capacity hours of the period) when the
+    only group is territory or rep."""
+    has_opp = data.opportunities is not None and len(data.opportunities)
+    has_vis = data.visits is not None and len(data.visits)
+    if not (has_opp or has_vis):
+        return None
+    f = _named(K.field_sales(opportunities=data.opportunities if has_opp else None,
+                             visits=data.visits if has_vis else None, accounts=data.accounts,
+                             by=[GROUPS[b] for b in by], period=period, start=start, end=end), by)
+    if list(by) in (["territory"], ["rep"]) and "visit_hours" in f.columns and data.capacity:
+        cap = f[by[0]].astype(str).map(data.group_capacity(by[0]))
+        if K.PERIODS[period] is None:
+            days = 365.25
+        else:
+            days = (K._period_ends(period, f["period"]) - pd.to_datetime(f["period"])).dt.days
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f["load"] = f["visit_hours"] / (cap * days / 365.25)
+    return f
+
+
+def health_tables(data: PlacedData) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(balance indices per measure, workload vs capacity per territory)."""
+    tt = data.plan.territories
+    meas = [m for m in ("account_count", "revenue", "order_count", "customers", "potential", "workload")
+            if m in tt.columns]
+    balance = K.balance_indices(tt[meas])
+    if not data.capacity:
+        return balance, None
+    cap = data.group_capacity("territory")
+    reps_of = data.plan.territory_reps()
+    wl = tt.set_index(tt["territory_id"].astype(str))["workload"].astype(float)
+    capacity = pd.DataFrame({"territory": wl.index, "reps": [";".join(reps_of.get(t, [])) for t in wl.index],
+                             "workload_hours": wl.to_numpy(), "capacity_hours": cap.reindex(wl.index).to_numpy()})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        capacity["load"] = capacity["workload_hours"] / capacity["capacity_hours"]
+    return balance, capacity
+
+
+def run_kpis(ws, job: KpiJob, *, progress=None, data: PlacedData | None = None) -> KpiRun:
+    """Commerce, field-sales and plan-health KPIs of the plan for the job's groups and period."""
+    say = progress or (lambda msg: None)
+    unknown = [b for b in job.by if b not in GROUPS]
+    if unknown:
+        raise KpiJobError(f"unknown group {', '.join(unknown)}; use {', '.join(GROUPS)}")
+    if job.period not in K.PERIODS:
+        raise KpiJobError(f"unknown period {job.period!r}; use {', '.join(K.PERIODS)}")
+    data = data or place(ws, alignment=job.alignment, assignment=job.assignment, level=job.level, progress=say)
+    run = KpiRun(notes=list(data.notes), data_end=data.data_end)
+    say(f"aggregating {len(data.orders):,} orders")
+    run.commerce = commerce_table(data, job.by, job.period, job.start, job.end)
+    run.field_sales = field_table(data, job.by, job.period, job.start, job.end)
+    say("plan health")
+    run.balance, run.capacity = health_tables(data)
     if job.quotas is not None:
-        run.attainment = _attainment(job, o, plan)
+        run.attainment = _attainment(job, data.orders, data.plan)
     return run
 
 
