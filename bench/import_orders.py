@@ -1,9 +1,12 @@
-"""Benchmark: import a 1M-line Shopify orders export into SQLite.
+"""Benchmark: import a 1M-line Shopify orders export into SQLite and PostgreSQL.
 
 Generates (deterministically, from ``--seed``) a Shopify admin orders CSV with the real
 header (one row per line item, order-level fields on the first line only) in a temporary
 directory, then times the stages of ``territorium.data.import_file``: parse + validate
-(+ geocode) and store (one transaction, bulk insert). Target: < 60 s on 2 cores.
+(+ geocode) once, and store (one transaction, bulk insert) into a new SQLite file and into a
+fresh schema of the PostgreSQL server at ``--pg-url`` (default ``TERRITORIUM_TEST_PG_URL``,
+else the local server of ``.ci/run``; skipped with a note when none answers).
+Target: < 60 s on 2 cores, PostgreSQL no slower than SQLite.
 
     python bench/import_orders.py            # 1,000,000 lines
     python bench/import_orders.py --lines 100000 --json
@@ -90,7 +93,43 @@ def generate(path: Path, lines: int, seed: int = 7) -> int:
     return n_orders
 
 
-def run(lines: int, seed: int, workdir: Path) -> dict:
+PG_DEFAULT = "postgresql+psycopg://territorium:territorium@localhost:5432/territorium_test"
+
+
+def store_postgres(url: str, items) -> tuple[float, dict] | str:
+    """Seconds to store ``items`` into a fresh schema (dropped afterwards) and the row counts,
+    or why PostgreSQL was left out."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from territorium import store
+
+    try:
+        admin = sa.create_engine(store.engine(url).url, connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # no server
+        return f"PostgreSQL not reachable at {url} ({type(exc).__name__})"
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        eng = store.engine(url, schema=schema)
+        store.upgrade(eng)
+        t0 = time.perf_counter()
+        store.write_import(eng, items)
+        took = time.perf_counter() - t0
+        counts = store.table_counts(eng)
+        eng.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    return took, counts
+
+
+def run(lines: int, seed: int, workdir: Path, pg_url: str | None = None) -> dict:
     from territorium import store
     from territorium.data import read_file
     from territorium.data.importer import _finish_frames
@@ -106,13 +145,17 @@ def run(lines: int, seed: int, workdir: Path) -> dict:
     t_read = time.perf_counter() - t0
     assert result.ok, result.problems.head()
 
+    items = [(result, _finish_frames(result))]
     eng = store.engine(f"sqlite:///{workdir / 'bench.db'}")
     store.upgrade(eng)
     t0 = time.perf_counter()
-    store.write_import(eng, [(result, _finish_frames(result))])
+    store.write_import(eng, items)
     t_store = time.perf_counter() - t0
     counts = store.table_counts(eng)
     eng.dispose()
+    pg = store_postgres(pg_url, items) if pg_url else "PostgreSQL left out (--pg-url '')"
+    if isinstance(pg, tuple):
+        assert pg[1]["order_lines"] == counts["order_lines"] and pg[1]["orders"] == counts["orders"], pg[1]
 
     # peers, same file, same run: a bare parse (no checks) and pandas' row-wise to_sql
     import sqlite3
@@ -135,6 +178,9 @@ def run(lines: int, seed: int, workdir: Path) -> dict:
         "parse_validate_s": round(t_read, 2), "store_s": round(t_store, 2),
         "total_import_s": round(t_read + t_store, 2), "stored_lines": counts["order_lines"],
         "stored_orders": counts["orders"], "cpus": os.cpu_count(),
+        "pg_store_s": round(pg[0], 2) if isinstance(pg, tuple) else None,
+        "pg_total_import_s": round(t_read + pg[0], 2) if isinstance(pg, tuple) else None,
+        "pg_note": None if isinstance(pg, tuple) else pg,
     }
 
 
@@ -143,17 +189,25 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
+    ap.add_argument("--pg-url", default=os.environ.get("TERRITORIUM_TEST_PG_URL", "").strip() or PG_DEFAULT,
+                    help="PostgreSQL server for the second store ('' leaves it out)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="territorium-bench-") as tmp:
-        res = run(args.lines, args.seed, Path(tmp))
+        res = run(args.lines, args.seed, Path(tmp), args.pg_url)
     if args.json:
         print(json.dumps(res, indent=2))
         return
-    print("| lines | orders | CSV MB | parse+validate s | store s | import total s | target |")
-    print("|---:|---:|---:|---:|---:|---:|---|")
+    print("| backend | lines | orders | CSV MB | parse+validate s | store s | import total s | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     ok = "pass" if res["total_import_s"] < 60 else "FAIL"
-    print(f"| {res['lines']:,} | {res['orders']:,} | {res['csv_mb']} | {res['parse_validate_s']} | "
+    print(f"| SQLite | {res['lines']:,} | {res['orders']:,} | {res['csv_mb']} | {res['parse_validate_s']} | "
           f"{res['store_s']} | {res['total_import_s']} | < 60 s: {ok} |")
+    if res["pg_store_s"] is not None:
+        ok = "pass" if res["pg_total_import_s"] <= res["total_import_s"] else "FAIL"
+        print(f"| PostgreSQL | {res['lines']:,} | {res['orders']:,} | {res['csv_mb']} | {res['parse_validate_s']} | "
+              f"{res['pg_store_s']} | {res['pg_total_import_s']} | <= SQLite: {ok} |")
+    else:
+        print(f"\n{res['pg_note']}")
     print()
     print("| same file, same run | seconds | Territorium import / peer |")
     print("|---|---:|---:|")

@@ -11,9 +11,11 @@ import importlib
 import typer
 
 from territorium import __version__
+from territorium.commands._errors import GuardedGroup
 
 app = typer.Typer(
     name="territorium",
+    cls=GuardedGroup,  # file-system / database errors and Ctrl-C become one-line messages
     help="Sales territory management: import CRM and shop exports, build geographic units, "
     "design balanced territories, staff them, route accounts, set quotas, export to the CRM, "
     "and predict and explain sales.",
@@ -23,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Command modules in the order their commands appear in ``--help``.
-COMMAND_MODULES = ("demo", "importing", "units", "design", "summary", "route", "quota", "export", "impact", "impact_demo", "assign", "analytics")
+COMMAND_MODULES = ("demo", "importing", "units", "design", "summary", "route", "quota", "export", "impact", "impact_demo", "assign", "analytics", "kpi", "alerts")
 COMMAND_MODULES += ("plan", "serve", "users")  # plans in the database, the API server, its users
 
 

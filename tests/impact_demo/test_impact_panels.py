@@ -16,7 +16,7 @@ from territorium.store.db import write_frames
 @pytest.fixture()
 def tiny(tmp_path) -> Workspace:
     """Two accounts, one consumer, six orders around month and week boundaries (UTC)."""
-    ws = Workspace(f"sqlite:///{tmp_path / 'tiny.db'}")
+    ws = Workspace(f"sqlite:///{tmp_path / 'tiny.db'}", create=True)
     frames = {
         "accounts": pd.DataFrame({"account_id": ["A1", "A2"], "name": ["Salon A", "Spa B"],
                                   "state": ["NJ", "NY"], "zip": ["07001", "10001"],

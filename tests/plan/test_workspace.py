@@ -50,7 +50,7 @@ def test_current_alignment_covers_units_and_fill_keeps_neighbours(demo_small, de
 def test_empty_workspace_says_what_to_do(tmp_path):
     from territorium.plan.workspace import WorkspaceError
 
-    ws = Workspace(f"sqlite:///{tmp_path / 'empty.db'}")
+    ws = Workspace(f"sqlite:///{tmp_path / 'empty.db'}", create=True)
     assert ws.counts()["accounts"] == 0
     with pytest.raises(WorkspaceError, match="import alignment"):
         ws.current_alignment(__import__("territorium.geo.grid", fromlist=["x"]).grid_units(2, 2))

@@ -2,7 +2,7 @@
 
 Exit status: 0 imported; 2 the input has problems (nothing imported: validation errors,
 unreadable file, unknown format, missing columns); 1 the database refused the write (nothing
-imported either).
+imported either); 130 interrupted by Ctrl-C (the message says that nothing was imported).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rich.table import Table
 
 EXIT_INVALID = 2
 EXIT_STORE = 1
+EXIT_INTERRUPTED = 130
 
 import_app = typer.Typer(
     help="Import CRM and shop exports (Salesforce, HubSpot, Shopify, generic CSV/Excel/Parquet). "
@@ -136,6 +137,19 @@ def _fail(message: str, as_json: bool, code: int = EXIT_INVALID) -> None:
     raise typer.Exit(code)
 
 
+def _interrupted(exc: KeyboardInterrupt, as_json: bool) -> None:
+    """Ctrl-C during an import: say whether anything was stored (only if the interrupt came
+    while the transaction was committing can it have been)."""
+    stored = getattr(exc, "stored", False)
+    if stored is None:
+        msg = "interrupted (Ctrl-C) while committing; whether the import was stored could not be checked"
+    elif stored:
+        msg = "interrupted (Ctrl-C) after the import was committed: the rows are stored"
+    else:
+        msg = "interrupted (Ctrl-C): nothing was imported"
+    _fail(msg, as_json, EXIT_INTERRUPTED)
+
+
 def _parse_today(today: Optional[str]) -> Optional[dt.date]:
     if not today:
         return None
@@ -161,6 +175,8 @@ def _run_file(table: str, file: Path, format: Optional[str], mapping: Optional[P
         _fail(str(exc), as_json)
     except StoreError as exc:
         _fail(str(exc), as_json, EXIT_STORE)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, as_json)
     code = _report([result], result.stored, as_json, max_problems, skip_invalid)
     raise typer.Exit(code)
 
@@ -225,6 +241,8 @@ def import_all(
         _fail(str(exc), as_json)
     except StoreError as exc:
         _fail(str(exc), as_json, EXIT_STORE)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, as_json)
     raise typer.Exit(_report(res.results, res.stored, as_json, max_problems, skip_invalid))
 
 

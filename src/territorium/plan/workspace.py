@@ -42,10 +42,15 @@ class UnitLoad:
 
 
 class Workspace:
-    """Imported data in one database (SQLite file by default, PostgreSQL by URL)."""
+    """Imported data in one database (SQLite file by default, PostgreSQL by URL).
 
-    def __init__(self, url: str | None = None, *, engine: sa.Engine | None = None):
+    Reading never creates a workspace: a SQLite file that does not exist raises
+    :class:`territorium.store.NoWorkspace` ("no workspace at ...") unless ``create=True``.
+    """
+
+    def __init__(self, url: str | None = None, *, engine: sa.Engine | None = None, create: bool = False):
         self.url = url
+        self.create = create
         self._engine: sa.Engine | None = engine
         if engine is not None:
             store.upgrade(engine)
@@ -53,7 +58,7 @@ class Workspace:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = store.engine(self.url)
+            self._engine = store.engine(self.url, create=self.create)
             store.upgrade(self._engine)
         return self._engine
 

@@ -4,6 +4,8 @@
 default, PostgreSQL via ``TERRITORIUM_DATABASE_URL``); ``upgrade(url)`` runs the migrations.
 """
 from territorium.store.db import (
+    DatabaseUnusable,
+    NoWorkspace,
     StoreError,
     activity_totals,
     engine,
@@ -16,6 +18,6 @@ from territorium.store.db import (
 )
 
 __all__ = [
-    "StoreError", "activity_totals", "engine", "order_totals", "read_table", "table_counts", "upgrade", "write_frames",
+    "DatabaseUnusable", "NoWorkspace", "StoreError", "activity_totals", "engine", "order_totals", "read_table", "table_counts", "upgrade", "write_frames",
     "write_import",
 ]

@@ -10,7 +10,9 @@ transaction, so an import is all rows or none even if the database fails halfway
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -23,7 +25,7 @@ from territorium.store.models import CORE_TABLES, Base, ImportBatch
 
 __all__ = [
     "engine", "upgrade", "write_import", "write_frames", "read_table", "table_counts",
-    "order_totals", "activity_totals", "bind_list", "StoreError", "MIGRATIONS_DIR",
+    "order_totals", "activity_totals", "bind_list", "StoreError", "DatabaseUnusable", "NoWorkspace", "ImportInterrupted", "MIGRATIONS_DIR",
 ]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -33,16 +35,106 @@ class StoreError(Exception):
     """The database refused a write (the transaction was rolled back); message for the user."""
 
 
-def engine(url: str | None = None, *, schema: str | None = None, echo: bool = False) -> Engine:
+class DatabaseUnusable(StoreError):
+    """The database URL or file cannot be used (unknown scheme, a folder, not a SQLite file,
+    a folder that cannot be written); message for the user."""
+
+
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C while an import was being stored; ``stored`` says whether its transaction had
+    committed (checked in the database after the interrupt): False nothing was stored,
+    None the check itself failed."""
+
+    def __init__(self, stored: bool | None):
+        super().__init__("interrupted")
+        self.stored = stored
+
+
+class NoWorkspace(DatabaseUnusable):
+    """A read-only command was pointed at a SQLite file that does not exist."""
+
+
+#: The last database URL an engine was made for (password hidden): named in CLI error messages.
+LAST_URL: str | None = None
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_TIMEOUT_S = 30.0  # how long a writer waits for another writer's lock (sqlite3 default: 5 s)
+
+
+def _shown(u: sa.URL) -> str:
+    return u.render_as_string(hide_password=True)
+
+
+def _parse_url(url: str) -> sa.URL:
+    try:
+        u = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseUnusable(
+            f"database {url!r} is not a database URL: use sqlite:///path/to/file.db or "
+            "postgresql://user:password@host/dbname"
+        ) from None
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseUnusable(
+            f"database {_shown(u)!r}: unknown scheme {u.drivername!r}; Territorium stores its workspace "
+            "in SQLite (sqlite:///path/to/file.db) or PostgreSQL (postgresql://user:password@host/dbname)"
+        )
+    return u
+
+
+def _check_sqlite_file(u: sa.URL, create: bool) -> None:
+    """A SQLite path must be a SQLite file (or nothing yet, when ``create``)."""
+    path = Path(u.database).expanduser()
+    if path.is_dir():
+        raise DatabaseUnusable(f"database {path}: is a folder, not a SQLite database file")
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise DatabaseUnusable(f"database {path}: cannot be read ({exc.strerror})") from None
+        if head and head != SQLITE_MAGIC:
+            raise DatabaseUnusable(f"database {path}: not a SQLite database (the file does not start with "
+                                   "the SQLite header); was another file given as --database?")
+        return
+    if not create:
+        raise NoWorkspace(
+            f"no workspace at {path}: nothing has been imported there (run `territorium import ...` "
+            "first, or pass --database / TERRITORIUM_DATABASE_URL to the existing one)"
+        )
+    for parent in path.parents:  # the nearest existing ancestor must be a writable folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise DatabaseUnusable(f"cannot create the database {path}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise DatabaseUnusable(f"cannot create the database {path}: the folder {parent} is not writable")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnusable(f"cannot create the database {path}: {exc.strerror} ({exc.filename})") from None
+
+
+def engine(url: str | None = None, *, schema: str | None = None, echo: bool = False,
+           create: bool = True) -> Engine:
     """An engine for ``url`` (default :func:`territorium.settings.database_url`).
 
     ``schema`` (PostgreSQL only) puts every table in that schema via ``search_path``;
     the tests use it to get a fresh schema per test.
+    ``create=False`` (read-only commands) refuses a SQLite file that does not exist yet
+    (:class:`NoWorkspace`) instead of creating it and its folders.
+
+    Raises
+    ------
+    DatabaseUnusable
+        Unknown URL scheme, a folder or a non-SQLite file as the database, a database that
+        cannot be created where asked.
     """
     from territorium.settings import database_url
 
+    global LAST_URL
     url = url or database_url()
-    u = sa.make_url(url)
+    u = _parse_url(url)
+    LAST_URL = _shown(u)
     kw: dict = {"echo": echo, "future": True}
     if u.get_backend_name() == "postgresql":
         if u.drivername == "postgresql":
@@ -50,9 +142,14 @@ def engine(url: str | None = None, *, schema: str | None = None, echo: bool = Fa
         if schema:
             kw["connect_args"] = {"options": f"-csearch_path={schema}"}
         kw["pool_pre_ping"] = True
-    elif u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-    eng = sa.create_engine(u, **kw)
+    elif u.get_backend_name() == "sqlite":
+        kw["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
+        if u.database not in (None, "", ":memory:"):
+            _check_sqlite_file(u, create)
+    try:
+        eng = sa.create_engine(u, **kw)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise DatabaseUnusable(f"database {_shown(u)!r}: {_short(exc)}") from None
     if u.get_backend_name() == "sqlite":
         sa.event.listen(eng, "connect", _sqlite_pragmas)
     return eng
@@ -75,20 +172,44 @@ def _alembic_config(url: str | None = None):
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x7465727269  # PostgreSQL advisory lock held while the schema is migrated
+
+
 def upgrade(target: str | Engine | None = None, revision: str = "head") -> None:
     """Bring the database at ``target`` (URL or engine; default settings) to ``revision``.
 
-    Idempotent; cheap after the first call in a process for the same engine.
+    Idempotent; cheap after the first call in a process for the same engine. Safe when
+    several processes start on a new workspace at once: the migration runs under a lock
+    (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory transaction lock) in one transaction,
+    and whoever gets the lock second finds the schema at head and does nothing.
     """
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     eng = target if isinstance(target, Engine) else engine(target)
     if revision == "head" and getattr(eng, "_territorium_at_head", False):
         return
     cfg = _alembic_config()
-    with eng.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    want = ScriptDirectory.from_config(cfg).get_current_head() if revision == "head" else revision
+    if current_revision(eng) == want:  # the common case: no write lock needed
+        if revision == "head":
+            eng._territorium_at_head = True
+        return
+    for attempt in (1, 2):
+        try:
+            with eng.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before alembic reads its version
+                elif conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            break
+        except sa.exc.DBAPIError as exc:
+            # a creator that did not take the lock (an older Territorium) got there first
+            if attempt == 2 or "already exists" not in str(exc):
+                raise
     if revision == "head":
         eng._territorium_at_head = True
 
@@ -148,21 +269,66 @@ def _rows(frame: pd.DataFrame, table: sa.Table) -> tuple[list[str], Iterable[tup
 CHUNK = 100_000
 
 
+def _arrow_column(s: pd.Series, col: sa.Column):
+    """The column as an Arrow array with the same values (and NULLs) as :func:`_column_values`."""
+    import pyarrow as pa
+
+    t = col.type
+    if isinstance(t, (sa.DateTime, sa.Date)):
+        return pa.array(_column_values(s, col), type=pa.string())
+    if isinstance(t, sa.Boolean):
+        return pa.array(s.astype("boolean"), type=pa.bool_())
+    if isinstance(t, sa.Integer):
+        v = pd.to_numeric(s, errors="coerce")
+        mask = v.isna().to_numpy()
+        return pa.array(v.fillna(0).astype(np.int64).to_numpy(), mask=mask, type=pa.int64())
+    if isinstance(t, sa.Float):
+        arr = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+        return pa.array(arr, mask=~np.isfinite(arr), type=pa.float64())
+    import pyarrow.compute as pc
+
+    o = s.astype(object)
+    try:  # the common case: str objects and missing values
+        arr = pa.array(o, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers, dates, ... in a text column: str() them
+        missing = o.isna().to_numpy()
+        arr = pa.array(o.where(~missing, "").map(str).to_numpy(dtype=object), mask=missing, type=pa.string())
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _arrow_table(frame: pd.DataFrame, table: sa.Table):
+    import pyarrow as pa
+
+    cols = [c for c in table.columns if c.name in frame.columns]
+    return pa.table({c.name: _arrow_column(frame[c.name], c) for c in cols})
+
+
 def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame, say=None) -> int:
     if frame.empty:
         return 0
-    names, rows = _rows(frame, table)
+    if conn.dialect.name == "postgresql":
+        names, rows = [c.name for c in table.columns if c.name in frame.columns], None
+    else:
+        names, rows = _rows(frame, table)
     n = len(frame)
     dbapi = conn.connection.dbapi_connection
     cols = ", ".join(f'"{c}"' for c in names)
     cur = dbapi.cursor()
     try:
         if conn.dialect.name == "postgresql":
-            with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-                for i, r in enumerate(rows, 1):
-                    copy.write_row(r)
-                    if say is not None and i % CHUNK == 0:
-                        say(f"storing {table.name}: {i:,}/{n:,} rows")
+            # CSV text made by Arrow in C++ (unquoted empty = NULL) and sent in big buffers:
+            # a Python write_row per row was most of the COPY time
+            import pyarrow.csv as pacsv
+
+            data = _arrow_table(frame, table)
+            opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv)') as copy:
+                for start in range(0, n, CHUNK):
+                    buf = io.BytesIO()
+                    pacsv.write_csv(data.slice(start, CHUNK), buf, opts)
+                    copy.write(buf.getbuffer())
+                    if say is not None:
+                        say(f"storing {table.name}: {min(n, start + CHUNK):,}/{n:,} rows")
         else:
             marks = ", ".join("?" for _ in names)
             sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
@@ -188,12 +354,32 @@ def write_frames(conn: Connection, frames: dict[str, pd.DataFrame], *, replace: 
     if replace:
         for name in frames:
             conn.execute(CORE_TABLES[name].__table__.delete())
+    pg = conn.dialect.name == "postgresql"
     for name in CORE_TABLES:
         if name in frames:
-            written[name] = _bulk_insert(conn, CORE_TABLES[name].__table__, frames[name], progress)
-    if {"orders", "contacts"} & set(frames):
+            frame = frames[name]
+            if pg and name == "orders":
+                # link the new orders to accounts before COPY (contacts are written by now):
+                # updating them afterwards rewrote every linked row and all its index entries
+                frame = frame.assign(account_id=frame["customer_email"].map(_contact_accounts(conn))
+                                     if "customer_email" in frame else None)
+            written[name] = _bulk_insert(conn, CORE_TABLES[name].__table__, frame, progress)
+    if not pg and {"orders", "contacts"} & set(frames):
+        link_orders_to_accounts(conn)
+    elif pg and "contacts" in frames:  # orders stored before may link differently now
         link_orders_to_accounts(conn)
     return written
+
+
+_CONTACT_ACCOUNTS_PG = (
+    "SELECT DISTINCT ON (email) email, account_id FROM contacts "
+    "WHERE account_id IS NOT NULL AND email IS NOT NULL ORDER BY email, contact_id"
+)
+
+
+def _contact_accounts(conn: Connection) -> dict:
+    """e-mail → account of its first contact (by contact_id), as ``link_orders_to_accounts``."""
+    return dict(conn.execute(sa.text(_CONTACT_ACCOUNTS_PG)).fetchall())
 
 
 def link_orders_to_accounts(conn: Connection) -> None:
@@ -202,6 +388,17 @@ def link_orders_to_accounts(conn: Connection) -> None:
     Only orders whose e-mail belongs to a contact are touched, so a large order table with
     few or no contacts costs little.
     """
+    if conn.dialect.name == "postgresql":
+        # one hash join that rewrites only the orders whose link changes (the correlated
+        # subquery below was re-run per order: most of a PostgreSQL demo import)
+        conn.execute(sa.text(
+            "UPDATE orders o SET account_id = l.account_id FROM ("
+            " SELECT o2.order_id, c.account_id FROM orders o2 LEFT JOIN ("
+            f"  {_CONTACT_ACCOUNTS_PG}"
+            " ) c ON c.email = o2.customer_email"
+            ") l WHERE o.order_id = l.order_id AND o.account_id IS DISTINCT FROM l.account_id"
+        ))
+        return
     conn.execute(sa.text("UPDATE orders SET account_id = NULL WHERE account_id IS NOT NULL"))
     conn.execute(sa.text(
         "UPDATE orders SET account_id = (SELECT c.account_id FROM contacts c "
@@ -243,6 +440,10 @@ def write_import(eng: Engine, items, *, replace: bool = False, progress=None) ->
                     for r, _ in items
                 ],
             )
+    except KeyboardInterrupt:
+        # the transaction was rolled back unless the interrupt came during or after COMMIT:
+        # the import_batches rows of this import say which
+        raise ImportInterrupted(_batch_stored(eng, now, [str(r.file) for r, _ in items])) from None
     except Exception as exc:
         dbapi = eng.dialect.dbapi
         integrity = (sa.exc.IntegrityError,) + ((dbapi.IntegrityError,) if dbapi is not None else ())
@@ -255,6 +456,17 @@ def write_import(eng: Engine, items, *, replace: bool = False, progress=None) ->
         if isinstance(exc, db_error):
             raise StoreError(f"the database refused the import, nothing was stored: {_short(exc)}") from None
         raise
+
+
+def _batch_stored(eng: Engine, created_at: dt.datetime, files: list[str]) -> bool | None:
+    try:
+        with eng.connect() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(ImportBatch.__table__).where(
+                ImportBatch.__table__.c.created_at == created_at,
+                ImportBatch.__table__.c.source_file.in_(files))).scalar()
+        return bool(n)
+    except Exception:  # cannot tell
+        return None
 
 
 def _short(exc: Exception) -> str:
