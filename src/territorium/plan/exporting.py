@@ -51,6 +51,7 @@ __all__ = [
     "align_units", "build_plan", "plan_hierarchy", "developer_name", "developer_names", "sheet_names", "write_salesforce",
     "read_salesforce", "write_hubspot", "write_generic", "write_geo", "write_kml", "write_excel", "export",
     "SALESFORCE_FILES", "SALESFORCE_ACCESS", "SalesforceIds", "read_salesforce_ids", "salesforce_access",
+    "dissolve_holes",
 ]
 
 FORMATS = ("salesforce", "hubspot", "csv", "geojson", "gpkg", "kml", "excel")
@@ -1054,6 +1055,57 @@ def write_generic(plan: ExportPlan, path: Path) -> list[Path]:
 
 
 # ------------------------------------------------------------------------------ geometry
+def dissolve_holes(territory_ids, territory_geoms, unit_territory, unit_geoms, *, share: float = 0.5) -> np.ndarray:
+    """Territory polygons without the holes their units do not have, exterior rings
+    counter-clockwise and holes clockwise (RFC 7946).
+
+    Unit sets such as ZIP code tabulation areas leave slivers between neighbouring polygons
+    (on the demo's ZIP cells 1,179 holes in 40 territories, 1,057 of them under 1 m², and
+    no unit has a hole). A hole of a dissolved territory is kept when it is an enclave (at
+    least ``share`` of its area covered by units of other territories) or a hole of one of
+    its own units (a lake inside a county); any other hole is such a gap and is filled.
+
+    >>> import shapely
+    >>> from shapely.geometry import box
+    >>> u = [box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 1, 2),
+    ...      box(1, 1, 2, 2).difference(shapely.Polygon([(1, 1), (1.001, 1), (1, 1.001)]))]
+    >>> t = shapely.union_all(u)
+    >>> len(t.interiors), len(dissolve_holes(["A"], [t], ["A"] * 4, u)[0].interiors)
+    (1, 0)
+    """
+    import shapely
+
+    unit_geoms = np.asarray(unit_geoms, dtype=object)
+    unit_territory = np.asarray(unit_territory, dtype=object)
+    tree = shapely.STRtree(unit_geoms)
+    out = []
+    for t, geom in zip(territory_ids, territory_geoms):
+        if geom is None or geom.is_empty:
+            out.append(geom)
+            continue
+        polys = []
+        for p in getattr(geom, "geoms", [geom]):
+            if p.geom_type != "Polygon":
+                continue
+            keep = []
+            for ring in p.interiors:
+                hole = shapely.Polygon(ring)
+                area = hole.area
+                near = tree.query(hole, predicate="intersects")
+                other = [unit_geoms[i] for i in near if unit_territory[i] != t]
+                own = [unit_geoms[i] for i in near if unit_territory[i] == t]
+                covered = sum(hole.intersection(x).area for x in other)
+                lake = any(shapely.Polygon(h).intersection(hole).area >= share * area
+                           for x in own for q in getattr(x, "geoms", [x]) if q.geom_type == "Polygon"
+                           for h in q.interiors)
+                if area > 0 and (covered >= share * area or lake):
+                    keep.append(ring)
+            polys.append(shapely.Polygon(p.exterior, keep))
+        merged = shapely.union_all(polys) if len(polys) > 1 else (polys[0] if polys else geom)
+        out.append(shapely.orient_polygons(merged))
+    return np.asarray(out, dtype=object)
+
+
 def _territory_frame(plan: ExportPlan):
     """Territories dissolved from the unit polygons, with their attributes (WGS84)."""
     import geopandas as gpd
@@ -1065,6 +1117,8 @@ def _territory_frame(plan: ExportPlan):
     g = g[g.geometry.notna()]
     g["geometry"] = g.geometry.make_valid()
     d = g.dissolve(by="territory_id", as_index=False, sort=True)
+    d["geometry"] = dissolve_holes(d["territory_id"].to_numpy(), d.geometry.to_numpy(),
+                                   g["territory_id"].to_numpy(), g.geometry.to_numpy())
     tt = plan.territory_frame()
     keep = [c for c in tt.columns if c not in ("main_state",)]
     d = d.merge(tt[keep], on="territory_id", how="left")
@@ -1110,7 +1164,8 @@ def _write_geo_layers(plan: ExportPlan, d, tmp: Path, driver: str) -> None:
                              geometry=np.asarray(plan.geometry), crs="EPSG:4326")
         u.to_file(tmp, driver="GPKG", layer="units", mode="a")
     else:
-        d.to_file(tmp, driver="GeoJSON")
+        # RFC 7946: WGS84 without a "crs" member, right-hand-rule rings (GDAL's RFC7946 option)
+        d.to_file(tmp, driver="GeoJSON", RFC7946="YES")
 
 
 def _kml_description(name, reps: Sequence[str]) -> str:
