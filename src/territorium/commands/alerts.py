@@ -98,7 +98,8 @@ def alerts_command(
             tab.add_row(a.severity, a.rule, a.group, v, str(a.since.date()) if a.since is not None else "now")
         console.print(tab)
         if run.proposal:
-            console.print(f"rebalance proposal: {run.proposal} (open it with territorium design --from {run.proposal})")
+            console.print(f"rebalance proposal: {run.proposal} (as a scenario: territorium plan import "
+                          f"rebalance --alignment {run.proposal})", markup=False, highlight=False)
         for line in posted + [f"note: {n}" for n in run.notes]:
             console.print(line, markup=False, highlight=False)
         console.print(f"written: {out}, {out.with_suffix('.json')}")
