@@ -174,6 +174,7 @@ def read_file(
     if table == "customers" and "customer_id" not in source and "email" in source:
         source["customer_id"] = source["email"]  # older Shopify exports: the e-mail is the key
     log = ProblemLog(path.name, raw.rows)
+    _line_problems(raw, log)
     if len(frame) == 0:
         log.add_file_problem("the file has a header but no data rows", severity=WARNING)
 
@@ -203,6 +204,19 @@ def read_file(
         unplaced=unplaced, problems=problems.drop(columns="_pos"), frames=frames,
         rejected_positions=bad, encoding=raw.encoding, delimiter=raw.delimiter, blank_rows=raw.blank_rows,
     )
+
+
+def _line_problems(raw, log: ProblemLog) -> None:
+    """Rows the reader could not take as written (another encoding, malformed quotes):
+    errors on those rows, so the row is rejected, never stored altered."""
+    for row, shown, reason in raw.line_problems:
+        m = raw.rows == row
+        if m.any():
+            log.add(m, None, shown, reason)
+        elif row > 1:
+            log.add_file_problem(f"line {row}: {reason} ({shown!r})")
+        else:
+            log.add_file_problem(f"header line: {reason} ({shown!r})")
 
 
 def _map_columns(headers: list[str], df: pd.DataFrame, fmt: Format, path: Path):

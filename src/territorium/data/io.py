@@ -55,6 +55,8 @@ class RawTable:
     delimiter: str | None = None
     blank_rows: int = 0
     headers: list[str] = field(default_factory=list)
+    #: rows that cannot be read as they were written: (row, start of the line, reason)
+    line_problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def normalize_header(name: object) -> str:
@@ -197,7 +199,14 @@ def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
     if b"\x00" in data[:4096] and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
         raise ImportFailed(f"{path.name}: not a text file (is it an Excel or Parquet file with a .csv name?)")
     encoding = detect_encoding(data)
-    head = data[:65536].decode(encoding, errors="replace").lstrip("\ufeff")
+    line_problems: list[tuple[int, str, str]] = []
+    source: bytes | str = data
+    if encoding != "utf-8-sig" and not encoding.lower().startswith("utf"):
+        mixed = _mixed_encoding(data)
+        if mixed is not None:
+            encoding, source, line_problems = mixed
+    head = (source[:65536] if isinstance(source, str) else data[:65536].decode(encoding, errors="replace"))
+    head = head.lstrip("\ufeff")
     # leading blank lines before the header are rows too
     stripped = head.lstrip("\r\n")
     lead = head[: len(head) - len(stripped)].count("\n")
@@ -205,11 +214,13 @@ def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
     header_line = next(csv.reader([stripped.split("\n", 1)[0].rstrip("\r")], delimiter=delimiter))
     headers = [h.strip() for h in header_line]
     usecols = _usecols(headers, wanted)
-    # pandas decodes the bytes itself: no second copy of the file as text
+    if not encoding.lower().startswith("utf_16") and encoding.lower() != "utf-16":
+        line_problems += _malformed_quotes(data, delimiter, encoding)
+    # pandas decodes the bytes itself: no second copy of the file as text (mixed files aside)
     df = pd.read_csv(
-        io.BytesIO(data),
+        io.BytesIO(data) if isinstance(source, bytes) else io.StringIO(source),
         sep=delimiter,
-        encoding=encoding,
+        encoding=encoding if isinstance(source, bytes) else None,
         skiprows=lead,
         dtype=str,
         keep_default_na=False,
@@ -222,7 +233,81 @@ def _read_csv(path: Path, wanted: set[str] | None) -> RawTable:
     del data
     df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
     rows = np.arange(len(df), dtype=np.int64) + 2 + lead
-    return _finish(df, rows, path, "csv", headers, encoding=encoding, delimiter=delimiter)
+    return _finish(df, rows, path, "csv", headers, encoding=encoding, delimiter=delimiter,
+                   line_problems=line_problems)
+
+
+def _line_starts(data: bytes) -> np.ndarray:
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return np.concatenate([[0], nl + 1])
+
+
+def _shown(line: bytes, encoding: str) -> str:
+    t = line.decode(encoding, errors="replace").rstrip("\r\n")
+    return t if len(t) <= 60 else t[:57] + "..."
+
+
+def _mixed_encoding(data: bytes):
+    """A file that is not UTF-8 as a whole but has UTF-8 lines: (encoding of the majority,
+    the text decoded that way, problems naming the other lines), or None when no line is
+    UTF-8 (a plain Windows-1252 / Latin-1 file).
+
+    Counting is per line with non-ASCII bytes: lines that decode as UTF-8 against lines that
+    do not. Decoding the whole file one way would garble the other lines without a word.
+    Row numbers are line numbers (header = row 1), which is the spreadsheet row for files
+    without line breaks inside quoted values.
+    """
+    lines = data.split(b"\n")
+    utf8, other = [], []
+    for i, ln in enumerate(lines):
+        if ln.isascii():
+            continue
+        try:
+            ln.decode("utf-8")
+            utf8.append(i)
+        except UnicodeDecodeError:
+            other.append(i)
+    if not utf8 or not other:
+        return None
+    if len(utf8) >= len(other):
+        enc, bad = "utf-8", other
+        why = ("not UTF-8 like the rest of the file (Windows-1252?): re-save the file as UTF-8 "
+               "or fix this row")
+        text = data.decode("utf-8", errors="replace")
+    else:
+        enc, bad = "cp1252", utf8
+        why = ("UTF-8 text in a file that is mostly Windows-1252: it would be garbled; re-save the "
+               "file in one encoding or fix this row")
+        if not _decodes(data, "cp1252"):
+            enc = "latin-1"
+        text = data.decode(enc, errors="replace")
+    shown_as = "cp1252" if enc == "utf-8" else "utf-8"  # each row shown in its own encoding
+    probs = [(i + 1, _shown(lines[i], shown_as), why) for i in bad]
+    return enc, text.lstrip("\ufeff"), probs
+
+
+def _malformed_quotes(data: bytes, delimiter: str, encoding: str) -> list[tuple[int, str, str]]:
+    """Rows with a quoted value whose inner quotes are not doubled (``"Joe "The Barber" Salon"``).
+
+    CSV parsers repair such a value silently (``Joe The Barber" Salon"``); it is a problem
+    with its row instead. A quote that opens a value (after a delimiter or at the start of a
+    line) and closes before anything but a delimiter, a line end or a second quote is found
+    with one regular-expression pass over the bytes.
+    """
+    d = re.escape(delimiter.encode())
+    pat = re.compile(rb'(?m)(?:^|' + d + rb')"[^"\r\n]*"(?!' + d + rb'|"|\r|\n|$)')
+    hits = [m.start() for m in pat.finditer(data)]
+    if not hits:
+        return []
+    starts = _line_starts(data)
+    lines = np.unique(np.searchsorted(starts, np.asarray(hits), side="right") - 1)
+    out = []
+    for i in lines.tolist():
+        end = starts[i + 1] if i + 1 < len(starts) else len(data)
+        out.append((i + 1, _shown(data[starts[i]:end], encoding if encoding != "utf-8-sig" else "utf-8"),
+                    'malformed quotes: a quote inside a quoted value must be doubled (""); '
+                    "the row cannot be read as written"))
+    return out
 
 
 def _finish(df: pd.DataFrame, rows: np.ndarray, path: Path, fmt: str, headers: list[str], **kw) -> RawTable:

@@ -69,7 +69,7 @@ TABLES: dict[str, TableSpec] = {
         "accounts",
         [
             F("account_id", "id", required=True, unique=True),
-            F("name", "str", required=True),
+            F("name", "str", required=True, max_len=255),
             F("street"), F("city"), F("state", "state"), F("zip", "zip"), F("country", "country"),
             F("postal_code", "postal", max_len=16), F("subdivision", "subdivision"),
             F("industry"), F("segment"), F("account_type"), F("tier"),
@@ -142,7 +142,7 @@ TABLES: dict[str, TableSpec] = {
     "reps": _t(
         "reps",
         [
-            F("rep_id", "id", required=True, unique=True), F("name", "str", required=True),
+            F("rep_id", "id", required=True, unique=True), F("name", "str", required=True, max_len=255),
             F("email", "email"), F("title"), F("home_zip", "zip"), F("home_lat", "lat"), F("home_lon", "lon"),
             F("capacity_hours", "float", min=0), F("fte", "float", min=0), F("skills", "list"),
             F("active", "bool"),

@@ -33,6 +33,14 @@ CURRENCIES = frozenset(
     UZS VES VED VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL ZWG""".split()
 )
 
+#: Largest whole number stored (PostgreSQL INTEGER, 32-bit signed).
+INT_LIMIT = 2_147_483_647
+#: Longest text accepted per kind (characters); ``Field.max_len`` overrides. Salesforce's own
+#: limits are 255 for names and ids, 80 for e-mails' local part + domain (254 by RFC 5321).
+TEXT_LIMITS = {"id": 255, "email": 254, "list": 4000, "postal": 16, "str": 1000, "address": 100}
+#: Dates before this are not records of a business (a visit in 1066, year 1 from a broken export).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+
 _TRUE = {"true", "t", "yes", "y", "1", "x", "won", "closed"}
 _FALSE = {"false", "f", "no", "n", "0", "open", "lost"}
 ACTIVITY_TYPES = ("visit", "call", "email", "meeting", "other")
@@ -269,12 +277,41 @@ def _empty(kind: str, n: int) -> pd.Series:
     return pd.Series([None] * n, dtype=object)
 
 
+def _too_long(f: Field, raw: pd.Series, add) -> pd.Series:
+    """Error for values longer than the field's limit; the problem shows the value's start."""
+    limit = f.max_len or TEXT_LIMITS.get(f.kind)
+    if limit is None:
+        return raw
+    n = raw.str.len().to_numpy()
+    long = n > limit
+    if long.any():
+        shown = np.where(long, raw.str.slice(0, 40).to_numpy(dtype=object) + "...", "")
+        reasons = np.where(long, [f"too long: {int(x):,} characters (limit {limit:,})" for x in n], "")
+        add(long, f.name, reasons, values=shown)
+        raw = raw.where(~pd.Series(long, index=raw.index), "")
+    return raw
+
+
 def _convert(f: Field, raw: pd.Series, add, today: dt.date) -> pd.Series:
+    if f.kind in ("id", "str", "email", "list") or f.max_len:
+        raw = _too_long(f, raw, add)
+    return _convert_value(f, raw, add, today)
+
+
+def _convert_value(f: Field, raw: pd.Series, add, today: dt.date) -> pd.Series:
     k = f.kind
     if k in ("money", "float", "int", "percent", "lat", "lon"):
         v, bad, pct = parse_number(raw)
         what = {"money": "an amount", "int": "a whole number", "percent": "a percentage"}.get(k, "a number")
         add(bad, f.name, f"not {what}")
+        # inf, Infinity, 1e400 (overflows to inf): not a value anyone can sell, store or sum
+        inf = v.notna().to_numpy() & ~np.isfinite(v.to_numpy(dtype=np.float64, na_value=np.nan))
+        add(inf, f.name, f"not {what}: infinite or too large to store")
+        v = v.where(~pd.Series(inf, index=v.index))
+        if k == "int":
+            big = (v.abs() > INT_LIMIT).to_numpy()
+            add(big, f.name, f"too large for a whole number (above {INT_LIMIT:,})")
+            v = v.where(~pd.Series(big, index=v.index))
         if k == "percent":
             # a column written as 0–100 (Salesforce) or with % signs is scaled to 0–1
             if pct.any() or (v.dropna() > 1).any():
@@ -306,6 +343,19 @@ def _convert(f: Field, raw: pd.Series, add, today: dt.date) -> pd.Series:
             limit = pd.Timestamp(today, tz="UTC") + pd.Timedelta(days=1)
             fut = (v >= limit).to_numpy()
             add(fut, f.name, f"date is in the future (after {today.isoformat()})")
+        early = (v < pd.Timestamp(EARLIEST_DATE, tz="UTC")).to_numpy()
+        if early.any():
+            y = v.dt.year.to_numpy()
+            reason = np.array([f"implausible date: year {int(x) if x == x else 0} is before "
+                               f"{EARLIEST_DATE.year}" for x in y], dtype=object)
+            # something that happened (an order, a done visit) cannot predate 1900: an error;
+            # other dates (a close date) get a warning
+            add(early, f.name, reason, ERROR if f.no_future else WARNING)
+        if not f.no_future:
+            far = pd.Timestamp(today, tz="UTC") + pd.DateOffset(years=100)
+            late = (v > far).to_numpy()
+            if late.any():
+                add(late, f.name, f"implausible date: more than 100 years after {today.isoformat()}", WARNING)
         if k == "date":
             v = v.dt.tz_localize(None).dt.normalize()
         return v
@@ -414,6 +464,13 @@ def _check_address(spec: TableSpec, frame: pd.DataFrame, out: pd.DataFrame, add)
         return pd.Series("", index=idx, dtype=object)
 
     z, st, cn = raw(zc), raw(sc), raw(cc)
+    for col, series in ((zc, z), (sc, st), (cc, cn)):
+        if col and len(series):
+            long = (series.str.len() > TEXT_LIMITS["address"]).to_numpy()
+            if long.any():
+                add(long, col, f"too long for a postal code, state or country (limit {TEXT_LIMITS['address']} "
+                    "characters)", values=np.where(long, series.str.slice(0, 40).to_numpy(dtype=object) + "...", ""))
+                series.loc[long] = ""
     city = raw("city")
     country, cbad = parse_country(cn)
     add(cbad, cc, "unknown country (not an ISO 3166 country code or name)", values=cn.to_numpy())
