@@ -1,0 +1,79 @@
+"""The FastAPI application factory: routers, error mapping, the database handle."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from territorium import __version__
+from territorium.plan import plans
+from territorium.plan import users as U
+
+log = logging.getLogger("territorium.api")
+
+
+def _field(loc) -> str:
+    return ".".join(str(x) for x in loc)
+
+
+def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_secure: bool = True,
+               login_failures: int = 5, login_window_s: float = 300.0, session_hours: float = 12.0) -> FastAPI:
+    """The API over the workspace database at ``url`` (or ``engine``); migrations run first."""
+    from territorium import store
+    from territorium.api.deps import LoginLimiter
+    from territorium.api.routers import accounts, auth, plans as plans_router, users
+
+    eng = engine if engine is not None else store.engine(url)
+    store.upgrade(eng)
+    app = FastAPI(title="Territorium", version=__version__,
+                  description="Sales territory plans: versions, scenarios, review, promotion, audit trail.")
+    app.state.engine = eng
+    app.state.login_limiter = LoginLimiter(login_failures, login_window_s)
+    app.state.cookie_secure = cookie_secure
+    app.state.session_hours = session_hours
+
+    @app.exception_handler(plans.Conflict)
+    def conflict(_: Request, exc: plans.Conflict):
+        changes = [{k: (v.isoformat(sep=" ") if hasattr(v, "isoformat") else v) for k, v in c.items()
+                    if k in ("version", "at", "actor", "entity", "entity_id", "field", "old_value", "new_value",
+                             "reason", "job")} for c in exc.changes]
+        return JSONResponse(status_code=409, content={"detail": str(exc), "expected_version": exc.expected,
+                                                      "current_version": exc.current, "changes": changes})
+
+    @app.exception_handler(plans.NotFound)
+    def not_found(_: Request, exc: plans.NotFound):
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(plans.PlanError)
+    def plan_error(_: Request, exc: plans.PlanError):
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.exception_handler(U.UserError)
+    def user_error(_: Request, exc: U.UserError):
+        code = 404 if str(exc).startswith("no user") else 400
+        return JSONResponse(status_code=code, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, exc: RequestValidationError):
+        errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        return JSONResponse(status_code=422, content={
+            "detail": f"{first['field']}: {first['message']}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""),
+            "errors": errors})
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Request, exc: Exception):  # pragma: no cover - a bug; logged, never a traceback to the client
+        log.exception("unexpected error")
+        return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__})"})
+
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict:
+        """Liveness (no login needed)."""
+        return {"status": "ok", "version": __version__}
+
+    for r in (auth.router, users.router, plans_router.router, accounts.router):
+        app.include_router(r)
+    return app

@@ -1,0 +1,1 @@
+"""One router per domain: auth, users, plans, accounts."""

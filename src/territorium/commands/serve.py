@@ -1,0 +1,45 @@
+"""``territorium serve``: the REST API (FastAPI + uvicorn) over the workspace database."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+
+
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, "--port", help="Port (0 picks a free one)."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file "
+                                           "territorium.db here, or TERRITORIUM_DATABASE_URL)."),
+    secure_cookies: bool = typer.Option(True, "--secure-cookies/--no-secure-cookies", help="Mark the session "
+                                        "cookie Secure (browsers keep it on https and on localhost)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Start the API server; OpenAPI docs at /docs. On a workspace without users, an admin is
+    created with the password in TERRITORIUM_ADMIN_PASSWORD or a printed one-time password."""
+    import uvicorn
+
+    from territorium import store
+    from territorium.api import create_app
+    from territorium.plan import users as U
+
+    eng = store.engine(database)
+    try:
+        pw = U.ensure_admin(eng, os.environ.get("TERRITORIUM_ADMIN_PASSWORD") or None)
+    except U.UserError as exc:
+        typer.echo(f"error: TERRITORIUM_ADMIN_PASSWORD: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if pw is not None:
+        if os.environ.get("TERRITORIUM_ADMIN_PASSWORD"):
+            typer.echo("created user admin with the password from TERRITORIUM_ADMIN_PASSWORD")
+        else:
+            typer.echo(f"created user admin with the one-time password: {pw}\n"
+                       "(shown once; change it with: territorium users password admin)")
+    app = create_app(engine=eng, cookie_secure=secure_cookies)
+    typer.echo(f"serving {eng.url.render_as_string(hide_password=True)} on http://{host}:{port} (API docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)

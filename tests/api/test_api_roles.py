@@ -1,0 +1,120 @@
+"""Authorization as a matrix: every endpoint × every role (and no login at all), on a fresh
+copy of the workspace per case. Invisible things are 404 (a rep reading another rep's account,
+a manager outside its subtree); visible things the role may not change are 403."""
+from __future__ import annotations
+
+import pytest
+
+from _apiws import PEOPLE, auth
+
+ROLES = list(PEOPLE)  # admin, planner, mgr_east, mgr_other, rep1, rep2, rep9
+EDITORS = {"admin", "planner"}
+
+
+def _version(eng, name="p"):
+    from territorium.plan import plans
+
+    return plans.get_plan(eng, name).version
+
+
+def _to(eng, *statuses):
+    from territorium.plan import plans
+
+    for s in statuses:
+        plans.set_status(eng, "p", s, expected_version=_version(eng), actor="setup")
+
+
+def _moved(eng):
+    from territorium.plan import plans
+
+    plans.move_units(eng, "p", {"10001": "T2"}, expected_version=_version(eng), actor="setup")
+
+
+def only(ok_code, users, other=403):
+    return {u: (ok_code if u in users else other) for u in ROLES}
+
+
+#: who sees plan p: everyone but the manager and rep with nothing in it
+SEES_P = {"admin": 200, "planner": 200, "mgr_east": 200, "mgr_other": 404, "rep1": 200, "rep2": 200, "rep9": 404}
+
+# (id, method, path, body(eng, user) or None, setup(eng) or None, expected status per user)
+CASES = [
+    ("list plans", "GET", "/api/plans", None, None, only(200, ROLES)),
+    ("read plan", "GET", "/api/plans/p", None, None, SEES_P),
+    ("read content", "GET", "/api/plans/p/content", None, None, SEES_P),
+    ("read units", "GET", "/api/plans/p/units", None, None, SEES_P),
+    ("read events", "GET", "/api/plans/p/events", None, None, only(200, EDITORS)),
+    ("create plan", "POST", "/api/plans", lambda e, u: {"name": f"new-{u}", "units": {"10001": "X"}}, None,
+     only(201, EDITORS)),
+    ("copy plan", "POST", "/api/plans/p/copy", lambda e, u: {"name": f"copy-{u}"}, None, only(201, EDITORS)),
+    ("move units", "POST", "/api/plans/p/moves", lambda e, u: {"moves": {"10001": "T2"}, "expected_version": 1},
+     None, only(200, EDITORS)),
+    ("move accounts", "POST", "/api/plans/p/account-moves",
+     lambda e, u: {"moves": {"a1": {"rep": "r2"}}, "expected_version": 1}, None, only(200, EDITORS)),
+    ("edit territories", "PATCH", "/api/plans/p/territories",
+     lambda e, u: {"changes": {"T1": {"quota": 1.0}}, "expected_version": 1}, None, only(200, EDITORS)),
+    ("restore", "POST", "/api/plans/p/restore", lambda e, u: {"version": 1, "expected_version": _version(e)},
+     _moved, only(200, EDITORS)),
+    ("propose", "POST", "/api/plans/p/status", lambda e, u: {"status": "proposed", "expected_version": 1}, None,
+     {**SEES_P, "admin": 200, "planner": 200, "mgr_east": 403, "rep1": 403, "rep2": 403}),
+    ("approve", "POST", "/api/plans/p/status", lambda e, u: {"status": "approved", "expected_version": _version(e)},
+     lambda e: _to(e, "proposed"), {**SEES_P, "planner": 403, "rep1": 403, "rep2": 403}),
+    ("promote", "POST", "/api/plans/p/promote", lambda e, u: {"expected_version": _version(e)},
+     lambda e: _to(e, "proposed", "approved"), only(200, EDITORS)),
+    ("compare", "GET", "/api/compare?plan=p&plan=live", None, None, only(200, EDITORS)),
+    ("list users", "GET", "/api/users", None, None, only(200, {"admin"})),
+    ("add user", "POST", "/api/users", lambda e, u: {"username": f"x-{u}", "role": "planner"}, None,
+     only(201, {"admin"})),
+    ("change user", "PATCH", "/api/users/rep9", lambda e, u: {"active": False}, None, only(200, {"admin"})),
+    ("add token", "POST", "/api/users/rep9/tokens", lambda e, u: {"name": "ci"}, None, only(201, {"admin"})),
+    # a1 is r1's, in T1 under East (m1); c1 is r3's, in T3 under West (m2)
+    ("own account", "GET", "/api/accounts/a1", None, None,
+     {"admin": 200, "planner": 200, "mgr_east": 200, "mgr_other": 404, "rep1": 200, "rep2": 404, "rep9": 404}),
+    ("other account", "GET", "/api/accounts/c1/owner?at=2026-03-01", None, None, only(200, EDITORS, other=404)),
+    ("me", "GET", "/api/auth/me", None, None, only(200, ROLES)),
+]
+
+
+@pytest.mark.parametrize("user", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_role_matrix(api, case, user):
+    client, tokens = api
+    _, method, path, body, setup, expected = case
+    eng = client.app.state.engine
+    if setup is not None:
+        setup(eng)
+    kw = {"json": body(eng, user)} if body is not None else {}
+    r = client.request(method, path, headers=auth(tokens, user), **kw)
+    assert r.status_code == expected[user], (user, r.text)
+    assert "detail" in r.json() if r.status_code >= 400 else True
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_no_login_is_401(api, case):
+    client, _ = api
+    _, method, path, body, _, _ = case
+    r = client.request(method, path, **({"json": body(client.app.state.engine, "anon")} if body else {}))
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+def test_what_each_role_sees_of_a_plan(api):
+    c, tok = api
+    seen = {}
+    for u in ROLES:
+        r = c.get("/api/plans/p/content", headers=auth(tok, u))
+        seen[u] = sorted(t["territory_id"] for t in r.json()["territories"]) if r.status_code == 200 else None
+    assert seen == {"admin": ["East", "T1", "T2", "T3", "West"], "planner": ["East", "T1", "T2", "T3", "West"],
+                    "mgr_east": ["East", "T1", "T2"], "mgr_other": None, "rep1": ["T1"], "rep2": ["T2"], "rep9": None}
+    units = c.get("/api/plans/p/units", headers=auth(tok, "rep1")).json()
+    assert units["total"] == 1 and units["items"] == [{"unit_id": "10001", "territory_id": "T1"}]
+    lists = {u: c.get("/api/plans", headers=auth(tok, u)).json()["total"] for u in ROLES}
+    assert lists == {"admin": 2, "planner": 2, "mgr_east": 2, "mgr_other": 0, "rep1": 2, "rep2": 2, "rep9": 0}
+
+
+def test_revoked_or_deactivated_credentials_are_refused(api):
+    c, tok = api
+    assert c.get("/api/auth/me", headers={"Authorization": "Bearer trm_not-a-token"}).status_code == 401
+    assert c.get("/api/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    r = c.patch("/api/users/rep1", json={"active": False}, headers=auth(tok, "admin"))
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert c.get("/api/auth/me", headers=auth(tok, "rep1")).status_code == 401
