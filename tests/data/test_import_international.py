@@ -8,6 +8,7 @@ codes and subdivisions.
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -361,3 +362,22 @@ def test_stored_countries_and_places_in_units(tmp_path, today, sqlite_engine):
     placed = load.accounts.set_index("account_id")["unit"]
     assert u[placed["0015g00000AbCdEAAV"]] == "Toronto" and u[placed["0015g00000AbCdFAAV"]] == "Vancouver"
     assert placed["0015g00000AbCdGAAV"] < 0 and placed["0015g00000AbCdHAAV"] < 0
+
+
+def test_cli_import_and_summary_report_rows_outside_the_us(tmp_path):
+    from typer.testing import CliRunner
+
+    from territorium.cli import app
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    path = _write_rows(tmp_path / "Account.csv", SF_EXPORT, SF_ROWS)
+    run = CliRunner().invoke
+    res = run(app, ["import", "accounts", str(path), "--database", url, "--today", "2025-06-30"],
+              env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Account.csv: 3 row(s) outside the US, kept and not placed in US units: CA 2, FR 1" in res.output
+    res = run(app, ["import", "accounts", str(path), "--database", url, "--replace", "--json"])
+    assert json.loads(res.output)["files"][0]["outside_us"] == {"CA": 2, "FR": 1}
+    res = run(app, ["summary", "--units", "state", "--states", "MA", "--database", url], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "accounts outside the US (not placed in US units): CA 2, FR 1" in res.output

@@ -121,6 +121,11 @@ def _report(results, stored: bool, as_json: bool, max_problems: int, skip_invali
             con.print(f"... and {len(warnings) - min(max_problems, 10):,} more warning(s).")
     con.print(_summary_table(results))
     for r in results:
+        abroad = r.outside_us if r.table in ("accounts", "customers", "orders") else {}
+        if abroad:
+            con.print(f"{r.file.name}: {sum(abroad.values()):,} row(s) outside the US, kept and not placed in "
+                      "US units: " + ", ".join(f"{k} {v:,}" for k, v in abroad.items()))
+    for r in results:
         if r.rejects_path:
             con.print(f"Rejected rows of {r.file.name} with reasons: {r.rejects_path}")
     if not stored:

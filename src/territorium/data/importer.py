@@ -63,10 +63,11 @@ class ImportResult:
 
     @property
     def outside_us(self) -> dict[str, int]:
-        """Rows kept per country outside the US geography (not placed in US units)."""
+        """Rows kept per country outside the US geography (not placed in US units); rows of
+        unknown country (no address, or an ambiguous one: see the warnings) are not counted."""
         from territorium.data.address import US_POSTAL
 
-        return {k: v for k, v in self.countries.items() if k not in US_POSTAL}
+        return {k: v for k, v in self.countries.items() if k and k not in US_POSTAL}
 
     @property
     def n_errors(self) -> int:
