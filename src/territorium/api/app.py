@@ -20,7 +20,8 @@ def _field(loc) -> str:
 
 
 def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_secure: bool = True,
-               login_failures: int = 5, login_window_s: float = 300.0, session_hours: float = 12.0) -> FastAPI:
+               login_failures: int = 5, login_window_s: float = 300.0, session_hours: float = 12.0,
+               shopify_secret: str | None = None) -> FastAPI:
     """The API over the workspace database at ``url`` (or ``engine``); migrations run first."""
     from territorium import store
     from territorium.api.deps import LoginLimiter
@@ -76,4 +77,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
 
     for r in (auth.router, users.router, plans_router.router, accounts.router):
         app.include_router(r)
+    from territorium.api.routers import events
+
+    events.install(app, shopify_secret=shopify_secret)   # webhooks, events, live KPIs + stream
     return app

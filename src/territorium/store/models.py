@@ -313,3 +313,20 @@ class WebSession(Base):
 
 __all__ += ["Plan", "PlanUnit", "PlanTerritory", "PlanAccount", "PlanEvent", "AccountOwner", "PlanActivation",
             "User", "ApiToken", "WebSession"]
+
+
+class EventDelivery(Base):
+    """One accepted webhook delivery or API event, by its id: a retried delivery is
+    recognised and counted once (written in the same transaction as the rows it brought)."""
+
+    __tablename__ = "event_deliveries"
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))       # shopify | api
+    topic: Mapped[str] = mapped_column(String(40))
+    shop: Mapped[str | None] = mapped_column(S)
+    triggered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+
+
+__all__ += ["EventDelivery"]
