@@ -102,6 +102,18 @@ def test_updates_and_refunds_change_revenue_by_their_difference(ev):
         assert c.execute(sa.text("SELECT email, zip FROM customers WHERE customer_id = '555'")).one() == ("new@example.com", "10003")
 
 
+def test_an_order_shipped_abroad_keeps_its_country_and_never_lands_in_a_us_territory(ev):
+    client, tokens, eng, _ = ev
+    o = _order(7001, "10001", 60.0)
+    o["shipping_address"] = {"zip": "10001", "province_code": "ON", "country_code": "CA"}   # looks like Manhattan
+    r = _post(client, "orders/create", o, "wh-ca")
+    assert r.status_code == 200 and r.json()["territories"] == [""]
+    with eng.connect() as c:
+        row = c.execute(sa.text("SELECT shipping_zip, shipping_country, shipping_postal_code, shipping_subdivision "
+                                "FROM orders WHERE order_id = '7001'")).one()
+    assert tuple(row) == (None, "CA", "10001", "CA-ON")
+
+
 @pytest.mark.parametrize("case, status, text", [
     ("wrong secret", 401, "X-Shopify-Hmac-SHA256"),
     ("no signature", 401, "X-Shopify-Hmac-SHA256"),

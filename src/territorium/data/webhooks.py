@@ -139,28 +139,41 @@ def _text(v, name: str, limit: int = 1000) -> str | None:
     return s.strip() or None
 
 
-def _zip(addr: Mapping | None) -> tuple[str | None, str | None, str | None, float | None, float | None]:
+def _zip(addr: Mapping | None) -> dict:
+    """Address fields of a Shopify address: the US ZIP and state columns only for US
+    addresses; every country keeps its postal code and ISO 3166-2 subdivision."""
+    out = {"zip": None, "state": None, "country": None, "lat": None, "lon": None, "postal_code": None,
+           "subdivision": None}
     if not isinstance(addr, Mapping):
-        return None, None, None, None, None
-    country = (_text(addr.get("country_code"), "shipping_address.country_code", 2) or "").upper() or None
-    z = _text(addr.get("zip"), "shipping_address.zip", 20)
-    state = _text(addr.get("province_code"), "shipping_address.province_code", 10)
-    lat = addr.get("latitude")
-    lon = addr.get("longitude")
-    lat = float(lat) if isinstance(lat, (int, float)) and -90 <= lat <= 90 else None
-    lon = float(lon) if isinstance(lon, (int, float)) and -180 <= lon <= 180 else None
-    if country in (None, "US") and z:
-        digits = z.split("-")[0].strip()
-        z = digits.zfill(5) if digits.isdigit() and len(digits) <= 5 else None
-    elif country not in (None, "US"):
-        z, state = None, None   # other countries' postcodes never go into the US ZIP column
-    return z, (state.upper() if state else None), country, lat, lon
+        return out
+    from territorium.data.address import country_code, subdivision_code
+
+    raw_country = _text(addr.get("country_code") or addr.get("country"), "shipping_address.country_code", 60)
+    country = country_code(raw_country) if raw_country else None
+    postal = _text(addr.get("zip"), "shipping_address.zip", 20)
+    prov = _text(addr.get("province_code") or addr.get("province"), "shipping_address.province_code", 60)
+    lat, lon = addr.get("latitude"), addr.get("longitude")
+    out["lat"] = float(lat) if isinstance(lat, (int, float)) and -90 <= lat <= 90 else None
+    out["lon"] = float(lon) if isinstance(lon, (int, float)) and -180 <= lon <= 180 else None
+    out["country"], out["postal_code"] = country, postal
+    if country and prov:
+        out["subdivision"] = subdivision_code(country, prov)
+    if country in (None, "US"):
+        digits = (postal or "").split("-")[0].strip()
+        out["zip"] = digits.zfill(5) if digits.isdigit() and len(digits) <= 5 else None
+        if out["zip"]:
+            out["postal_code"] = out["zip"]
+        code = subdivision_code("US", prov) if prov else None
+        out["state"] = code[3:] if code else None
+        if country == "US" and out["subdivision"] is None and code:
+            out["subdivision"] = code
+    return out
 
 
 def _order(p: Mapping) -> tuple[dict, list[dict]]:
     oid = _id(_get(p, "id", "", required=True), "id")
     cust = p.get("customer") if isinstance(p.get("customer"), Mapping) else {}
-    z, st, country, lat, lon = _zip(p.get("shipping_address"))
+    a = _zip(p.get("shipping_address"))
     status = _text(p.get("financial_status"), "financial_status", 40)
     order = {
         "order_id": oid,
@@ -176,7 +189,8 @@ def _order(p: Mapping) -> tuple[dict, list[dict]]:
                                if isinstance(p.get("discount_codes"), list) and p.get("discount_codes") else None,
                                "discount_codes[0].code", 200),
         "financial_status": status.lower() if status else None,
-        "shipping_zip": z, "shipping_state": st, "shipping_country": country, "lat": lat, "lon": lon,
+        "shipping_zip": a["zip"], "shipping_state": a["state"], "shipping_country": a["country"], "lat": a["lat"],
+        "lon": a["lon"], "shipping_postal_code": a["postal_code"], "shipping_subdivision": a["subdivision"],
     }
     lines = []
     items = p.get("line_items") or []
@@ -231,12 +245,13 @@ def shopify_rows(topic: str, payload: Any) -> Rows:
     elif topic == "customers/create":
         cid = _id(_get(payload, "id", "", required=True), "id")
         addr = payload.get("default_address") if isinstance(payload.get("default_address"), Mapping) else None
-        z, st, country, _, _ = _zip(addr)
+        a = _zip(addr)
         rows.customers.append({
             "customer_id": cid, "email": (_text(payload.get("email"), "email", 320) or "").lower() or None,
             "first_name": _text(payload.get("first_name"), "first_name", 200),
             "last_name": _text(payload.get("last_name"), "last_name", 200),
-            "zip": z, "state": st, "country": country,
+            "zip": a["zip"], "state": a["state"], "country": a["country"], "postal_code": a["postal_code"],
+            "subdivision": a["subdivision"],
             "total_spent": _money(payload.get("total_spent"), "total_spent"),
             "orders_count": _int(payload.get("orders_count"), "orders_count"),
         })
@@ -270,11 +285,12 @@ def event_rows(event: Mapping) -> Rows:
              "subtotal": _money(d.get("subtotal"), "data.subtotal"), "discounts": _money(d.get("discounts"), "data.discounts"),
              "discount_code": _text(d.get("discount_code"), "data.discount_code", 200),
              "financial_status": (_text(d.get("financial_status"), "data.financial_status", 40) or "").lower() or None,
-             "shipping_zip": None, "shipping_state": None, "shipping_country": None, "lat": None, "lon": None}
-        z, st, country, lat, lon = _zip({"zip": d.get("shipping_zip"), "province_code": d.get("shipping_state"),
-                                         "country_code": d.get("shipping_country"), "latitude": d.get("lat"),
-                                         "longitude": d.get("lon")})
-        o.update(shipping_zip=z, shipping_state=st, shipping_country=country, lat=lat, lon=lon)
+             }
+        a = _zip({"zip": d.get("shipping_zip"), "province_code": d.get("shipping_state"),
+                  "country_code": d.get("shipping_country") or ("US" if d.get("shipping_zip") else None),
+                  "latitude": d.get("lat"), "longitude": d.get("lon")})
+        o.update(shipping_zip=a["zip"], shipping_state=a["state"], shipping_country=a["country"], lat=a["lat"],
+                 lon=a["lon"], shipping_postal_code=a["postal_code"], shipping_subdivision=a["subdivision"])
         rows.orders.append(o)
     elif kind == "activity":
         when = d.get("date")

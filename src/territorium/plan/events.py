@@ -48,10 +48,10 @@ class IngestResult:
 _COLS = {
     "orders": ("order_id", "customer_email", "customer_id", "account_id", "created_at", "currency", "subtotal", "total",
                "discounts", "discount_code", "financial_status", "shipping_zip", "shipping_state", "shipping_country",
-               "lat", "lon"),
+               "lat", "lon", "shipping_postal_code", "shipping_subdivision"),
     "order_lines": ("order_id", "line_no", "sku", "name", "quantity", "price"),
     "customers": ("customer_id", "email", "first_name", "last_name", "zip", "state", "country", "total_spent",
-                  "orders_count"),
+                  "orders_count", "postal_code", "subdivision"),
     "activities": ("activity_id", "account_id", "rep_id", "type", "date", "duration_min", "status"),
 }
 _KEY = {"orders": "order_id", "customers": "customer_id", "activities": "activity_id"}
