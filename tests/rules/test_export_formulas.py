@@ -52,7 +52,8 @@ def hostile():
                   "0058d00000000004AA"]
     tt["account_count"] = tt["territory_id"].map(acc["territory_id"].value_counts()).astype(float)
     return ex.ExportPlan(units=units, territories=tt, accounts=acc, reps=REPS.copy(), hierarchy=None,
-                         geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), level="zip", model_name="=Plan")
+                         geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), level="zip", model_name="=Plan",
+                         account_source="hubspot")
 
 
 def test_neutralize_is_reversible_and_leaves_numbers_and_plain_text():

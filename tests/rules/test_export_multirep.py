@@ -93,8 +93,11 @@ def test_head_counts_to_salesforce_hubspot_and_cli(rules_demo, staffed, tmp_path
     assert set(map(tuple, users[["territory_id", "user_id", "role"]].values)) == want
     hub = pd.read_csv(json.loads(r.stdout)["files"]["hubspot"][0], dtype=str, keep_default_na=False)
     acc = pd.read_csv(staffed["hc"]["accounts"], dtype=str, keep_default_na=False)
-    got = hub.set_index("Record ID")["Company owner"]
-    assert got.reindex(acc["account_id"]).tolist() == acc["new_owner"].map(email).tolist()
+    # Salesforce accounts: keyed by company domain (from the contacts' e-mail), one per account here
+    domain = ex.account_domains(staffed["ws"].table("accounts"), staffed["ws"].table("contacts"))
+    dom_of = dict(zip(staffed["ws"].table("accounts")["account_id"].astype(str), domain))
+    got = hub.set_index("Company Domain Name")["Company owner"]
+    assert got.reindex(acc["account_id"].map(dom_of)).tolist() == acc["new_owner"].map(email).tolist()
     for t in TWO:   # both heads of a shared territory own some of its accounts
         planned = acc.loc[(acc["territory"] == t) & (acc["reason_code"] != "protected"), "new_owner"]
         assert set(planned) == set(main.loc[main["territory_id"] == t, "rep_id"])

@@ -86,17 +86,49 @@ def test_generic_csv_round_trip_through_the_readers(plan, tmp_path):
     assert {"territory_id", "territory_name", "owner_id", "rep_name", "rep_email", "area", "region"} <= set(df.columns)
 
 
-def test_hubspot_round_trip(plan, tmp_path):
+def test_hubspot_round_trip_by_record_id(plan, tmp_path):
+    """Accounts that came from HubSpot: keyed by Record ID, read back by the HubSpot reader."""
+    from dataclasses import replace
+
     from territorium.data import read_file
 
-    (path,) = ex.export(plan, "hubspot", tmp_path)
+    hp = replace(plan, account_source="hubspot", notes=[])
+    (path,) = ex.export(hp, "hubspot", tmp_path)
     assert pd.read_csv(path, nrows=0).columns.tolist() == ["Record ID", "Company name", "Company owner", "Territory"]
+    assert any("keyed by Record ID" in n for n in hp.notes)
     back = read_file(path, "accounts", format="hubspot")
     assert back.ok, back.problems
     email_to_rep = dict(zip(REPS["email"], REPS["rep_id"]))
     got = back.frames["accounts"].set_index("account_id")["owner_id"].map(email_to_rep)
     want = plan.accounts.set_index("account_id")["owner_id"]
     assert got.reindex(want.index).fillna("").tolist() == want.fillna("").tolist()
+
+
+def test_hubspot_by_company_domain_for_accounts_from_elsewhere(plan, tmp_path):
+    """Salesforce accounts: their ids match no HubSpot company, so the file is keyed by the
+    company domain (HubSpot's dedup key); accounts without one are listed apart."""
+    from dataclasses import replace
+
+    from territorium.data.io import read_raw
+
+    acc = plan.accounts.copy()
+    acc["domain"] = [f"acct{i}.example.com" if i % 5 else None for i in range(len(acc))]
+    sp = replace(plan, accounts=acc, account_source="salesforce", notes=[])
+    path, rest = ex.export(sp, "hubspot", tmp_path / "hs.csv")
+    raw = read_raw(path).frame
+    assert raw.columns.tolist() == ["Company Domain Name", "Company name", "Company owner", "Territory"]
+    assert "0018d" not in " ".join(raw.to_numpy().ravel())        # no Salesforce id in the HubSpot file
+    back = dict(zip(raw["Company Domain Name"], raw["Company owner"]))
+    email = dict(zip(REPS["rep_id"], REPS["email"]))
+    want = {d: email.get(o, "") for d, o in zip(acc["domain"], acc["owner_id"].fillna("")) if isinstance(d, str)}
+    assert back == want
+    left = read_raw(rest).frame
+    assert sorted(left["account_id"]) == sorted(acc.loc[acc["domain"].isna(), "account_id"])
+    assert any("keyed by Company Domain Name" in n and "32 of 40" in n for n in sp.notes)
+    assert ex.account_domains(pd.DataFrame({"account_id": ["a", "b", "c"], "website": ["https://www.A.com/x", None, ""]}),
+                              pd.DataFrame({"account_id": ["b", "b", "b", "c"],
+                                            "email": ["x@gmail.com", "y@b.io", "z@gmail.com", "q@yahoo.com"]})
+                              ).tolist() == ["a.com", "b.io", None]
 
 
 def test_salesforce_round_trip(plan, tmp_path):

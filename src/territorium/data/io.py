@@ -292,10 +292,13 @@ def _malformed_quotes(data: bytes, delimiter: str, encoding: str) -> list[tuple[
     CSV parsers repair such a value silently (``Joe The Barber" Salon"``); it is a problem
     with its row instead. A quote that opens a value (after a delimiter or at the start of a
     line) and closes before anything but a delimiter, a line end or a second quote is found
-    with one regular-expression pass over the bytes.
+    with one regular-expression pass over the bytes. The opening quote must be followed by
+    at least one character other than a quote: inside a well-formed quoted value every quote
+    is doubled, so a delimiter there is followed by ``""`` (``"=HYPERLINK(""a"",""T"")"``)
+    and is not taken for the start of a value.
     """
     d = re.escape(delimiter.encode())
-    pat = re.compile(rb'(?m)(?:^|' + d + rb')"[^"\r\n]*"(?!' + d + rb'|"|\r|\n|$)')
+    pat = re.compile(rb'(?m)(?:^|' + d + rb')"[^"\r\n]+"(?!' + d + rb'|"|\r|\n|$)')
     hits = [m.start() for m in pat.finditer(data)]
     if not hits:
         return []

@@ -51,7 +51,7 @@ __all__ = [
     "align_units", "build_plan", "plan_hierarchy", "developer_name", "developer_names", "sheet_names", "write_salesforce",
     "read_salesforce", "write_hubspot", "write_generic", "write_geo", "write_kml", "write_excel", "export",
     "SALESFORCE_FILES", "SALESFORCE_ACCESS", "SalesforceIds", "read_salesforce_ids", "salesforce_access",
-    "dissolve_holes",
+    "dissolve_holes", "account_domains", "company_domain", "accounts_source", "FREE_MAIL",
 ]
 
 FORMATS = ("salesforce", "hubspot", "csv", "geojson", "gpkg", "kml", "excel")
@@ -294,6 +294,8 @@ class ExportPlan:
     level: str = "zip"
     model_name: str = "Territorium plan"
     notes: list[str] = field(default_factory=list)
+    #: format of the latest accounts import (``hubspot``, ``salesforce``, ...; None: unknown)
+    account_source: str | None = None
 
     def rep_lookup(self, col: str) -> dict:
         return dict(zip(self.reps["rep_id"].astype(str), self.reps[col])) if col in self.reps.columns else {}
@@ -579,7 +581,9 @@ def build_plan(ws, *, alignment: Path | None = None, assignment: Path | Sequence
         for c in lf.columns[:-1]:
             tt[c] = tt["territory_id"].map(dict(zip(lf[leaf_col], lf[c])))
     ucols = pd.DataFrame({"unit_id": units.ids.astype(str), "name": units.table["name"].to_numpy(), "territory": unit_terr})
-    return ExportPlan(ucols, tt, acc, reps, h, units.geometry, units.level, model_name, notes)
+    acc["domain"] = account_domains(acc, ws.table("contacts"))
+    return ExportPlan(ucols, tt, acc, reps, h, units.geometry, units.level, model_name, notes,
+                      account_source=accounts_source(ws))
 
 
 # ------------------------------------------------------------------------- Salesforce
@@ -985,23 +989,104 @@ def read_salesforce(directory: Path) -> dict:
 
 
 # ---------------------------------------------------------------------- HubSpot / CSV
-def write_hubspot(plan: ExportPlan, path: Path) -> list[Path]:
-    """A HubSpot company import that (re)assigns owners.
+#: Mailbox providers whose domain says nothing about the company (not a company domain).
+FREE_MAIL = frozenset("""
+gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.ca ymail.com rocketmail.com hotmail.com hotmail.co.uk
+outlook.com live.com msn.com aol.com icloud.com me.com mac.com proton.me protonmail.com pm.me gmx.com gmx.de
+gmx.net web.de mail.com zoho.com yandex.com yandex.ru qq.com 163.com 126.com comcast.net verizon.net att.net
+sbcglobal.net bellsouth.net cox.net charter.net earthlink.net optonline.net
+""".split())
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#\s@]+\.[a-z]{2,})", re.I)
 
-    Columns: ``Record ID`` (HubSpot matches existing companies by it), ``Company name``,
-    ``Company owner`` (the owner's e-mail: HubSpot maps an e-mail in an ``[Object] owner``
-    column to the user), and ``Territory`` (create a single-line text company property named
-    Territory first, or leave the column unmapped in the import wizard).
+
+def company_domain(value) -> str | None:
+    """The company domain of a website or e-mail address (lower case, no ``www.``), or None.
+
+    >>> company_domain("https://www.Acme.com/about"), company_domain("ann@acme.co.uk"), company_domain("x")
+    ('acme.com', 'acme.co.uk', None)
     """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    v = value.strip().rsplit("@", 1)[-1]
+    m = _HOST.match(v)
+    return m.group(1).lower().rstrip(".") if m else None
+
+
+def account_domains(accounts: pd.DataFrame, contacts: pd.DataFrame | None = None) -> pd.Series:
+    """Each account's company domain: its ``website`` / ``domain`` column where the accounts
+    have one, else the most common business e-mail domain of its contacts (free mailboxes
+    such as gmail.com left out; ties: alphabetical), the way HubSpot itself associates
+    contacts with companies. None where neither says."""
+    out = pd.Series([None] * len(accounts), index=accounts.index, dtype=object)
+    for c in ("domain", "website", "company_domain"):
+        if c in accounts.columns:
+            out = out.where(out.notna(), accounts[c].map(company_domain))
+    if contacts is not None and len(contacts) and {"account_id", "email"} <= set(contacts.columns):
+        c = pd.DataFrame({"a": contacts["account_id"].astype(str), "d": contacts["email"].map(company_domain)})
+        c = c[c["d"].notna() & ~c["d"].isin(FREE_MAIL)]
+        if len(c):
+            top = c.value_counts().reset_index(name="n").sort_values(["a", "n", "d"], ascending=[True, False, True])
+            best = dict(top.drop_duplicates("a")[["a", "d"]].values)
+            out = out.where(out.notna(), accounts["account_id"].astype(str).map(best))
+    return out.astype(object).where(out.notna(), None)
+
+
+def accounts_source(ws) -> str | None:
+    """The format (``hubspot``, ``salesforce``, ...) of the latest accounts import, or None."""
+    try:
+        b = ws.table("import_batches")
+    except Exception:  # pragma: no cover - a workspace without the table
+        return None
+    b = b[b["table"] == "accounts"]
+    if b.empty:
+        return None
+    return str(b.sort_values(["created_at", "id"])["format"].iloc[-1] or "") or None
+
+
+def write_hubspot(plan: ExportPlan, path: Path) -> list[Path]:
+    """A HubSpot company import that (re)assigns owners, keyed the way HubSpot's import
+    matches existing companies.
+
+    Accounts imported from HubSpot (``plan.account_source`` ``hubspot``): ``Record ID`` (the
+    HubSpot company id the workspace holds). Otherwise: ``Company Domain Name`` (HubSpot
+    deduplicates companies by it; from the account's website or its contacts' e-mail domain,
+    :func:`account_domains`), and accounts without a domain go to ``<stem>_no_domain.csv``
+    instead (HubSpot would create them as new companies). Then ``Company name``, ``Company
+    owner`` (the owner's e-mail: HubSpot maps an e-mail in an ``[Object] owner`` column to the
+    user), and ``Territory`` (create a single-line text company property named Territory
+    first, or leave the column unmapped in the import wizard). The notes say which key.
+    """
+    path = Path(path)
     email = plan.rep_lookup("email")
     acc = plan.accounts
     owner_email = acc["owner_id"].map(lambda r: email.get(r) if isinstance(r, str) else None)
     missing = acc.loc[acc["owner_id"].notna() & owner_email.isna(), "owner_id"].unique()
     if len(missing):
         plan.notes.append(f"HubSpot: reps without an e-mail (owner left blank): {', '.join(map(str, missing[:5]))}")
-    df = pd.DataFrame({"Record ID": acc["account_id"].astype(str), "Company name": acc["name"],
-                       "Company owner": owner_email.fillna(""), "Territory": acc["territory_id"].fillna("")})
-    return [_write_csv(df, Path(path), plan.notes)]
+    body = {"Company name": acc["name"], "Company owner": owner_email.fillna(""),
+            "Territory": acc["territory_id"].fillna("")}
+    if str(plan.account_source or "").lower().startswith("hubspot"):
+        plan.notes.append("HubSpot: keyed by Record ID (the accounts were imported from HubSpot), so the import "
+                          "updates those companies")
+        return [_write_csv(pd.DataFrame({"Record ID": acc["account_id"].astype(str), **body}), path, plan.notes)]
+    dom = acc["domain"] if "domain" in acc.columns else pd.Series([None] * len(acc), index=acc.index, dtype=object)
+    df = pd.DataFrame({"Company Domain Name": dom, **body})
+    has = dom.notna().to_numpy()
+    src = f"from {plan.account_source} " if plan.account_source else ""
+    plan.notes.append(f"HubSpot: keyed by Company Domain Name (the accounts came {src}not from HubSpot, so their "
+                      f"ids match no HubSpot company); {int(has.sum())} of {len(df)} accounts have a domain")
+    shared = df[has].groupby("Company Domain Name")["Company owner"].nunique()
+    if (shared > 1).any():
+        plan.notes.append(f"HubSpot: {int((shared > 1).sum())} domains are shared by accounts with different owners "
+                          f"(e.g. {shared[shared > 1].index[0]}); HubSpot updates one company per domain")
+    files = [_write_csv(df[has], path, plan.notes)]
+    if (~has).any():
+        nd = path.with_name(path.stem + "_no_domain.csv")
+        files.append(_write_csv(pd.DataFrame({"account_id": acc["account_id"].astype(str), **body})[~has], nd,
+                                plan.notes))
+        plan.notes.append(f"HubSpot: {int((~has).sum())} accounts without a company domain are not in the import "
+                          f"(HubSpot would create new companies): listed in {nd.name}")
+    return files
 
 
 def _generic_frames(plan: ExportPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
