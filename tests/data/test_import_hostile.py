@@ -226,3 +226,61 @@ def test_fuzz_accounts_round_trip_or_reported(tmp_path_factory, rows):
                 continue  # currency strings etc.: parsed by the documented rules, checked elsewhere
             assert not pd.isna(v) and math.isfinite(float(v))
             assert float(v) == pytest.approx(want, rel=1e-12)
+
+
+POSTAL = st.one_of(st.sampled_from(["02134", "2134", "'10001", "75007", "10090", "2196", "0083", "83", "M5V 2T6",
+                                    "SW1A 1AA", "8320000", "03051", "400001", "018956", "98101-1234", "00000",
+                                    "", "K1A0B1", "ABCDE"]),
+                   st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10))
+PROVINCE = st.one_of(st.sampled_from(["MA", "NY", "WA", "ON", "QC", "NSW", "GP", "RM", "KR-11", "MH", "Texas",
+                                      "", "Narnia", "Gauteng", "Seoul"]),
+                     st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8))
+COUNTRY = st.sampled_from(["US", "USA", "United States", "CA", "Canada", "GB", "United Kingdom", "AU", "ZA",
+                           "South Africa", "CL", "KR", "Korea, Republic of", "HK", "IN", "SG", "FR", "HR", "PR",
+                           "", "Narnia", "XX"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                    HealthCheck.too_slow])
+@given(st.lists(st.tuples(POSTAL, PROVINCE, COUNTRY, NUMBERS), min_size=1, max_size=6))
+def test_fuzz_shopify_orders_never_place_foreign_rows_in_the_us(tmp_path_factory, rows):
+    """Random addresses in a Shopify orders export: no traceback; every kept order has the
+    country it was written with; no order of another country gets a US ZIP, state or point;
+    totals round-trip."""
+    from _importfiles import SHOPIFY_HEADER, shopify_line
+
+    from territorium.data.address import US_POSTAL, country_code
+
+    path = tmp_path_factory.mktemp("fz") / "orders.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write(SHOPIFY_HEADER + "\n")
+        w = csv.writer(fh)
+        for i, (z, prov, country, total) in enumerate(rows):
+            line = shopify_line(f"#{i}", "a@example.com", "paid", "USD", "1.00", "x", "2025-03-01 10:00:00 +0000",
+                                zip_="Z", prov="P", country="C")
+            cells = next(csv.reader([line]))
+            cells = [total if c == "x" else z if c == "Z" else prov if c == "P" else country if c == "C" else c
+                     for c in cells]
+            w.writerow(cells)
+    try:
+        r = read_file(path, "orders", today=dt.date(2025, 6, 30))
+    except ImportFailed:
+        return
+    bad_rows = set(int(x) for x in errors(r)["row"].dropna())
+    o = r.frames["orders"].set_index("order_id")
+    for i, (z, prov, country, total) in enumerate(rows):
+        if f"#{i}" not in o.index:
+            assert i + 2 in bad_rows, f"order #{i} vanished without an error"
+            continue
+        got = o.loc[f"#{i}"]
+        want = country_code(country) if country.strip() else None
+        if want is not None:
+            assert got["shipping_country"] == want
+        if got["shipping_country"] not in US_POSTAL:
+            assert (got["shipping_zip"] or "") == "" and (got["shipping_state"] or "") == ""
+            assert pd.isna(got["lat"])
+        try:
+            t = float(total)
+        except ValueError:
+            continue
+        assert got["total"] == pytest.approx(t, rel=1e-12)
