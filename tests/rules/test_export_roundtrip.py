@@ -248,3 +248,32 @@ def test_assignment_files_of_assign_and_route(tmp_path):
     b = ex.read_assignment_file(acc)
     assert b.account_rep == {"A1": "R1", "A2": "R9", "A3": "R2"}       # the new owner, not the old one
     assert b.territory_rep == {"T1": "R1", "T2": "R2"}                  # most of each territory's accounts
+
+
+def test_hubspot_key_follows_where_the_accounts_came_from(tmp_path):
+    """A workspace whose companies were imported from HubSpot exports Record IDs (the
+    HubSpot ids it holds); the same companies imported as a generic file export domains."""
+    from territorium.data import import_file, read_file
+    from territorium.plan.workspace import Workspace
+
+    (tmp_path / "companies.csv").write_text(
+        "Record ID,Company name,Company Domain Name,State/Region,Postal Code,Company owner\n"
+        "9001,Acme Salon,acme.com,NY,10001,ann@x.com\n9002,=Bolt Spa,bolt.io,NY,10002,bo@x.com\n"
+        "9003,Cove Beauty,,NJ,07030,ann@x.com\n")
+    (tmp_path / "reps.csv").write_text("rep_id,name,email\nann@x.com,Ann Lee,ann@x.com\nbo@x.com,Bo Chen,bo@x.com\n")
+    (tmp_path / "states.csv").write_text("unit_id,territory\nNY,East\nNJ,West\n")
+    (tmp_path / "asg.csv").write_text("territory,rep_id\nEast,bo@x.com\nWest,ann@x.com\n")
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    assert import_file(tmp_path / "reps.csv", "reps", format="generic", url=url).ok
+    assert import_file(tmp_path / "companies.csv", "accounts", format="hubspot", url=url).ok
+    ws = Workspace(url)
+    assert ex.accounts_source(ws) == "hubspot"
+    plan = ex.build_plan(ws, alignment=tmp_path / "states.csv", assignment=tmp_path / "asg.csv",
+                         hierarchy="none", level="state")
+    (path,) = ex.export(plan, "hubspot", tmp_path / "hs.csv")
+    back = read_file(path, "accounts", format="hubspot")
+    assert back.ok, back.problems
+    got = back.frames["accounts"].set_index("account_id")
+    assert got["owner_id"].to_dict() == {"9001": "bo@x.com", "9002": "bo@x.com", "9003": "ann@x.com"}
+    assert got.loc["9002", "name"] == "=Bolt Spa"
+    assert any("keyed by Record ID" in n for n in plan.notes)

@@ -193,3 +193,36 @@ def test_access_levels_are_checked_against_the_picklists():
         ex.salesforce_access("None,Read,Read")
     with pytest.raises(ex.ExportError, match="give three values"):
         ex.salesforce_access("Edit")
+
+
+def test_cli_ids_from_writes_the_next_load(rules_demo, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from _cli import command_app
+    from territorium.commands import export as export_cmd
+
+    app = command_app(export_cmd)
+    base = ["export", "--database", rules_demo["url"], "--units", "county", "--alignment", str(rules_demo["alignment"]),
+            "--format", "salesforce", "--hierarchy", "none", "--out", str(tmp_path / "sf"), "--json"]
+    r = CliRunner().invoke(app, base)
+    assert r.exit_code == 0, r.output
+    assert _staged(Path(p) for p in json.loads(r.stdout)["files"]["salesforce"]) == []
+    org = StandIn(tmp_path / "ids")
+    org.insert("Territory2Type", tmp_path / "sf" / "1_Territory2Type.csv")
+    org.insert("Territory2Model", tmp_path / "sf" / "2_Territory2Model.csv")
+    r = CliRunner().invoke(app, base + ["--ids-from", str(tmp_path / "ids")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert _staged(Path(p) for p in out["files"]["salesforce"]) == ["3_Territory2_level1.csv"]
+    assert any("load 3_Territory2_level1.csv into Territory2 next" in n for n in out["notes"])
+    org.insert("Territory2", tmp_path / "sf" / "3_Territory2_level1.csv")       # 9 state territories, flat
+    r = CliRunner().invoke(app, base + ["--ids-from", str(tmp_path / "ids"), "--salesforce-access", "All,Read,None"])
+    assert r.exit_code == 0, r.output
+    ota = pd.read_csv(tmp_path / "sf" / "5_ObjectTerritory2Association.csv", dtype=str)
+    assert ota["Territory2Id"].isin(set(org.records["Territory2"])).all() and len(ota) > 0
+    t2 = pd.read_csv(tmp_path / "sf" / "3_Territory2_level1.csv", dtype=str, keep_default_na=False)
+    assert set(t2["AccountAccessLevel"]) == {"All"} and set(t2["CaseAccessLevel"]) == {"None"}
+    r = CliRunner().invoke(app, base + ["--salesforce-access", "None,Read,Read"])
+    assert r.exit_code == 2 and "AccountAccessLevel 'None' is not one of Read, Edit, All" in " ".join(r.output.split())
