@@ -88,3 +88,62 @@ def test_kpi_bad_options_are_one_line_errors(app, demo_small, county_alignment, 
     r = runner.invoke(app, ["kpi", *args, "--units", "county", "--alignment", str(county_alignment),
                             "--out", str(tmp_path / "k"), "--database", url])
     assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_conversion_cac_and_customer_value_from_real_shaped_files(app, demo_small, county_alignment, tmp_path):
+    """Sessions in the shape of Shopify's "Sessions by location" export (state names), spend by
+    state and channel: conversion = booked orders / sessions and CAC = spend / new customers,
+    checked against SQL over the database."""
+    _, url = demo_small
+    states = _sql(url, "SELECT DISTINCT state FROM accounts WHERE state IS NOT NULL ORDER BY 1")["state"].tolist()
+    import pycountry
+
+    names = {s: pycountry.subdivisions.get(code=f"US-{s}").name for s in states}
+    sess = pd.DataFrame({"Session country": "United States", "Session region": [names[s] for s in states],
+                         "Session city": "", "Sessions": [10_000 + 100 * i for i in range(len(states))]})
+    sess.to_csv(tmp_path / "sessions.csv", index=False)
+    spend = pd.DataFrame({"Date": ["2026-01-15"] * len(states) * 2, "Region": states * 2,
+                          "Channel": ["search"] * len(states) + ["social"] * len(states),
+                          "Spend": [1000.0 + i for i in range(2 * len(states))]})
+    spend.to_csv(tmp_path / "spend.csv", index=False)
+    r = runner.invoke(app, ["kpi", "--units", "county", "--alignment", str(county_alignment), "--period", "year",
+                            "--from", "2026-01-01", "--to", "2027-01-01", "--sessions", str(tmp_path / "sessions.csv"),
+                            "--spend", str(tmp_path / "spend.csv"), "--out", str(tmp_path / "k"), "--json",
+                            "--database", url])
+    import traceback
+    assert r.exit_code == 0, "".join(traceback.format_exception(*r.exc_info)) if r.exc_info else r.output
+    res = json.loads(r.stdout)
+    conv = pd.DataFrame(res["conversion"]).set_index("region")
+    orders = _sql(url, f"""
+        SELECT COALESCE(a.state, o.shipping_state) AS st, COUNT(*) AS n FROM orders o
+        LEFT JOIN accounts a ON a.account_id = o.account_id
+        WHERE {BOOKED.replace('financial_status', 'o.financial_status')}
+          AND o.created_at >= '2026-01-01' AND o.created_at < '2027-01-01' GROUP BY 1""").dropna().set_index("st")["n"]
+    for i, s in enumerate(states):
+        row = conv.loc[f"US-{s}"]
+        assert row["sessions"] == 10_000 + 100 * i
+        assert row["orders"] == orders.get(s, 0)
+        assert row["conversion_rate"] == pytest.approx(orders.get(s, 0) / (10_000 + 100 * i))
+    cac = pd.DataFrame(res["cac"]).set_index("region")
+    ch = pd.DataFrame(res["spend_by_channel"])
+    assert ch["spend"].sum() == pytest.approx(spend["Spend"].sum())
+    s0 = states[0]
+    assert cac.loc[f"US-{s0}", "spend"] == pytest.approx(1000.0 + 1000.0 + len(states))
+    if cac.loc[f"US-{s0}", "new_customers"] > 0:
+        assert cac.loc[f"US-{s0}", "cac"] == pytest.approx(cac.loc[f"US-{s0}", "spend"] / cac.loc[f"US-{s0}", "new_customers"])
+    clv = pd.DataFrame(res["clv"])
+    assert len(clv) and (clv["value"] > 0).all() and (clv["orders"] >= 1).all()
+
+
+def test_bad_rows_of_a_sessions_file_are_named(app, demo_small, county_alignment, tmp_path):
+    _, url = demo_small
+    pd.DataFrame({"Session country": ["United States", "United States", "Atlantis"],
+                  "Session region": ["New York", "Gondor", "Nowhere"],
+                  "Sessions": ["100", "12.5", "7"]}).to_csv(tmp_path / "s.csv", index=False)
+    r = runner.invoke(app, ["kpi", "--units", "county", "--alignment", str(county_alignment), "--sessions",
+                            str(tmp_path / "s.csv"), "--out", str(tmp_path / "k"), "--database", url])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    text = " ".join(r.output.split())
+    assert "row 3, column Session region: 'Gondor' is not a region of US" in text
+    assert "row 4, column Session country: 'Atlantis' is not a country" in text
+    assert "row 3, column Sessions: '12.5' is not a whole number" in text

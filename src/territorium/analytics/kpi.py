@@ -357,3 +357,128 @@ def attainment(actual: pd.Series, quota: pd.Series, *, elapsed: float = 1.0) -> 
         df["attainment"] = df["actual"] / df["quota"]
         df["pace"] = df["actual"] / (df["quota"] * elapsed)
     return df
+
+
+# --------------------------------------------------------------- marketing and customer value
+def _by_region(orders, period: str, start, end) -> pd.DataFrame:
+    k = commerce(orders, by=["country", "region"], period=period, start=start, end=end)
+    if PERIODS[period] is None:
+        k["period"] = pd.Timestamp("1970-01-01")
+    for c in ("country", "region"):
+        k[c] = k[c].astype(object).where(k[c].notna(), None)
+    return k[["country", "region", "period", "orders", "new_customers", "revenue"]]
+
+
+def conversion(orders, sessions: pd.DataFrame, *, period: str = "month", start=None, end=None) -> pd.DataFrame:
+    """Conversion rate = booked orders / sessions, per country, region and period.
+
+    ``orders`` carry ``country`` and ``region`` (ISO 3166-2, e.g. ``US-NY``) besides the
+    commerce columns; ``sessions``: ``country``, ``region``, ``period`` (the period's start,
+    or NaT when the file covers the whole window; then use ``period="all"``) and ``sessions``.
+    Regions without sessions are left out; regions with sessions and no orders convert at 0.
+
+    >>> o = pd.DataFrame({"order_id": ["1", "2", "3"], "customer": ["a", "b", "c"], "total": [10.0, 20.0, 5.0],
+    ...     "created_at": pd.to_datetime(["2025-01-02", "2025-01-09", "2025-02-01"]),
+    ...     "country": ["US"] * 3, "region": ["US-NY", "US-NY", "US-NJ"]})
+    >>> s = pd.DataFrame({"country": ["US", "US", "US"], "region": ["US-NY", "US-NJ", "US-NJ"],
+    ...     "period": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-02-01"]), "sessions": [100, 50, 40]})
+    >>> conversion(o, s)[["region", "orders", "sessions", "conversion_rate"]].values.tolist()
+    [['US-NJ', 0, 50, 0.0], ['US-NJ', 1, 40, 0.025], ['US-NY', 2, 100, 0.02]]
+    """
+    _need(sessions, ["country", "region", "period", "sessions"], "the sessions")
+    s = sessions.copy()
+    s["period"] = pd.to_datetime(s["period"]) if PERIODS[period] else pd.Timestamp("1970-01-01")
+    s = s.groupby(["country", "region", "period"], as_index=False, dropna=False)["sessions"].sum()
+    k = _by_region(orders, period, start, end)
+    out = s.merge(k[["country", "region", "period", "orders"]], on=["country", "region", "period"], how="left")
+    out["orders"] = out["orders"].fillna(0).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["conversion_rate"] = np.where(out["sessions"] > 0, out["orders"] / out["sessions"], np.nan)
+    out = out.sort_values(["country", "region", "period"]).reset_index(drop=True)
+    return out.drop(columns="period") if PERIODS[period] is None else out
+
+
+def cac(orders, spend: pd.DataFrame, *, period: str = "month", start=None, end=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Customer acquisition cost = marketing spend / new customers, per country, region and
+    period; and the spend per channel of each (``spend``: ``date``, ``country``, ``region``,
+    ``channel``, ``spend``). Channels are not attributed to customers: CAC is per region.
+
+    >>> o = pd.DataFrame({"order_id": ["1", "2"], "customer": ["a", "b"], "total": [10.0, 20.0],
+    ...     "created_at": pd.to_datetime(["2025-01-02", "2025-01-09"]), "country": ["US", "US"],
+    ...     "region": ["US-NY", "US-NY"]})
+    >>> sp = pd.DataFrame({"date": pd.to_datetime(["2025-01-01", "2025-01-15"]), "country": ["US", "US"],
+    ...     "region": ["US-NY", "US-NY"], "channel": ["search", "social"], "spend": [60.0, 40.0]})
+    >>> c, ch = cac(o, sp)
+    >>> c[["region", "spend", "new_customers", "cac"]].values.tolist(), ch["spend"].tolist()
+    ([['US-NY', 100.0, 2, 50.0]], [60.0, 40.0])
+    """
+    _need(spend, ["date", "country", "region", "channel", "spend"], "the marketing spend")
+    sp = spend.copy()
+    sp["period"] = (pd.to_datetime(sp["date"]).dt.to_period({"day": "D", "week": "W-SUN", "month": "M",
+                                                              "quarter": "Q", "year": "Y"}[period]).dt.start_time
+                    if PERIODS[period] else pd.Timestamp("1970-01-01"))
+    if start is not None:
+        sp = sp[pd.to_datetime(sp["date"]) >= pd.Timestamp(start)]
+    if end is not None:
+        sp = sp[pd.to_datetime(sp["date"]) < pd.Timestamp(end)]
+    by_ch = sp.groupby(["country", "region", "period", "channel"], as_index=False, dropna=False)["spend"].sum()
+    tot = sp.groupby(["country", "region", "period"], as_index=False, dropna=False)["spend"].sum()
+    k = _by_region(orders, period, start, end)
+    out = tot.merge(k[["country", "region", "period", "new_customers"]], on=["country", "region", "period"], how="left")
+    out["new_customers"] = out["new_customers"].fillna(0).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["cac"] = np.where(out["new_customers"] > 0, out["spend"] / out["new_customers"], np.nan)
+    out = out.sort_values(["country", "region", "period"]).reset_index(drop=True)
+    by_ch = by_ch.sort_values(["country", "region", "period", "channel"]).reset_index(drop=True)
+    if PERIODS[period] is None:
+        out, by_ch = out.drop(columns="period"), by_ch.drop(columns="period")
+    return out, by_ch
+
+
+def clv(orders, *, by: str | Sequence[str] | None = "territory", cohort: str = "quarter", horizon_days: int = 365,
+        asof=None) -> pd.DataFrame:
+    """Historical customer value: the mean booked revenue (and orders) of a customer in the
+    ``horizon_days`` from their first order on, per group of that first order and acquisition
+    cohort. Only cohorts whose customers all had the full horizon before ``asof`` (default:
+    the day after the last order) are reported.
+
+    >>> o = pd.DataFrame({"order_id": list("12345"), "customer": list("aabbc"), "total": [10.0, 30.0, 5.0, 7.0, 1.0],
+    ...     "created_at": pd.to_datetime(["2024-01-05", "2024-06-01", "2024-02-01", "2025-03-01", "2025-06-01"]),
+    ...     "territory": ["T1", "T2", "T1", "T1", "T1"]})
+    >>> clv(o, asof="2025-12-31")[["territory", "cohort", "customers", "value", "orders"]].values.tolist()
+    [['T1', Timestamp('2024-01-01 00:00:00'), 2, 22.5, 1.5]]
+    """
+    group = _group_cols(by)
+    names = list(orders.column_names if hasattr(orders, "column_names") else orders.columns)
+    _need_names(names, ["order_id", "created_at", "customer", "total", *group], "the orders")
+    g = _quote(group)
+    status = "lower(financial_status::VARCHAR)" if "financial_status" in names else "NULL::VARCHAR"
+    booked = ", ".join(f"'{s}'" for s in BOOKED)
+    first_cols = "".join(f", arg_min({c}, created_at) AS {c}" for c in g)
+    sel = "".join(f"{c}, " for c in g)
+    con = duckdb.connect()
+    try:
+        con.register("o", orders)
+        end = pd.Timestamp(asof) if asof is not None else None
+        if end is None:
+            end = pd.Timestamp(con.execute("SELECT MAX(created_at) FROM o").fetchone()[0]).normalize() + pd.Timedelta(days=1)
+        res = con.execute(f"""
+            WITH b AS (SELECT customer, created_at::TIMESTAMP AS created_at, total{''.join(', ' + c for c in g)}
+                       FROM o WHERE customer IS NOT NULL AND ({status} IS NULL OR {status} IN ({booked}))),
+            f AS (SELECT customer, MIN(created_at) AS first_at{first_cols} FROM b GROUP BY customer),
+            v AS (SELECT f.customer, {''.join('f.' + c + ', ' for c in g)} f.first_at, SUM(b.total) AS value,
+                         COUNT(*) AS n
+                  FROM f JOIN b ON b.customer = f.customer
+                  WHERE b.created_at < f.first_at + INTERVAL {int(horizon_days)} DAY
+                  GROUP BY ALL)
+            SELECT {sel} date_trunc('{PERIODS[cohort] or 'year'}', first_at)::TIMESTAMP AS cohort,
+                   COUNT(*) AS customers, AVG(value) AS value, AVG(n) AS orders,
+                   MAX(first_at) AS last_first
+            FROM v GROUP BY ALL ORDER BY ALL""").df()
+    finally:
+        con.close()
+    cohort_end = _period_ends(cohort if PERIODS[cohort] else "year", res["cohort"])
+    full = cohort_end + pd.Timedelta(days=horizon_days) <= end
+    res = res[full.to_numpy()].drop(columns="last_first").reset_index(drop=True)
+    res["customers"] = res["customers"].astype(np.int64)
+    return res

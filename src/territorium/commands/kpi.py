@@ -39,13 +39,16 @@ def kpi_command(
     alignment: Optional[Path] = typer.Option(None, "--alignment", help="Alignment (unit_id|zip, territory), e.g. out/designed.csv. Default: the imported alignment."),
     assignment: List[Path] = typer.Option([], "--assignment", help="Assignment file(s) giving each territory its reps (repeatable)."),
     quotas: Optional[Path] = typer.Option(None, "--quotas", help="Quotas per territory (territorium quota --out) for attainment over --from/--to."),
+    sessions: Optional[Path] = typer.Option(None, "--sessions", help="Sessions by region (Shopify's \"Sessions by location\" export) for the conversion rate."),
+    spend: Optional[Path] = typer.Option(None, "--spend", help="Marketing spend CSV (date, region, channel, spend) for the acquisition cost."),
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
-    out: Path = typer.Option(Path("out/kpis"), "--out", help="Folder for commerce.csv, field_sales.csv, balance.csv, capacity.csv, attainment.csv."),
+    out: Path = typer.Option(Path("out/kpis"), "--out", help="Folder for the tables (commerce.csv, field_sales.csv, balance.csv, capacity.csv, clv.csv, and attainment, conversion, cac when asked for)."),
     as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
-    """KPIs per territory, rep, state, country or segment and period: revenue, orders, AOV,
-    customers (new, returning, repeat rate), discount and refund rates, pipeline, win rate,
+    """KPIs per territory, rep, state, region, country or segment and period: revenue, orders,
+    AOV, customers (new, returning, repeat rate), discount and refund rates, customer value,
+    conversion rate and acquisition cost (with --sessions / --spend), pipeline, win rate,
     visits, coverage, balance indices, workload vs capacity and quota attainment.
 
     Formulas: docs/kpis.md. Aggregated with DuckDB.
@@ -53,7 +56,8 @@ def kpi_command(
     console = Console(stderr=as_json)
     try:
         job = KpiJob(by=tuple(by), period=period, start=_date(start, "--from"), end=_date(end, "--to"),
-                     alignment=alignment, assignment=tuple(assignment), quotas=quotas, level=units)
+                     alignment=alignment, assignment=tuple(assignment), quotas=quotas, level=units,
+                     sessions=sessions, spend=spend)
         ws = Workspace(database)
         with console.status("computing KPIs", spinner="dots") as st:
             run = run_kpis(ws, job, progress=lambda m: st.update(m))
@@ -61,7 +65,8 @@ def kpi_command(
     except (KpiJobError, WorkspaceError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    tables = {n: getattr(run, n) for n in ("commerce", "field_sales", "balance", "capacity", "attainment")
+    tables = {n: getattr(run, n) for n in ("commerce", "field_sales", "balance", "capacity", "attainment",
+                                           "conversion", "cac", "spend_by_channel", "clv")
               if getattr(run, n) is not None}
     if as_json:
         typer.echo(json.dumps({n: json.loads(df.to_json(orient="records", date_format="iso"))

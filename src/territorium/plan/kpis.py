@@ -25,6 +25,7 @@ __all__ = ["KpiJob", "KpiRun", "KpiJobError", "GROUPS", "run_kpis", "write_kpis"
 GROUPS = {
     "territory": "territory_id", "rep": "owner_id", "state": "state", "country": "country",
     "segment": "segment", "industry": "industry", "account_type": "account_type", "tier": "tier",
+    "region": "subdivision",
 }
 
 
@@ -42,6 +43,8 @@ class KpiJob:
     assignment: tuple[Path, ...] = ()
     quotas: Path | None = None
     level: str = "zip"
+    sessions: Path | None = None   # Shopify "Sessions by location" export (or any CSV alike)
+    spend: Path | None = None      # marketing spend: date, region, channel, spend
 
 
 @dataclass
@@ -51,6 +54,10 @@ class KpiRun:
     balance: pd.DataFrame | None = None
     capacity: pd.DataFrame | None = None
     attainment: pd.DataFrame | None = None
+    conversion: pd.DataFrame | None = None
+    cac: pd.DataFrame | None = None
+    spend_by_channel: pd.DataFrame | None = None
+    clv: pd.DataFrame | None = None
     data_end: pd.Timestamp | None = None  # the day after the last order
     notes: list[str] = field(default_factory=list)
 
@@ -59,7 +66,7 @@ def _orders(ws) -> pd.DataFrame:
     sql = sa.text(
         "SELECT o.order_id, o.account_id, COALESCE(o.customer_id, o.customer_email) AS customer, "
         "o.created_at, o.total, o.subtotal, o.discounts, o.financial_status, o.shipping_zip, "
-        "o.shipping_state, o.shipping_country, l.units "
+        "o.shipping_state, o.shipping_country, o.shipping_subdivision, l.units "
         "FROM orders o LEFT JOIN (SELECT order_id, SUM(quantity) AS units FROM order_lines "
         "GROUP BY order_id) l ON l.order_id = o.order_id")
     with ws.engine.connect() as c:
@@ -133,6 +140,7 @@ def place(ws, *, alignment: Path | None = None, assignment: Sequence[Path] = (),
             g.loc[no_acc, "owner_id"] = g.loc[no_acc, "territory_id"].map(terr_rep)
             g.loc[no_acc, "state"] = o.loc[no_acc, "shipping_state"]
             g.loc[no_acc, "country"] = o.loc[no_acc, "shipping_country"]
+            g.loc[no_acc, "subdivision"] = o.loc[no_acc, "shipping_subdivision"]
         o = pd.concat([o.drop(columns=[c for c in GROUPS.values() if c in o.columns]),
                        g.drop(columns="account_id")], axis=1)
         outside = int(o["territory_id"].isna().sum())
@@ -236,7 +244,125 @@ def run_kpis(ws, job: KpiJob, *, progress=None, data: PlacedData | None = None) 
     run.balance, run.capacity = health_tables(data)
     if job.quotas is not None:
         run.attainment = _attainment(job, data.orders, data.plan)
+    if len(data.orders):
+        o = data.orders.rename(columns={"subdivision": "region"})
+        # rows imported without a subdivision or country: a US state gives both
+        us_state = o["state"].notna() & o["country"].isin(["US", None]) | o["country"].isna() & o["state"].notna()
+        o["region"] = o["region"].where(o["region"].notna() | ~us_state, "US-" + o["state"].astype(str))
+        o["country"] = o["country"].where(o["country"].notna(), o["region"].str[:2])
+        first = GROUPS[job.by[0]] if job.by[0] != "region" else "region"
+        run.clv = _named(K.clv(o, by=[first]), job.by[:1])
+        if job.sessions is not None:
+            sess = read_sessions(job.sessions)
+            # a file without dates covers the window it was exported for: one rate per region
+            run.conversion = K.conversion(o, sess, period=job.period if sess["period"].notna().any() else "all",
+                                          start=job.start, end=job.end)
+        if job.spend is not None:
+            run.cac, run.spend_by_channel = K.cac(o, read_spend(job.spend), period=job.period, start=job.start,
+                                                  end=job.end)
     return run
+
+
+# ------------------------------------------------------------------------- input files
+_SESSION_COLS = {"country": ("session_country", "country", "country_code"),
+                 "region": ("session_region", "region", "state", "province", "subdivision", "region_code"),
+                 "date": ("day", "date", "week", "month", "session_date"),
+                 "sessions": ("sessions", "online_store_sessions", "total_sessions")}
+_SPEND_COLS = {"date": ("date", "day", "week", "month"),
+               "country": ("country", "country_code"),
+               "region": ("region", "state", "province", "subdivision", "geo", "dma_region"),
+               "channel": ("channel", "source", "medium", "platform"),
+               "spend": ("spend", "cost", "amount", "amount_spent", "amount_spent_(usd)")}
+def _columns(df: pd.DataFrame, spec: dict, path: Path, required: Sequence[str]) -> dict[str, str | None]:
+    from territorium.plan._files import pick_column
+
+    found = {k: pick_column(df, list(v)) for k, v in spec.items()}
+    missing = [k for k in required if found[k] is None]
+    if missing:
+        raise KpiJobError(f"{path}: no column for {', '.join(missing)} (looked for "
+                          + "; ".join(f"{k}: {', '.join(spec[k])}" for k in missing) + ")")
+    return found
+
+
+def _regions(df: pd.DataFrame, cols: dict, path: Path) -> tuple[pd.Series, pd.Series, list[str]]:
+    """ISO country and ISO 3166-2 region per row, with the rows that name neither."""
+    from territorium.data.address import country_code, subdivision_code
+
+    problems = []
+    countries, regions = [], []
+    cvals = df[cols["country"]].to_numpy(dtype=object) if cols["country"] else [""] * len(df)
+    rvals = df[cols["region"]].to_numpy(dtype=object) if cols["region"] else [""] * len(df)
+    for i, (cv, rv) in enumerate(zip(cvals, rvals), start=2):
+        raw_c = str(cv or "").strip()
+        raw_r = str(rv or "").strip()
+        c = country_code(raw_c) if raw_c else None
+        if raw_c and c is None:
+            problems.append(f"{path}: row {i}, column {cols['country']}: {raw_c!r} is not a country")
+        r = None
+        if raw_r:
+            r = subdivision_code(c or "US", raw_r)
+            if r is None:
+                problems.append(f"{path}: row {i}, column {cols['region']}: {raw_r!r} is not a region of "
+                                f"{c or 'the US'}")
+            c = c or (r[:2] if r else None)
+        countries.append(c)
+        regions.append(r)
+    return pd.Series(countries, index=df.index), pd.Series(regions, index=df.index), problems
+
+
+def _number(df, col, path, what, problems, *, integer=False) -> pd.Series:
+    raw = df[col].astype(str).str.replace(",", "").str.replace("$", "", regex=False).str.strip()
+    v = pd.to_numeric(raw, errors="coerce")
+    bad = v.isna() | ~np.isfinite(v) | (v < 0) | ((v % 1 != 0) if integer else False)
+    for i in np.flatnonzero(bad.to_numpy())[:5]:
+        problems.append(f"{path}: row {i + 2}, column {col}: {df[col].iloc[i]!r} is not a "
+                        f"{'whole number' if integer else 'number'} ≥ 0 ({what})")
+    return v
+
+
+def _fail(problems: list[str]) -> None:
+    if problems:
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise KpiJobError("; ".join(problems[:5]) + more)
+
+
+def read_sessions(path: Path) -> pd.DataFrame:
+    """Sessions per country / region (/ day, week or month when the file has a date column),
+    from Shopify's "Sessions by location" report export or any CSV with such columns.
+    Every bad row is named (file, row, column, why); nothing is used then."""
+    from territorium.plan._files import read_table
+
+    df = read_table(Path(path), KpiJobError, blank_na=True)
+    cols = _columns(df, _SESSION_COLS, path, ["region", "sessions"])
+    problems: list[str] = []
+    country, region, bad = _regions(df, cols, path)
+    problems += bad
+    sessions = _number(df, cols["sessions"], path, "sessions", problems, integer=True)
+    period = pd.Series(pd.NaT, index=df.index)
+    if cols["date"]:
+        period = pd.to_datetime(df[cols["date"]], errors="coerce")
+        for i in np.flatnonzero(period.isna().to_numpy())[:5]:
+            problems.append(f"{path}: row {i + 2}, column {cols['date']}: {df[cols['date']].iloc[i]!r} is not a date")
+    _fail(problems)
+    return pd.DataFrame({"country": country, "region": region, "period": period, "sessions": sessions.astype(np.int64)})
+
+
+def read_spend(path: Path) -> pd.DataFrame:
+    """Marketing spend by date × region × channel (a generic CSV; see docs/kpis.md)."""
+    from territorium.plan._files import read_table
+
+    df = read_table(Path(path), KpiJobError, blank_na=True)
+    cols = _columns(df, _SPEND_COLS, path, ["date", "region", "spend"])
+    problems: list[str] = []
+    country, region, bad = _regions(df, cols, path)
+    problems += bad
+    spend = _number(df, cols["spend"], path, "spend", problems)
+    date = pd.to_datetime(df[cols["date"]], errors="coerce")
+    for i in np.flatnonzero(date.isna().to_numpy())[:5]:
+        problems.append(f"{path}: row {i + 2}, column {cols['date']}: {df[cols['date']].iloc[i]!r} is not a date")
+    _fail(problems)
+    channel = df[cols["channel"]].replace("", "unknown") if cols["channel"] else pd.Series("all", index=df.index)
+    return pd.DataFrame({"date": date, "country": country, "region": region, "channel": channel, "spend": spend})
 
 
 def _attainment(job: KpiJob, o: pd.DataFrame, plan) -> pd.DataFrame:
@@ -269,7 +395,8 @@ def write_kpis(run: KpiRun, out: Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = []
-    for name in ("commerce", "field_sales", "balance", "capacity", "attainment"):
+    for name in ("commerce", "field_sales", "balance", "capacity", "attainment", "conversion", "cac",
+                 "spend_by_channel", "clv"):
         df = getattr(run, name)
         if df is not None:
             files.append(_write_csv(df, out / f"{name}.csv"))
