@@ -8,6 +8,11 @@ Instances (see ``bench/instances.py``):
   demo40                    the demo company's 5k Northeast ZIP units, k=40, 3 measures ±5%
   zips500                   all-US ZIP units, k=500, workload ±5%
   realign                   demo ZIPs from the demo's legacy alignment to workload ±5%
+  real_pz / real_cz / real_za / real_pza
+                            contiguous-US counties, k=20, independent real measures only
+                            (``instances.county_real_measures``), each ±5%: population
+                            estimate + ZIP count, cities + ZIP count, ZIP count + land area,
+                            and all three of population estimate, ZIP count, land area
 
 Peers: GerryChain recursive_tree_part (workload, ε=5%), METIS (pymetis, workload vertex
 weights, contiguous option), weighted k-means (scikit-learn, no contiguity, no balance).
@@ -283,7 +288,9 @@ def markdown(results) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="counties20,counties100,demo40,zips500,realign,realign25")
+    ap.add_argument("--only", default="counties20,counties100,demo40,zips500,realign,realign25,"
+                                      "real_pz,real_cz,real_za,real_pza")
+    ap.add_argument("--real-time-limit", type=float, default=60.0)
     ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     ap.add_argument("--peer-timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
@@ -301,6 +308,14 @@ def main(argv=None):
         results.append(run_instance("demo40", units, 40, three, 30, args.peer_timeout))
     if "zips500" in only:
         results.append(run_instance("zips500", instances.all_zips(), 500, {"workload": 0.05}, 280, args.peer_timeout))
+    real = {"real_pz": ("pop_est", "zip_count"), "real_cz": ("cities", "zip_count"),
+            "real_za": ("zip_count", "land_km2"), "real_pza": ("pop_est", "zip_count", "land_km2")}
+    if only & set(real):
+        ru = instances.county_real_measures()
+        for name, ms in real.items():
+            if name in only:
+                results.append(run_instance(name, ru, 20, {m: 0.05 for m in ms}, args.real_time_limit,
+                                            args.peer_timeout))
     if "realign" in only:
         results.append(run_realign(60))
     if "realign25" in only:

@@ -369,3 +369,43 @@ def stranded_units(P: Problem) -> list[tuple[int, int, int, int]]:
             pj[ok] = ((P.A[ok] + P.A[best_v[ok]]) / hi_safe - 1.0).argmax(1)
             pair_j = pj
     return [(int(u), int(alone_j[u]), int(best_v[u]), int(pair_j[u])) for u in np.flatnonzero(stranded).tolist()]
+
+
+def violation_lower_bound(P: Problem) -> tuple[float, int]:
+    """A valid lower bound on the worst excess over a tolerance (a fraction of the target)
+    of any contiguous plan, and the unit that gives it (-1 when the bound is 0).
+
+    The same argument as :func:`stranded_units`: the territory t that holds unit u is u
+    alone, or contains u and one of its neighbours v, so its excess is at least
+    ``min(excess of u alone, min over v of the excess of u + v over the upper bounds)``
+    (adding units never lowers a total). The smallest such figure over the territories u
+    may join bounds every plan; the largest over the units is the bound. Locked, exclave and
+    frozen units are left out (a lock changes what u's territory already holds)."""
+    if P.indptr is None or not P.contiguity or P.m == 0 or P.n < 2:
+        return 0.0, -1
+    n = P.n
+    src = np.repeat(np.arange(n), np.diff(P.indptr))
+    dst = P.indices
+    act = np.flatnonzero(~P.frozen)
+    if len(act) == 0:
+        return 0.0, -1
+    keep = ~P.exclave & (P.lock < 0)
+    if P.current is not None:
+        keep &= ~P.frozen[P.current]
+    lo_all = (1 - P.tol)[None, :] * P.T
+    hi_all = (1 + P.tol)[None, :] * P.T
+    rows = np.hstack([lo_all, hi_all])[act]
+    _, first = np.unique(rows, axis=0, return_index=True)
+    bound = np.full(n, np.inf)
+    for r in first.tolist():
+        t = int(act[r])
+        Tt = np.where(P.T[t] > 0, P.T[t], 1e-300)
+        alone = np.maximum((lo_all[t] - P.A) / Tt, (P.A - hi_all[t]) / Tt).max(1).clip(0.0)
+        pair = ((P.A[src] + P.A[dst] - hi_all[t]) / Tt).max(1).clip(0.0)
+        least = np.full(n, np.inf)
+        np.minimum.at(least, src, pair)
+        bound = np.minimum(bound, np.minimum(alone, least))
+    bound[~keep | ~np.isfinite(bound)] = 0.0
+    u = int(np.argmax(bound))
+    return (float(bound[u]), u) if bound[u] > 0 else (0.0, -1)
+

@@ -237,6 +237,18 @@ class State:
         nb = [v for v in self.nbrs[u] if al[v] == A and not excl[v]]
         if len(nb) <= 1:
             return True
+        # fast path: the in-territory neighbours connected among themselves (a ring around u)
+        ring = set(nb)
+        seen_r = {nb[0]}
+        stack = [nb[0]]
+        while stack:
+            v = stack.pop()
+            for x in self.nbrs[v]:
+                if x in ring and x not in seen_r:
+                    seen_r.add(x)
+                    stack.append(x)
+        if len(seen_r) == len(ring):
+            return True
         targets = set(nb[1:])
         seen = {u, nb[0]}
         dq = deque([nb[0]])

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from ._anneal import anneal
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
 from ._recom import recombine, recombine_disruption
@@ -108,6 +109,20 @@ def _fill_empty(P: Problem, a: np.ndarray, c: np.ndarray) -> None:
         size[t] += 1
 
 
+def _sub_deadline(srch, share: float, fn, *args, **kw):
+    """Run ``fn`` with the search deadline moved to ``share`` of the time left (the real
+    deadline and stop reason are restored afterwards unless the real deadline passed)."""
+    real = srch.deadline
+    if share < 1.0:
+        srch.deadline = time.monotonic() + share * max(0.0, real - time.monotonic())
+    try:
+        return fn(*args, **kw)
+    finally:
+        srch.deadline = real
+        if srch.stopped == "time_limit" and time.monotonic() < real:
+            srch.stopped = "converged"
+
+
 def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: float,
               mode: str = "design", L: int = 12, lloyd: int = 3, cancel=None, progress=None,
               polish: int = 0) -> dict:
@@ -116,6 +131,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     mono_deadline = time.monotonic() + max(0.0, deadline_wall - time.time())
     rng = np.random.default_rng(seed_seq)
     relax = None
+    anneal_info = None
     duals = None
     cscale = 1.0
     lp_status = None
@@ -169,17 +185,30 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         srch = Search(st, rng, mono_deadline, cancel, progress)
         srch.repair()
         st.sync_centers()
-        srch.improve()
+        # the first descent may take a share of the time only when several measures are
+        # balanced: when it stalls on them, the annealing below does better with the rest
+        _sub_deadline(srch, IMPROVE_SHARE if P.m > 1 else 1.0, srch.improve)
         st.sync_centers()
         hopeless = structurally_infeasible(P)
         if st.violation(P.tol) > 0 and not hopeless:
             # coarse units: merge a violating territory with one or two neighbours and cut the
             # region again along a spanning tree; then unit moves fine-tune
-            if recombine(srch, patience=max(40, 2 * P.k)):
+            if _sub_deadline(srch, RECOMBINE_SHARE if P.m > 1 else 1.0, recombine, srch,
+                             patience=max(40, 2 * P.k)):
                 st.sync_centers()
+                if P.m == 1 or st.violation(P.tol) <= 0:
+                    srch.improve()
+                    st.sync_centers()
+        if st.violation(P.tol) > 0 and not hopeless and P.m and P.indptr is not None:
+            # measures that do not move together: anneal single-unit moves on every
+            # tolerance at once (contiguity kept at each step)
+            info = anneal(srch, ANNEAL_SHARE * (mono_deadline - time.monotonic()))
+            anneal_info = info
+            st.sync_centers()
+            if st.violation(P.tol) <= 0:
                 srch.improve()
                 st.sync_centers()
-        if st.violation(P.tol) > 0 and not hopeless:
+        if st.violation(P.tol) > 0 and not hopeless and anneal_info is None:
             srch.iterated()
             st.sync_centers()
         if polish and st.violation(P.tol) <= 0:
@@ -212,8 +241,20 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         "n_moves": srch.n_moves,
         "time": time.time() - t_start,
         "realign": realign_info if mode == "realign" else None,
+        "anneal": anneal_info,
     }
 
+
+#: share of a start's time the first penalised descent may take with several measures
+IMPROVE_SHARE = 0.25
+
+#: share of the time left that the recombination step may take with several measures
+RECOMBINE_SHARE = 0.2
+
+#: share of a start's remaining time the multi-measure annealing may take when the
+#: descent and the recombination left a tolerance unmet (it stops as soon as every
+#: tolerance is met, leaving the rest to the compactness descent and polish)
+ANNEAL_SHARE = 1.0
 
 #: rounds of the realignment's disruption polish (send some moved units home, rebalance,
 #: keep if it moves less); a fixed number keeps results reproducible when they finish in time

@@ -16,7 +16,7 @@ from territorium.model import Units
 
 from ._bound import mass_concentration_bound
 from ._lp import disruption_lp, lagrangian_bound
-from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels
+from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels, violation_lower_bound
 from ._shape import polsby_popper, shape_table
 from ._worker import run_start
 
@@ -346,6 +346,22 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
     if pp is not None:
         tdf["polsby_popper"] = pp
     status = "feasible" if not viol else "infeasible"
+    if viol and m:
+        act = ~P.frozen
+        worst = float(np.max(np.abs(dev[act]) - P.tol[None, :])) if act.any() else 0.0
+        vlb, vu = violation_lower_bound(P)
+        if vlb > 0:
+            diagnostics = list(diagnostics) + [
+                f"proof: no contiguous plan meets every tolerance; the worst excess over a tolerance is at least "
+                f"{vlb:.2%} of target (unit {units.ids[vu]}: alone, or with any one neighbour); this plan's worst "
+                f"excess is {worst:.2%}"]
+        elif worst > 0:
+            relax_ok = best.get("relaxation") is not None
+            diagnostics = list(diagnostics) + [
+                f"no proof that the tolerances cannot be met: this plan's worst excess over a tolerance is "
+                f"{worst:.2%} of target, and the valid lower bound on that excess is 0"
+                + (" (the fractional relaxation meets every tolerance, and no unit is proven unable to fit)"
+                   if relax_ok else " (no unit is proven unable to fit)")]
     rep = DesignReport(
         status=status,
         territories=tdf,
@@ -443,13 +459,19 @@ def _is_cancelled(cancel) -> bool:
     return bool(cancel() if callable(cancel) else cancel.is_set())
 
 
+def _reserve(time_limit: float, n: int) -> float:
+    """Seconds kept after the search for choosing the plan and writing the report, so the
+    whole call ends within about ±10 % of ``time_limit``: 2 % of the limit plus an
+    allowance that grows with the number of units, at most 12 % of the limit."""
+    return min(0.12 * time_limit, 0.02 * time_limit + 0.2 + 1e-4 * n)
+
+
 def _run_starts(P, n_starts, n_jobs, seed, t0, time_limit, mode, cancel, progress, L, lloyd,
                 on_started: Callable[[], None] | None = None, polish: int = 0):
     """Run the starts (in a fork pool when ``n_jobs > 1``). ``on_started`` runs once the
     workers exist, so a thread it starts is never copied into a forked child."""
     seqs = np.random.SeedSequence(seed).spawn(n_starts)
-    reserve = 0.12 if mode != "books" else 0.1
-    deadline = t0 + time_limit * (1 - reserve)
+    deadline = t0 + time_limit - _reserve(time_limit, P.n)
     workers = max(1, min(n_jobs, n_starts))
     budget = max(0.5, (deadline - time.time()) * workers / n_starts)
     results = []

@@ -1,0 +1,212 @@
+"""Multi-measure balance by simulated annealing of single-unit moves.
+
+Balance is a hard constraint: this phase looks for a plan that meets every tolerance at
+once, for any number of measures that need not move together (ZIP counts and land area,
+city counts and places). The energy of a plan is the squared excess of every territory over
+every tolerance, in units of that tolerance,
+
+    E = sum_t sum_j (max(0, |tot_tj / T_tj - 1| - margin * tol_j) / tol_j)^2
+        + lam * MoI / MoI_start,
+
+so one measure cannot be traded against another, a unit taken from a neighbour at the edge
+of its tolerance and given to a territory far outside its own lowers the energy (large
+deviations spread outwards instead of stalling), and a small moment-of-inertia term keeps
+the walk from growing tentacles. A move sends one unit across a territory border to the
+neighbouring territory (a random cut edge); it is accepted with the Metropolis rule at a
+temperature that falls geometrically with the time spent. The receiving territory stays
+connected because the unit borders it; for the giving one, the unit's neighbours in it
+must be connected among themselves (checked only when the move would be accepted), which
+is sufficient, so contiguity holds at every step. Locked units, exclave units and frozen territories never move, and no
+territory is emptied.
+
+The loop runs on Python floats (a few microseconds a try) and keeps the plan with the
+smallest violation of the real tolerances (ties: smaller moment of inertia).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+__all__ = ["anneal"]
+
+import os as _os
+
+_DEBUG = bool(_os.environ.get("TERRITORIUM_ANNEAL_DEBUG"))
+_last = [0.0]
+
+#: aim this far inside each tolerance, so the polish that follows has room to work
+MARGIN = 0.9
+#: weight of the moment-of-inertia term, per territory (relative to the starting moment)
+LAM_PER_TERRITORY = 0.02
+#: start and end temperatures, in tolerance units of excess
+T_START, T_END = 0.05, 0.001
+
+
+def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None = None,
+           stop_when_feasible: bool = True) -> dict:
+    """Anneal the plan of ``srch`` (a :class:`~territorium.design._search.Search`) toward
+    every tolerance for at most ``budget_s`` seconds (and never past ``srch.deadline``).
+
+    Returns ``{"tries", "moves", "violation_before", "violation_after", "seconds"}`` with
+    violations as the sum of excesses over the real tolerances (fractions)."""
+    st, P = srch.s, srch.P
+    t_begin = time.monotonic()
+    out = {"tries": 0, "moves": 0, "violation_before": st.violation(P.tol, sq=False),
+           "violation_after": None, "seconds": 0.0}
+    if P.m == 0 or P.indptr is None or P.k < 2:
+        out["violation_after"] = out["violation_before"]
+        return out
+    end = min(srch.deadline, t_begin + max(0.0, budget_s))
+    k, m = P.k, P.m
+    tol = [float(x) for x in P.tol]
+    tin = [float(x) * margin for x in P.tol]
+    inv_tol = [1.0 / max(x, 1e-9) for x in tol]
+    T = P.T.tolist()
+    invT = [[1.0 / max(T[t][j], 1e-300) for j in range(m)] for t in range(k)]
+    A = P.A.tolist()
+    tot = st.tot.tolist()
+    frozen = P.frozen.tolist()
+    al = st.al
+    size = st.size.tolist()
+    w = P.w.tolist()
+    xs, ys = P.xy[:, 0].tolist(), P.xy[:, 1].tolist()
+    q = st.q.tolist()
+    S0, Sx, Sy, S2 = st.S0.tolist(), st.Sx.tolist(), st.Sy.tolist(), st.S2.tolist()
+    free = st.free.tolist()
+
+    def mom(t, s0, sx, sy, s2):
+        if not free[t]:
+            return 0.0
+        return max(s2 - (sx * sx + sy * sy) / s0, 0.0) if s0 > 1e-300 else 0.0
+
+    moi0 = sum(mom(t, S0[t], Sx[t], Sy[t], S2[t]) for t in range(k))
+    lam = (LAM_PER_TERRITORY * k if lam is None else lam) / max(moi0, 1e-300)
+
+    def excess(t, row, lim, sq=True):
+        if frozen[t]:
+            return 0.0
+        e = 0.0
+        it = invT[t]
+        for j in range(m):
+            d = abs(row[j] * it[j] - 1.0) - lim[j]
+            if d > 0:
+                d *= inv_tol[j]
+                e += d * d if sq else d
+        return e
+
+    E_t = [excess(t, tot[t], tin) for t in range(k)]
+    movable = srch.movable & ~P.exclave
+    mov = movable.tolist()
+    src = srch.src
+    dst = srch.dst
+    src_l, dst_l = src.tolist(), dst.tolist()
+    rng = srch.rng
+    nbrs = st.nbrs
+    excl = P.exclave.tolist()
+
+    def real_violation():
+        return sum(excess(t, tot[t], tol, False) for t in range(k))
+
+    best_v = real_violation()
+    best_obj = sum(mom(t, S0[t], Sx[t], Sy[t], S2[t]) for t in range(k))
+    best_a = st.a.copy()
+    a_start = st.a.copy()
+    cur_v = best_v
+    log_ratio = math.log(T_END / T_START)
+    temp = T_START
+    tries = moves = 0
+    batch = 1024
+    since_best = 0
+    while True:
+        now = time.monotonic()
+        if now >= end or srch.out_of_time():
+            break
+        frac = (now - t_begin) / max(end - t_begin, 1e-9)
+        if _DEBUG and now - _last[0] > 2.0:
+            _last[0] = now
+            print(f"anneal {now - t_begin:.1f}s T={temp:.4f} E={sum(E_t):.3f} best_v={best_v:.4f} tries={tries} moves={moves}", flush=True)
+        temp = T_START * math.exp(log_ratio * frac)
+        a_np = st.a
+        cut = np.flatnonzero(a_np[src] != a_np[dst])
+        if len(cut) == 0:
+            break
+        ei = cut[rng.integers(0, len(cut), batch)].tolist()
+        ur = rng.random(batch).tolist()
+        for r in range(batch):
+            e = ei[r]
+            u = src_l[e]
+            ta = al[u]
+            tb = al[dst_l[e]]
+            if ta == tb or not mov[u] or frozen[ta] or frozen[tb] or size[ta] <= 1:
+                continue
+            tries += 1
+            Au = A[u]
+            ra = [tot[ta][j] - Au[j] for j in range(m)]
+            rb = [tot[tb][j] + Au[j] for j in range(m)]
+            ea, eb = excess(ta, ra, tin), excess(tb, rb, tin)
+            dE = ea + eb - E_t[ta] - E_t[tb]
+            if lam > 0.0:
+                wu = w[u]
+                wx, wy, wq = wu * xs[u], wu * ys[u], wu * q[u]
+                dm = (mom(ta, S0[ta] - wu, Sx[ta] - wx, Sy[ta] - wy, S2[ta] - wq)
+                      + mom(tb, S0[tb] + wu, Sx[tb] + wx, Sy[tb] + wy, S2[tb] + wq)
+                      - mom(ta, S0[ta], Sx[ta], Sy[ta], S2[ta]) - mom(tb, S0[tb], Sx[tb], Sy[tb], S2[tb]))
+                dE += lam * dm
+            if dE > 0 and ur[r] >= math.exp(-dE / temp):
+                continue
+            # contiguity: u's neighbours in ta must hang together among themselves (a
+            # sufficient test, O(degree^2); a unit whose removal would need a detour
+            # around a hole is simply not moved)
+            nb = [v for v in nbrs[u] if al[v] == ta and not excl[v]]
+            if len(nb) > 1:
+                ring = set(nb)
+                seen_r = {nb[0]}
+                stack = [nb[0]]
+                while stack:
+                    v = stack.pop()
+                    for x in nbrs[v]:
+                        if x in ring and x not in seen_r:
+                            seen_r.add(x)
+                            stack.append(x)
+                if len(seen_r) != len(ring):
+                    continue
+            # apply
+            st.move(u, tb)
+            tot[ta], tot[tb] = ra, rb
+            E_t[ta], E_t[tb] = ea, eb
+            size[ta] -= 1
+            size[tb] += 1
+            wu = w[u]
+            wx, wy, wq = wu * xs[u], wu * ys[u], wu * q[u]
+            S0[ta] -= wu; Sx[ta] -= wx; Sy[ta] -= wy; S2[ta] -= wq  # noqa: E702
+            S0[tb] += wu; Sx[tb] += wx; Sy[tb] += wy; S2[tb] += wq  # noqa: E702
+            moves += 1
+            since_best += 1
+            if E_t[ta] + E_t[tb] <= 0.0 or since_best >= 64:
+                since_best = 0
+                cur_v = real_violation()
+                obj = None
+                if cur_v < best_v - 1e-12 or (cur_v <= best_v + 1e-12 and cur_v <= 0.0):
+                    obj = sum(mom(t, S0[t], Sx[t], Sy[t], S2[t]) for t in range(k))
+                    if cur_v < best_v - 1e-12 or obj < best_obj:
+                        best_v, best_obj = cur_v, obj
+                        best_a = st.a.copy()
+                if stop_when_feasible and sum(E_t) <= 0.0:
+                    break
+        else:
+            continue
+        break
+    # restore the best plan seen
+    if not np.array_equal(best_a, st.a):
+        for u in np.flatnonzero(best_a != st.a).tolist():
+            st.move(u, int(best_a[u]))
+    st.recount()
+    st.sync_centers()
+    for u in np.flatnonzero(st.a != a_start).tolist():
+        srch._note(u, int(a_start[u]), int(st.a[u]), "balance")
+    srch.n_moves += moves
+    out.update(tries=tries, moves=moves, violation_after=st.violation(P.tol, sq=False),
+               seconds=time.monotonic() - t_begin)
+    return out
