@@ -57,6 +57,9 @@ def test_etag_not_modified_and_restore_of_an_old_version(api):
     assert c.get("/api/plans/p/content", headers={**h, "If-None-Match": tag}).status_code == 304
     assert move(c, h, {"10001": "T2", "10002": "T3"}, expected_version=1).status_code == 200
     assert c.get("/api/plans/p/content", headers={**h, "If-None-Match": tag}).status_code == 200
+    old_units = c.get("/api/plans/p/units?version=1&territory=T1", headers=h).json()
+    assert old_units["total"] == 1 and old_units["items"] == [{"unit_id": "10001", "territory_id": "T1"}]
+    assert c.get("/api/plans/p/units?territory=T1", headers=h).json()["total"] == 0
     r = c.patch("/api/plans/p/territories", json={"changes": {"T1": {"quota": 5.0}}, "expected_version": 2}, headers=h)
     assert r.status_code == 200, r.text
     old = c.get("/api/plans/p/content?version=1", headers=h).json()

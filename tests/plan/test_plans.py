@@ -253,3 +253,15 @@ def test_list_and_pagination(eng):
     assert plans.list_plans(eng, model="ovl")[1] == 2
     with pytest.raises(PlanError, match="status 'bogus'"):
         plans.list_plans(eng, status="bogus")
+
+
+def test_summary_read_and_paged_units_agree_with_the_full_read(eng):
+    base_plan(eng)
+    plans.move_units(eng, "base", {"10002": "T2"}, expected_version=1, actor="bob")
+    full = plans.plan_content(eng, "base")
+    light = plans.plan_content(eng, "base", units=False)
+    assert light.units.empty and light.unit_counts == full.unit_counts == {"T1": 1, "T2": 2}
+    pd.testing.assert_frame_equal(light.territories, full.territories)
+    assert plans.plan_content(eng, "base@1", units=False).unit_counts == {"T1": 2, "T2": 1}  # rebuilt, not current
+    page, total = plans.plan_units(eng, "base", territories={"T2"}, limit=1, offset=1)
+    assert total == 2 and page.to_dict("records") == [{"unit_id": "10003", "territory_id": "T2"}]

@@ -70,16 +70,25 @@ class Loaded:
     scope: set[str] | None
 
 
-def load_plan(name: str, user: CurrentUser, eng: Eng, version: int | None = None) -> Loaded:
+def load_plan(name: str, user: CurrentUser, eng: Eng, version: int | None = None, *, units: bool = True) -> Loaded:
     """The plan, or 404 when it does not exist or the user may see none of it."""
-    c = plans.plan_content(eng, name, version)
+    c = plans.plan_content(eng, name, version, units=units)
     scope = territory_scope(user, c.territories)
     if scope is not None and not scope:
         raise plans.NotFound(f"no plan {name!r}")
     return Loaded(c, scope)
 
 
+def load_plan_summary(name: str, user: CurrentUser, eng: Eng, version: int | None = None) -> Loaded:
+    """Like :func:`load_plan`, but the current version comes without its alignment (only unit
+    counts per territory): cheap for plans of tens of thousands of units."""
+    return load_plan(name, user, eng, version, units=False)
+
+
+#: the plan with its whole alignment (``content.units``)
 VisiblePlan = Annotated[Loaded, Depends(load_plan)]
+#: the plan without the alignment of the current version (``content.unit_counts`` only)
+VisiblePlanSummary = Annotated[Loaded, Depends(load_plan_summary)]
 
 
 def expected_version(body_version: int | None, if_match: str | None) -> int:

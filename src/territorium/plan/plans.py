@@ -47,7 +47,7 @@ __all__ = [
     "PlanError", "NotFound", "Conflict", "PlanInfo", "PlanContent", "Comparison", "STATUSES",
     "create_plan", "list_plans", "get_plan", "plan_content", "copy_plan", "move_units", "move_accounts",
     "update_territories", "set_status", "promote", "restore", "events", "owner_at", "ownership_history",
-    "plan_owners", "compare", "read_plan_files", "import_plan", "export_plan", "parse_ref",
+    "plan_owners", "compare", "read_plan_files", "import_plan", "export_plan", "parse_ref", "plan_units",
 ]
 
 STATUSES = ("draft", "proposed", "approved", "active", "archived")
@@ -121,13 +121,15 @@ class PlanInfo:
 class PlanContent:
     """A plan's content at one version. Frames: ``units`` (unit_id, territory_id),
     ``territories`` (territory_id, name, parent, manager, quota, reps: list of (rep_id, role)),
-    ``accounts`` (account_id, territory_id, rep_id: explicit assignments only)."""
+    ``accounts`` (account_id, territory_id, rep_id: explicit assignments only).
+    ``unit_counts``: units per territory. ``units`` is empty when read with ``units=False``."""
 
     info: PlanInfo
     version: int
     units: pd.DataFrame
     territories: pd.DataFrame
     accounts: pd.DataFrame
+    unit_counts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -258,9 +260,10 @@ def list_plans(eng: Engine, *, model: str | None = None, status: str | None = No
         return [_info(r) for r in conn.execute(q)], int(total)
 
 
-def _read_state(conn: Connection, plan_id: int) -> dict[str, dict]:
+def _read_state(conn: Connection, plan_id: int, *, units: bool = True) -> dict[str, dict]:
     """Current content as dicts: units {id: terr}, territories {id: {field: text}}, accounts."""
-    units = dict(conn.execute(sa.select(_U.c.unit_id, _U.c.territory_id).where(_U.c.plan_id == plan_id)).all())
+    units = dict(conn.execute(sa.select(_U.c.unit_id, _U.c.territory_id).where(_U.c.plan_id == plan_id)).all()) \
+        if units else {}
     terrs = {}
     for r in conn.execute(sa.select(_T).where(_T.c.plan_id == plan_id)):
         m = r._mapping
@@ -325,16 +328,46 @@ def _frames(state: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return u, t, a
 
 
-def plan_content(eng: Engine, ref: str | int, version: int | None = None) -> PlanContent:
-    """The plan's content now, or as it was at ``version`` (``ref`` may also say ``name@3``)."""
+def plan_content(eng: Engine, ref: str | int, version: int | None = None, *, units: bool = True) -> PlanContent:
+    """The plan's content now, or as it was at ``version`` (``ref`` may also say ``name@3``).
+
+    ``units=False`` leaves the alignment out (only counted per territory, in SQL) when the
+    current version is read: cheap for plans of tens of thousands of units.
+    """
     store.upgrade(eng)
     name, v = parse_ref(ref)
     version = version if version is not None else v
     with eng.connect() as conn:
         info = _info(_plan_row(conn, name))
+        if not units and version in (None, info.version):
+            counts = dict(conn.execute(sa.select(_U.c.territory_id, sa.func.count()).where(
+                _U.c.plan_id == info.id).group_by(_U.c.territory_id)).all())
+            state = _read_state(conn, info.id, units=False)
+            _, t, a = _frames(state)
+            return PlanContent(info, info.version, pd.DataFrame(columns=["unit_id", "territory_id"], dtype=object),
+                               t, a, {k: int(n) for k, n in counts.items()})
         state = _state_at(conn, info, version)
     u, t, a = _frames(state)
-    return PlanContent(info, version or info.version, u, t, a)
+    return PlanContent(info, version or info.version, u, t, a,
+                       {k: int(n) for k, n in u.groupby("territory_id").size().items()})
+
+
+def plan_units(eng: Engine, ref: str | int, *, territories: Iterable[str] | None = None, limit: int | None = None,
+               offset: int = 0) -> tuple[pd.DataFrame, int]:
+    """The current alignment (unit_id, territory_id; by unit id), optionally only of
+    ``territories``, paged in SQL; and how many rows match in all."""
+    store.upgrade(eng)
+    with eng.connect() as conn:
+        info = _info(_plan_row(conn, parse_ref(ref)[0]))
+        q = sa.select(_U.c.unit_id, _U.c.territory_id).where(_U.c.plan_id == info.id)
+        if territories is not None:
+            q = q.where(_U.c.territory_id.in_(list(territories)))
+        total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+        q = q.order_by(_U.c.unit_id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        rows = conn.execute(q).all()
+    return pd.DataFrame(rows, columns=["unit_id", "territory_id"]), int(total)
 
 
 def events(eng: Engine, ref: str | int | None = None, *, entity: str | None = None, entity_id: str | None = None,

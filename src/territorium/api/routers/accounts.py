@@ -22,7 +22,7 @@ def _visible(eng, user, account_id: str, history) -> bool:
     if user.role == "rep":
         return bool((current["rep_id"] == user.person_id).any())
     for r in current.itertuples(index=False):
-        scope = territory_scope(user, plans.plan_content(eng, r.plan).territories)
+        scope = territory_scope(user, plans.plan_content(eng, r.plan, units=False).territories)
         if scope is None or r.territory_id in scope:
             return True
     return False

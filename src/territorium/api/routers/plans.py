@@ -7,7 +7,9 @@ import json
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from territorium.api import schemas as S
-from territorium.api.deps import CurrentUser, Eng, IfMatch, VisiblePlan, etag, expected_version, load_plan, require
+from territorium.api.deps import (
+    CurrentUser, Eng, IfMatch, VisiblePlanSummary, etag, expected_version, load_plan_summary, require,
+)
 from territorium.plan import plans
 from territorium.plan.access import EDITORS, may_set_status, territory_scope
 
@@ -39,7 +41,7 @@ def list_plans(user: CurrentUser, eng: Eng, model: str | None = None, status: st
         rows, total = plans.list_plans(eng, model=model, status=status, limit=limit, offset=offset)
     else:
         every, _ = plans.list_plans(eng, model=model, status=status)
-        seen = [p for p in every if territory_scope(user, plans.plan_content(eng, p.id).territories)]
+        seen = [p for p in every if territory_scope(user, plans.plan_content(eng, p.id, units=False).territories)]
         rows, total = seen[offset:offset + limit], len(seen)
     return S.Page[S.PlanPublic](items=[_public(p) for p in rows], total=total, limit=limit, offset=offset)
 
@@ -56,7 +58,7 @@ def create_plan(body: S.PlanCreate, user: CurrentUser, eng: Eng, response: Respo
 
 
 @router.get("/plans/{name}", response_model=S.PlanPublic)
-def get_plan(loaded: VisiblePlan, request: Request, response: Response):
+def get_plan(loaded: VisiblePlanSummary, request: Request, response: Response):
     """A plan's record; the ETag names its version (send it back as If-Match on a write)."""
     info = loaded.content.info
     nm = _not_modified(request, info)
@@ -68,7 +70,7 @@ def get_plan(loaded: VisiblePlan, request: Request, response: Response):
 
 def _content(loaded) -> S.PlanContentPublic:
     c, scope = loaded.content, loaded.scope
-    n_units = c.units.groupby("territory_id").size()
+    n_units = c.unit_counts
     terr = []
     for r in c.territories.itertuples(index=False):
         if scope is not None and r.territory_id not in scope:
@@ -83,7 +85,7 @@ def _content(loaded) -> S.PlanContentPublic:
 
 
 @router.get("/plans/{name}/content", response_model=S.PlanContentPublic)
-def get_content(loaded: VisiblePlan, request: Request, response: Response):
+def get_content(loaded: VisiblePlanSummary, request: Request, response: Response):
     """Territories (hierarchy, reps, quota, unit count) and explicit account assignments; an
     earlier version with ?version=N. Managers and reps see their part only."""
     info = loaded.content.info
@@ -96,16 +98,19 @@ def get_content(loaded: VisiblePlan, request: Request, response: Response):
 
 
 @router.get("/plans/{name}/units", response_model=S.Page[S.UnitPublic])
-def get_units(loaded: VisiblePlan, territory: str | None = None, limit: int = Query(1000, ge=1, le=100_000),
-              offset: int = Query(0, ge=0)):
-    """The alignment (unit → territory), paged; ?territory=T filters."""
-    u = loaded.content.units
-    if loaded.scope is not None:
-        u = u[u["territory_id"].isin(loaded.scope)]
+def get_units(loaded: VisiblePlanSummary, eng: Eng, territory: str | None = None,
+              limit: int = Query(1000, ge=1, le=100_000), offset: int = Query(0, ge=0)):
+    """The alignment (unit → territory; ?version=N for an earlier one), paged; ?territory=T filters."""
+    c = loaded.content
+    terrs = loaded.scope
     if territory is not None:
-        u = u[u["territory_id"] == territory]
-    page = u.iloc[offset:offset + limit]
-    return S.Page[S.UnitPublic](items=[S.UnitPublic(**r) for r in page.to_dict("records")], total=len(u),
+        terrs = {territory} if terrs is None or territory in terrs else set()
+    if c.version == c.info.version:
+        page, total = plans.plan_units(eng, c.info.id, territories=terrs, limit=limit, offset=offset)
+    else:  # an earlier version, rebuilt from the audit trail
+        u = c.units if terrs is None else c.units[c.units["territory_id"].isin(terrs)]
+        page, total = u.iloc[offset:offset + limit], len(u)
+    return S.Page[S.UnitPublic](items=[S.UnitPublic(**r) for r in page.to_dict("records")], total=total,
                                 limit=limit, offset=offset)
 
 
@@ -152,7 +157,7 @@ def edit_territories(name: str, body: S.TerritoriesIn, user: CurrentUser, eng: E
 @router.post("/plans/{name}/status", response_model=S.PlanPublic)
 def set_status(name: str, body: S.StatusIn, user: CurrentUser, eng: Eng, response: Response, if_match: IfMatch = None):
     """Review: propose (planner), approve or send back (manager of the plan's subtree, admin), archive."""
-    loaded = load_plan(name, user, eng)
+    loaded = load_plan_summary(name, user, eng)
     if not may_set_status(user, loaded.content.info.status, body.status):
         raise HTTPException(403, f"a {user.role} may not move a {loaded.content.info.status} plan to {body.status}")
     v = expected_version(body.expected_version, if_match)
