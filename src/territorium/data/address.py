@@ -194,6 +194,7 @@ def _format_postal(country: str, s: str) -> str:
     return s
 
 
+@lru_cache(maxsize=65536)
 def check_postal(country: str, value: str) -> tuple[str, str | None, str | None]:
     """(normalised postal code, error reason or None, warning or None) for one value.
 
@@ -223,6 +224,7 @@ def check_postal(country: str, value: str) -> tuple[str, str | None, str | None]
     return s, f"not a postal code of {country_name(country)}{ex}", None
 
 
+@lru_cache(maxsize=65536)
 def subdivision_code(country: str, value: str) -> str | None:
     """ISO 3166-2 code (``CA-ON``) of a subdivision given as code or name; None when unknown.
 
@@ -241,6 +243,7 @@ def subdivision_code(country: str, value: str) -> str | None:
     return f"{country}-{sub}" if sub else None
 
 
+@lru_cache(maxsize=65536)
 def postal_in_subdivision(country: str, postal: str, subdivision: str) -> bool | None:
     """True/False where the country's data gives postal prefixes per area, else None."""
     if not postal or not subdivision:

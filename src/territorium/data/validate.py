@@ -9,6 +9,7 @@ domains (states, countries, currencies).
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -551,108 +552,169 @@ def _infer_country(z: pd.Series, st: pd.Series, city: pd.Series) -> tuple[np.nda
 
     Returns (country codes, '' where unknown; warning text, '' where none). One country
     fitting both values wins silently; several give the US (else the first) and a warning;
-    a bare US-looking ZIP whose city is not that ZIP's city gives no country and a warning
-    (never a guess into the US).
-    """
-    from territorium.data.address import INFER_COUNTRIES, check_postal, postal_in_subdivision, subdivision_code
+    a bare US-looking ZIP whose city is neither the ZIP's city nor a city of its state
+    within 60 km gives no country and a warning (never a guess into the US).
 
-    key = pd.DataFrame({"z": z.to_numpy(dtype=object), "s": st.to_numpy(dtype=object),
-                        "c": city.to_numpy(dtype=object)})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key))
-    out, notes = [], []
-    for z_, s_, c_ in uniq:
-        cands: list[str] = []
-        zz, zbad, _ = parse_zip(pd.Series([z_]))
-        us_zip = (not z_) or not bool(zbad[0])
-        zip_state = zip_states(zz)[0] if z_ and us_zip else None
-        us_state = _state(s_) if s_ else None
-        if s_:
-            # the US fits when the state is a US state and the ZIP (if any) is in it
-            if us_state and (not z_ or (zip_state is not None and zip_state == us_state)):
-                cands.append("US")
-            sub_hit = []
-            for cc in INFER_COUNTRIES:
-                sub = subdivision_code(cc, s_) or ""
-                if "-" in sub:
-                    sub_hit.append(cc)
-                    if not z_:
-                        cands.append(cc)
-                        continue
-                    p, err, warn = check_postal(cc, z_)
-                    if err is None and warn is None and postal_in_subdivision(cc, p, sub) is not False:
-                        cands.append(cc)
+    The common case (a US state that names no subdivision of another candidate country, or
+    a bare US ZIP) is decided with array operations; only foreign-looking values are looked
+    at one distinct value at a time.
+    """
+    from territorium.data.address import INFER_COUNTRIES
+
+    n = len(z)
+    zv, sv, cv = (x.to_numpy(dtype=object) for x in (z, st, city))
+    zz, zbad, _ = parse_zip(z)
+    zz = zz.to_numpy(dtype=object)
+    zn, sn, cn = (zv != ""), (sv != ""), (cv != "")
+    us_zip = ~zn | ~zbad
+    zstate = zip_states(pd.Series(zz)).astype(object)
+    zstate = np.where(pd.isna(zstate), "", zstate)
+    ust, _ = parse_state(st)
+    ust = ust.to_numpy(dtype=object)
+    out = np.full(n, "", dtype=object)
+    notes = np.full(n, "", dtype=object)
+
+    # A: a state / province is given
+    hits_of = {s_: _foreign_subdivisions(s_, INFER_COUNTRIES) for s_ in pd.unique(sv[sn])}
+    foreign_hit = np.array([bool(hits_of.get(s_)) for s_ in sv], dtype=bool) & sn
+    us_fit = sn & (ust != "") & (~zn | (zstate == ust))
+    fast = sn & ~foreign_hit
+    out[fast] = "US"  # fits, or reported by the US checks (unknown state, ZIP not in state)
+    slow = np.flatnonzero(sn & foreign_hit)
+    if len(slow):
+        # the city only matters where several countries fit: decide without it first
+        key = pd.MultiIndex.from_arrays([zv[slow], sv[slow], us_fit[slow], ust[slow]])
+        codes, uniq = pd.factorize(key)
+        fits = [_province_fits(z_, s_, bool(f_), hits_of[s_]) for z_, s_, f_, _u in uniq]
+        multi = np.array([len(f) > 1 for f in fits], dtype=bool)[codes]
+        cities = np.where(multi, cv[slow], "")
+        key = pd.MultiIndex.from_arrays([codes, cities])
+        codes2, uniq2 = pd.factorize(key)
+        u1 = list(uniq)
+        res = [_infer_one_province(u1[k][0], u1[k][1], c_, u1[k][3], fits[k], hits_of[u1[k][1]])
+               for k, c_ in list(uniq2)]
+        codes = codes2
+        out[slow] = np.array([r[0] for r in res], dtype=object)[codes]
+        notes[slow] = np.array([r[1] for r in res], dtype=object)[codes]
+
+    # B: no state, a US-looking ZIP: the US unless the city says otherwise
+    b_us = ~sn & zn & us_zip
+    out[b_us] = "US"
+    chk = np.flatnonzero(b_us & cn & (zstate != ""))
+    if len(chk):
+        far = ~_cities_near_zips(cv[chk], zz[chk], zstate[chk])
+        if far.any():
+            from territorium.geo.reference import zip_table
+
+            p = chk[far]
+            zcity = zip_table()["city"].reindex(pd.Index(zz[p])).fillna("").to_numpy(dtype=object)
+            out[p] = ""
+            notes[p] = np.array([f"no country given, and ZIP {a} is {b}, {c} in the US ZIP table, not {d}: "
+                                 f"not placed (add the country)" for a, b, c, d in zip(zz[p], zcity, zstate[p], cv[p])],
+                                dtype=object)
+
+    # C: no state, a postal code that is not a US ZIP: the one country whose pattern fits
+    c_rows = np.flatnonzero(~sn & zn & ~us_zip)
+    if len(c_rows):
+        key = pd.MultiIndex.from_arrays([zv[c_rows], cv[c_rows]])
+        codes, uniq = pd.factorize(key)
+        res = []
+        for z_, c_ in uniq:
+            cands = [cc for cc in INFER_COUNTRIES if _postal_exact(cc, z_)]
             if len(cands) > 1 and c_:
                 cands = _by_city(cands, c_) or cands
-            if not cands:
-                # reported by the checks of the country chosen: US state / ZIP problems
-                out.append("US" if us_state or not sub_hit else sub_hit[0])
-                notes.append("")
-                continue
-        else:
-            if us_zip:
-                cands.append("US")
-                if c_ and zip_state is not None and not _city_near_zip(c_, zz[0], zip_state):
-                    out.append("")
-                    from territorium.geo.reference import zip_table
-
-                    zcity = zip_table()["city"].get(zz[0], "")
-                    notes.append(f"no country given, and ZIP {zz[0]} is {zcity}, {zip_state} in the US ZIP table, "
-                                 f"not {c_}: not placed (add the country)")
-                    continue
+            if len(cands) == 1:
+                res.append((cands[0], ""))
+            elif cands:
+                res.append(("", f"no country given, and postal code {z_} fits {', '.join(cands)}: "
+                                f"not placed (add the country)"))
             else:
-                cands += [cc for cc in INFER_COUNTRIES
-                          if check_postal(cc, z_)[1] is None and check_postal(cc, z_)[2] is None]
-                if len(cands) > 1 and c_:
-                    cands = _by_city(cands, c_) or cands
-                if len(cands) > 1:
-                    out.append("")
-                    notes.append(f"no country given, and postal code {z_} fits {', '.join(cands)}: "
-                                 f"not placed (add the country)")
-                    continue
-                if not cands:
-                    out.append("US")  # reported as "not a US ZIP code"
-                    notes.append("")
-                    continue
-        pick = "US" if "US" in cands else cands[0]
-        out.append(pick)
-        notes.append("" if len(cands) == 1 else
-                     f"no country given: {' '.join(v for v in (s_, z_) if v)} fits {', '.join(cands)}; assumed {pick}")
-    out_a = np.array(out, dtype=object)[codes] if len(uniq) else np.zeros(0, dtype=object)
-    notes_a = np.array(notes, dtype=object)[codes] if len(uniq) else np.zeros(0, dtype=object)
-    return out_a, notes_a
+                res.append(("US", ""))  # reported as "not a US ZIP code"
+        out[c_rows] = np.array([r[0] for r in res], dtype=object)[codes]
+        notes[c_rows] = np.array([r[1] for r in res], dtype=object)[codes]
+    return out, notes
+
+
+@lru_cache(maxsize=4096)
+def _foreign_subdivisions(value: str, countries: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(country, ISO 3166-2 code) of each candidate country that has a subdivision ``value``."""
+    from territorium.data.address import subdivision_code
+
+    out = []
+    for cc in countries:
+        sub = subdivision_code(cc, value) or ""
+        if "-" in sub:
+            out.append((cc, sub))
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _postal_exact(country: str, value: str) -> bool:
+    """The postal code fits the country's pattern as written (no repair needed)."""
+    from territorium.data.address import check_postal
+
+    _, err, warn = check_postal(country, value)
+    return err is None and warn is None
+
+
+def _province_fits(z_: str, s_: str, us_fit: bool, hits: tuple[tuple[str, str], ...]) -> list[str]:
+    """Countries (US first) whose subdivision and postal code fit the written values."""
+    from territorium.data.address import check_postal, postal_in_subdivision
+
+    cands = ["US"] if us_fit else []
+    for cc, sub in hits:
+        if not z_:
+            cands.append(cc)
+        elif _postal_exact(cc, z_) and postal_in_subdivision(cc, check_postal(cc, z_)[0], sub) is not False:
+            cands.append(cc)
+    return cands
+
+
+def _infer_one_province(z_: str, s_: str, c_: str, us_state: str, cands: list[str],
+                        hits: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    if len(cands) > 1 and c_:
+        # a city of one of the foreign candidates decides; else all stay candidates
+        by_city = _by_city(cands, c_)
+        if by_city:
+            cands = by_city
+    if not cands:
+        # reported by the checks of the country chosen: US state / ZIP, or the postal code
+        return ("US" if us_state or not hits else hits[0][0]), ""
+    pick = "US" if "US" in cands else cands[0]
+    if len(cands) == 1:
+        return pick, ""
+    return pick, f"no country given: {' '.join(v for v in (s_, z_) if v)} fits {', '.join(cands)}; assumed {pick}"
 
 
 def _by_city(cands: list[str], city: str) -> list[str]:
-    """The candidate countries that have a city of that name (offline world cities)."""
-    from territorium.geo.geocode import city_coordinates, world_city_coordinates
+    """The candidate countries (not the US) that have a city of that name (offline world cities)."""
+    from territorium.geo.geocode import _world_city_lookup, normalize_city
 
-    keep = []
-    for cc in cands:
-        if cc == "US":
-            ok = False  # a US city needs its state: checked by the caller
-        else:
-            ok = not np.isnan(world_city_coordinates([city], [cc])["lat"].iloc[0])
-        if ok:
-            keep.append(cc)
-    return keep
+    look, key = _world_city_lookup(), normalize_city(city)
+    return [cc for cc in cands if cc != "US" and (key, cc) in look]
 
 
-def _city_near_zip(city: str, zip5: str, state: str, km: float = 60.0) -> bool:
-    """True when ``city`` is the ZIP's city in the ZIP table, or a city of ``state`` within
+def _cities_near_zips(city: np.ndarray, zips: np.ndarray, state: np.ndarray, km: float = 60.0) -> np.ndarray:
+    """True where ``city`` is the ZIP's city in the ZIP table, or a city of ``state`` within
     ``km`` of the ZIP's centroid (Paris, TX is not near ZIP 75007 in Carrollton, TX)."""
     from territorium.geo.geocode import city_coordinates, normalize_city, zip_centroid
     from territorium.geo.reference import zip_table
 
-    if normalize_city(zip_table()["city"].get(zip5, "")) == normalize_city(city):
-        return True
-    c = city_coordinates([city], [state])
-    z = zip_centroid([zip5])
-    if np.isnan(c["lat"].iloc[0]) or np.isnan(z["lat"].iloc[0]):
-        return False
-    lat1, lon1, lat2, lon2 = map(np.radians, (c["lat"].iloc[0], c["lon"].iloc[0], z["lat"].iloc[0], z["lon"].iloc[0]))
-    d = 2 * 6371.0 * np.arcsin(np.sqrt(np.sin((lat2 - lat1) / 2) ** 2
-                                      + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2))
-    return bool(d <= km)
+    zcity = zip_table()["city"].reindex(pd.Index(zips)).fillna("").to_numpy(dtype=object)
+    pairs = pd.MultiIndex.from_arrays([city, zcity])
+    codes, uniq = pd.factorize(pairs)
+    same = np.array([normalize_city(a) == normalize_city(b) for a, b in uniq], dtype=bool)[codes]
+    ok = same.copy()
+    todo = np.flatnonzero(~same)
+    if len(todo):
+        c = city_coordinates(city[todo], state[todo])
+        zc = zip_centroid(zips[todo])
+        lat1, lon1 = np.radians(c["lat"].to_numpy(float)), np.radians(c["lon"].to_numpy(float))
+        lat2, lon2 = np.radians(zc["lat"].to_numpy(float)), np.radians(zc["lon"].to_numpy(float))
+        d = 2 * 6371.0 * np.arcsin(np.sqrt(np.sin((lat2 - lat1) / 2) ** 2
+                                           + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2))
+        ok[todo] = np.nan_to_num(d, nan=np.inf) <= km
+    return ok
 
 
 def zip_states(zips: pd.Series) -> np.ndarray:
