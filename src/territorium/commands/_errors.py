@@ -74,8 +74,11 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
     """(message, exit status) for an error the user can act on; None for a bug."""
     import sqlalchemy as sa
 
+    from territorium.commands._outputs import OutputRefused
     from territorium.store import db as store
 
+    if isinstance(exc, OutputRefused):
+        return str(exc), EXIT_INPUT
     if isinstance(exc, store.DatabaseUnusable):
         return str(exc), EXIT_INPUT
     if isinstance(exc, store.StoreError):

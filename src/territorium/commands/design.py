@@ -78,6 +78,7 @@ def design_command(
     geojson: Optional[Path] = typer.Option(None, "--geojson", help="Also write the units with their territory as GeoJSON."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """Design balanced, contiguous, compact territories (or realign the current ones).
 
@@ -90,6 +91,7 @@ def design_command(
 
     from territorium.plan.designing import (DesignJob, DesignJobError, parse_balance, parse_fraction,
                                             plot_tradeoff, report_json, run_design, write_alignment)
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace
 
     import os
@@ -124,6 +126,9 @@ def design_command(
             seed=seed, time_limit=time_limit, n_jobs=jobs, cancel=cancel,
         )
         ws = Workspace(database)
+        outputs = [out, geojson] + ([out.with_name(out.stem + "_tradeoff.csv"),
+                                     out.with_name(out.stem + "_tradeoff.png")] if tradeoff_caps else [])
+        check_outputs(outputs, inputs={"--from": current, "--lock": lock}, force=force, engine=ws.engine)
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True, disable=as_json) as bar:
             task = bar.add_task("loading units and measures", total=1.0)
@@ -139,6 +144,7 @@ def design_command(
             curve_csv = out.with_name(out.stem + "_tradeoff.csv")
             curve.to_csv(curve_csv, index=False)
             plot_tradeoff(curve, out.with_name(out.stem + "_tradeoff.png"))
+        record_outputs(outputs, "design")
     except DesignJobError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

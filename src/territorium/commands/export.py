@@ -21,6 +21,7 @@ def export_command(
     out: Path = typer.Option(Path("out/export"), "--out", help="Folder (salesforce; default file names for the others) or file."),
     as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """Export the plan back to the CRM and to maps and spreadsheets.
 
@@ -32,6 +33,7 @@ def export_command(
     """
     from rich.console import Console
 
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.exporting import FORMATS, ExportError, build_plan, export
     from territorium.plan.workspace import Workspace, WorkspaceError
 
@@ -51,6 +53,9 @@ def export_command(
     written = {}
     try:
         ws = Workspace(database)
+        check_outputs(_targets(formats, out), force=force, engine=ws.engine,
+                      inputs={"--alignment": alignment, "--assignment": list(assignment or []),
+                              "--hierarchy": hierarchy if hierarchy.lower().endswith(".csv") else None})
         with console.status("loading the plan", spinner="dots") as st:
             plan = build_plan(ws, alignment=alignment, assignment=assignment, hierarchy=hierarchy, level=units,
                               model_name=model_name)
@@ -62,6 +67,7 @@ def export_command(
     except (ExportError, WorkspaceError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    record_outputs([p for paths in written.values() for p in paths], "export")
     if as_json:
         typer.echo(json.dumps({"files": written, "territories": len(plan.territories),
                                "accounts": int(plan.accounts["territory_id"].notna().sum()), "notes": plan.notes},
@@ -75,6 +81,18 @@ def export_command(
         console.print(f"{f}: " + ", ".join(paths))
     for n in plan.notes:
         console.print(f"[dim]note:[/dim] {n}")
+
+
+#: The file names ``plan.exporting.export`` gives each format in a folder (Salesforce's depend
+#: on the stage of its staged import, so only its inputs are checked, not existing files).
+_DEFAULT_NAMES = {"hubspot": "hubspot_companies.csv", "csv": "accounts_territories.csv",
+                  "geojson": "territories.geojson", "gpkg": "territories.gpkg", "kml": "territories.kml",
+                  "excel": "territories.xlsx"}
+
+
+def _targets(formats: list[str], out: Path) -> list[Path]:
+    folder = out.is_dir() or not out.suffix
+    return [out / _DEFAULT_NAMES[f] if folder else out for f in formats if f in _DEFAULT_NAMES]
 
 
 def register(app: typer.Typer) -> None:
