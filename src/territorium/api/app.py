@@ -77,7 +77,13 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
 
     for r in (auth.router, users.router, plans_router.router, accounts.router):
         app.include_router(r)
-    from territorium.api.routers import events
+    from territorium.api.routers import alerts, events
 
     events.install(app, shopify_secret=shopify_secret)   # webhooks, events, live KPIs + stream
+    app.include_router(alerts.router)
+    from territorium import web
+    from territorium.api.routers import map as map_router
+
+    app.include_router(map_router.router)
+    web.mount(app)   # the web app at / (last: every /api route comes first)
     return app

@@ -171,3 +171,88 @@ def post_alerts(run: AlertRun, rules: Sequence[A.AlertRule], *, timeout: float =
             out.append(f"{rule.name}: could not post to {rule.webhook}: {reason}")
     return out
 
+
+
+# ------------------------------------------------------------------- rules kept in the database
+class RuleSetConflict(Exception):
+    """A write against a stale version of a stored rule set; nothing was written."""
+
+    def __init__(self, name: str, expected: int | None, current: int, by: str, at):
+        self.name, self.expected, self.current = name, expected, current
+        super().__init__(f"alert rules {name!r} are at version {current}, not {expected}: changed by {by} at "
+                         f"{at}. Reload them and apply your change again.")
+
+
+def stored_rules(eng, name: str | None = None) -> list[dict]:
+    """Stored rule sets (all, or the one named; [] when unknown)."""
+    import sqlalchemy as sa
+
+    q = "SELECT name, yaml, version, updated_by, updated_at FROM alert_rule_sets"
+    with eng.connect() as c:
+        rows = c.execute(sa.text(q + (" WHERE name = :n" if name else "") + " ORDER BY name"),
+                         {"n": name} if name else {}).fetchall()
+    return [dict(r._mapping) for r in rows]
+
+
+def save_rules(eng, name: str, text: str, *, actor: str, expected_version: int | None) -> dict:
+    """Validate (``AlertRuleError`` with every line's problem) and store a rule set; a new set
+    needs ``expected_version`` None or 0, a change the version it was read at."""
+    import datetime as _dt
+
+    import sqlalchemy as sa
+
+    A.parse_rules(text, name)   # raises with the lines of every problem; nothing is stored then
+    now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    with eng.begin() as c:
+        cur = c.execute(sa.text("SELECT version, updated_by, updated_at FROM alert_rule_sets WHERE name = :n"),
+                        {"n": name}).first()
+        if cur is None:
+            if expected_version not in (None, 0):
+                raise RuleSetConflict(name, expected_version, 0, "nobody", "never")
+            c.execute(sa.text("INSERT INTO alert_rule_sets (name, yaml, version, updated_by, updated_at) "
+                              "VALUES (:n, :y, 1, :a, :t)"), {"n": name, "y": text, "a": actor, "t": now})
+            version = 1
+        else:
+            if expected_version is None or expected_version != cur.version:
+                raise RuleSetConflict(name, expected_version, cur.version, cur.updated_by, cur.updated_at)
+            res = c.execute(sa.text("UPDATE alert_rule_sets SET yaml = :y, version = version + 1, updated_by = :a, "
+                                    "updated_at = :t WHERE name = :n AND version = :v"),
+                            {"n": name, "y": text, "a": actor, "t": now, "v": cur.version})
+            if res.rowcount != 1:   # a concurrent writer got there first
+                raise RuleSetConflict(name, expected_version, cur.version + 1, "another writer", now)
+            version = cur.version + 1
+    return {"name": name, "version": version, "updated_by": actor, "updated_at": now}
+
+
+def run_stored(eng, rules_name: str, plan_name: str, *, asof=None, quotas=None) -> AlertRun:
+    """Evaluate a stored rule set on a stored plan (its alignment and staffing)."""
+    import tempfile
+
+    from territorium.plan import plans
+    from territorium.plan.workspace import Workspace
+
+    found = stored_rules(eng, rules_name)
+    if not found:
+        raise plans.NotFound(f"no alert rules {rules_name!r}")
+    rules = A.parse_rules(found[0]["yaml"], rules_name)
+    info = plans.get_plan(eng, plan_name)
+    with tempfile.TemporaryDirectory(prefix="territorium-alerts-") as tmp:
+        files = plans.export_plan(eng, plan_name, Path(tmp))
+        ws = Workspace(engine=eng)
+        staffing = files.get("staffing")
+        notes = []
+        use_staff = False
+        if staffing is not None:
+            staff = pd.read_csv(staffing, dtype=str)
+            known = set(ws.table("reps")["rep_id"].astype(str))
+            reps = set(staff["rep_id"].dropna()) if "rep_id" in staff.columns else set()
+            use_staff = bool(reps) and reps <= known
+            if reps and not use_staff:
+                notes.append(f"the plan's reps {', '.join(sorted(reps - known)[:5])} are not in the imported reps: "
+                             "rep capacities and per-rep groups are not available")
+        job = AlertJob(rules=tuple(rules), alignment=files["alignment"],
+                       assignment=(staffing,) if use_staff else (), quotas=quotas, level=info.unit_level,
+                       asof=asof)
+        run = run_alerts(ws, job)
+        run.notes[:0] = notes
+        return run

@@ -329,4 +329,15 @@ class EventDelivery(Base):
     rows: Mapped[int] = mapped_column(Integer)
 
 
-__all__ += ["EventDelivery"]
+class AlertRuleSet(Base):
+    """Alert rules stored for the server (the YAML text as the user wrote it, kept valid)."""
+
+    __tablename__ = "alert_rule_sets"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    yaml: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(S)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+__all__ += ["EventDelivery", "AlertRuleSet"]

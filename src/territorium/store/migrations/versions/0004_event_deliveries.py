@@ -1,4 +1,4 @@
-"""event deliveries (webhook and API event ids, for idempotent ingestion)
+"""event deliveries (webhook and API event ids, for idempotent ingestion); stored alert rules
 
 Revision ID: 0004
 Revises: 0003
@@ -27,9 +27,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_event_deliveries_received_at'), ['received_at'], unique=False)
+    op.create_table('alert_rule_sets',
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('yaml', sa.Text(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('updated_by', sa.String(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('alert_rule_sets')
     with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_event_deliveries_received_at'))
     op.drop_table('event_deliveries')
