@@ -175,27 +175,33 @@ def test_activity_totals(db_engine, tmp_path, today):
     ]
 
 
-def test_migration_0002_fills_postal_code_and_subdivision_of_existing_rows(tmp_path):
+def test_migration_0002_fills_postal_code_and_subdivision_of_existing_rows(db_engine):
     """A workspace imported before revision 0002 (US rows only) gets its postal codes and
-    ISO 3166-2 subdivisions from its ZIPs and states; a downgrade removes them again."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    store.upgrade(url, revision="0001")
-    eng = store.engine(url)
-    with eng.begin() as conn:
-        conn.execute(sa.text("INSERT INTO accounts (account_id, name, state, zip, country) VALUES "
-                             "('a', 'A', 'MA', '02134', 'US'), ('b', 'B', NULL, NULL, 'FR')"))
-    store.upgrade(url, revision="0002")
-    with eng.connect() as conn:
-        rows = conn.execute(sa.text("SELECT account_id, postal_code, subdivision FROM accounts ORDER BY 1")).all()
-    assert [tuple(r) for r in rows] == [("a", "02134", "US-MA"), ("b", None, None)]
+    ISO 3166-2 subdivisions from its ZIPs and states; a downgrade removes them again
+    (SQLite and PostgreSQL)."""
     from alembic import command
 
     from territorium.store.db import _alembic_config
 
-    cfg = _alembic_config()
-    with eng.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
-    cols = {c["name"] for c in sa.inspect(eng).get_columns("accounts")}
+    def migrate(fn, rev):
+        cfg = _alembic_config()
+        with db_engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            fn(cfg, rev)
+
+    migrate(command.upgrade, "0001")
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO accounts (account_id, name, state, zip, country) VALUES "
+                             "('a', 'A', 'MA', '02134', 'US'), ('b', 'B', NULL, NULL, 'FR'), "
+                             "('c', 'C', 'NY', '10001', NULL)"))
+        conn.execute(sa.text("INSERT INTO orders (order_id, created_at, shipping_zip, shipping_state, "
+                             "shipping_country) VALUES ('#1', '2025-01-01 00:00:00', '02134', 'MA', 'US')"))
+    migrate(command.upgrade, "0002")
+    with db_engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT account_id, postal_code, subdivision FROM accounts ORDER BY 1")).all()
+        orders = conn.execute(sa.text("SELECT shipping_postal_code, shipping_subdivision FROM orders")).all()
+    assert [tuple(r) for r in rows] == [("a", "02134", "US-MA"), ("b", None, None), ("c", "10001", "US-NY")]
+    assert [tuple(r) for r in orders] == [("02134", "US-MA")]
+    migrate(command.downgrade, "0001")
+    cols = {c["name"] for c in sa.inspect(db_engine).get_columns("accounts")}
     assert "postal_code" not in cols and "subdivision" not in cols and "zip" in cols
-    eng.dispose()
