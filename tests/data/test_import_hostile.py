@@ -284,3 +284,15 @@ def test_fuzz_shopify_orders_never_place_foreign_rows_in_the_us(tmp_path_factory
         except ValueError:
             continue
         assert got["total"] == pytest.approx(t, rel=1e-12)
+
+
+def test_rejects_file_keeps_the_windows_1252_row_readable(tmp_path, today, sqlite_engine):
+    rows = [acc_row("001A", "Café Lumière").encode("utf-8"), acc_row("001B", "Crème Spa").encode("utf-8"),
+            acc_row("001C", "Caffè Roma").encode("cp1252")]
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(SF_ACCOUNT_HEADER.encode() + b"\n" + b"\n".join(rows) + b"\n")
+    r = import_file(path, "accounts", engine=sqlite_engine, today=today, skip_invalid=True)
+    assert r.stored and r.imported == 2 and r.rejected == 1
+    rej = pd.read_csv(r.rejects_path, dtype=str, keep_default_na=False)
+    assert list(rej["_row"]) == ["4"] and list(rej["Name"]) == ["Caffè Roma"]
+    assert rej.loc[0, "_reasons"].startswith("not UTF-8 like the rest of the file (Windows-1252?)")

@@ -426,7 +426,8 @@ def write_rejects(result: ImportResult, path: Path | None = None) -> Path | None
     p = result.problems
     p = p.loc[(p["severity"] == ERROR) & p["row"].notna()]
     reasons = (
-        (p["column"].fillna("").astype(str) + ": " + p["reason"].astype(str)
+        (p["column"].fillna("").astype(str).where(p["column"].fillna("") == "", p["column"].astype(str) + ": ")
+         + p["reason"].astype(str)
          + np.where(p["value"].notna() & (p["value"].astype(str) != ""), " (" + p["value"].astype(str) + ")", ""))
         .groupby(p["row"].astype(np.int64)).agg("; ".join)
     )

@@ -273,16 +273,17 @@ def _mixed_encoding(data: bytes):
         enc, bad = "utf-8", other
         why = ("not UTF-8 like the rest of the file (Windows-1252?): re-save the file as UTF-8 "
                "or fix this row")
-        text = data.decode("utf-8", errors="replace")
+        minority = "cp1252" if _decodes(b"".join(lines[i] for i in other), "cp1252") else "latin-1"
     else:
-        enc, bad = "cp1252", utf8
+        enc, bad = ("cp1252" if all(_decodes(lines[i], "cp1252") for i in other) else "latin-1"), utf8
         why = ("UTF-8 text in a file that is mostly Windows-1252: it would be garbled; re-save the "
                "file in one encoding or fix this row")
-        if not _decodes(data, "cp1252"):
-            enc = "latin-1"
-        text = data.decode(enc, errors="replace")
-    shown_as = "cp1252" if enc == "utf-8" else "utf-8"  # each row shown in its own encoding
-    probs = [(i + 1, _shown(lines[i], shown_as), why) for i in bad]
+        minority = "utf-8"
+    # every line in its own encoding: the rows named stay readable (and the rejects file
+    # written from them says what the user wrote), the others are decoded by the majority
+    own = set(bad)
+    text = "\n".join(ln.decode(minority if i in own else enc, errors="replace") for i, ln in enumerate(lines))
+    probs = [(i + 1, _shown(lines[i], minority), why) for i in bad]
     return enc, text.lstrip("\ufeff"), probs
 
 
