@@ -296,3 +296,27 @@ def test_rejects_file_keeps_the_windows_1252_row_readable(tmp_path, today, sqlit
     rej = pd.read_csv(r.rejects_path, dtype=str, keep_default_na=False)
     assert list(rej["_row"]) == ["4"] and list(rej["Name"]) == ["Caffè Roma"]
     assert rej.loc[0, "_reasons"].startswith("not UTF-8 like the rest of the file (Windows-1252?)")
+
+
+CSV_BYTES = st.lists(st.one_of(
+    st.sampled_from([b",", b";", b"\t", b"\n", b"\r\n", b'"', b'""', b"'", b"\xef\xbb\xbf", b"\xe9", b"\xc3\xa9",
+                     b"\x00", b"\xff\xfe", b"001A", b"Salon", b"02134", b"MA", b"US", b"inf", b"1e400", b"=1+1"]),
+    st.binary(max_size=8)), max_size=40).map(b"".join)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                    HealthCheck.too_slow])
+@given(CSV_BYTES)
+def test_fuzz_random_bytes_after_a_real_header_never_traceback(tmp_path_factory, body):
+    """Any bytes after a Salesforce accounts header: a result or ImportFailed, never another
+    exception; rows kept have the id and name they were given (no empty keys)."""
+    path = tmp_path_factory.mktemp("fz") / "accounts.csv"
+    path.write_bytes(SF_ACCOUNT_HEADER.encode() + b"\n" + body)
+    try:
+        r = read_file(path, "accounts", today=dt.date(2025, 6, 30))
+    except ImportFailed as exc:
+        assert str(exc)
+        return
+    a = r.frames["accounts"]
+    assert (a["account_id"].fillna("") != "").all() and (a["name"].fillna("") != "").all()
+    assert set(r.problems["severity"]) <= {"error", "warning"}
