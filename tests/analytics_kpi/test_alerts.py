@@ -159,3 +159,24 @@ def test_alerts_are_posted_to_a_webhook_on_loopback(alert_ws):
     assert path == "/hooks/territorium" and ctype == "application/json"
     assert body["rule"] == "few visits" and len(body["alerts"]) == sum(a["rule"] == "few visits" for a in res["alerts"])
     assert any(p.startswith("dead hook: could not post") for p in res["posted"])
+
+
+def test_outputs_follow_the_cli_output_rule(alert_ws, tmp_path):
+    """A file Territorium did not write is not replaced without --force; an input never."""
+    folder, url = alert_ws
+    mine = tmp_path / "alerts.csv"
+    mine.write_text("my own notes\n")
+    rules = folder / "r.yaml"
+    rules.write_text(RULE)
+    args = ["alerts", "--rules", str(rules), "--units", "county", "--alignment", str(folder / "alignment.csv"),
+            "--database", url]
+    from territorium.commands._outputs import OutputRefused
+
+    with pytest.raises(OutputRefused, match="was not written by Territorium"):
+        runner.invoke(command_app(alerts_cmd), [*args, "--out", str(mine)], catch_exceptions=False)
+    assert mine.read_text() == "my own notes\n"
+    with pytest.raises(OutputRefused, match="is an input of this command"):
+        runner.invoke(command_app(alerts_cmd), [*args, "--out", str(folder / "x.csv"), "--propose", str(rules)],
+                      catch_exceptions=False)
+    r = runner.invoke(command_app(alerts_cmd), [*args, "--out", str(mine), "--force"])
+    assert r.exit_code == 0 and mine.read_text().startswith("rule,severity")

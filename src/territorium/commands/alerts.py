@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from territorium.analytics.alerts import AlertRuleError, parse_rules
+from territorium.commands._outputs import check_outputs, record_outputs
 from territorium.plan.alerts import AlertJob, alerts_frame, post_alerts, run_alerts
 from territorium.plan.kpis import KpiJobError
 from territorium.plan.workspace import Workspace, WorkspaceError
@@ -42,6 +43,7 @@ def alerts_command(
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit with status 3 when any alert fires (for cron / CI)."),
     out: Path = typer.Option(Path("out/alerts.csv"), "--out", help="Fired alerts as CSV (a .json beside it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the alerts as JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace output files Territorium did not write."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
     """Evaluate alert rules (drift over consecutive weeks or months, quota pace at
@@ -74,6 +76,9 @@ def alerts_command(
         job = AlertJob(rules=tuple(parsed), alignment=alignment, assignment=tuple(assignment), quotas=quotas,
                        level=units, asof=when, propose=propose)
         ws = Workspace(database)
+        check_outputs([out, out.with_suffix(".json"), propose],
+                      inputs={"--rules": rules, "--alignment": alignment, "--assignment": list(assignment),
+                              "--quotas": quotas}, force=force, engine=ws.engine)
         with console.status("evaluating alerts", spinner="dots") as st:
             run = run_alerts(ws, job, progress=lambda m: st.update(m))
     except (KpiJobError, WorkspaceError) as exc:
@@ -87,6 +92,7 @@ def alerts_command(
                "alerts": json.loads(df.to_json(orient="records", date_format="iso")), "posted": posted,
                "proposal": str(run.proposal) if run.proposal else None, "notes": run.notes}
     out.with_suffix(".json").write_text(json.dumps(payload, indent=1))
+    record_outputs([out, out.with_suffix(".json"), run.proposal], "alerts")
     if as_json:
         typer.echo(json.dumps(payload, indent=1))
     else:

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from territorium.plan.kpis import GROUPS, KpiJob, KpiJobError, run_kpis, write_kpis
+from territorium.commands._outputs import check_outputs, record_outputs
+from territorium.plan.kpis import GROUPS, TABLES, KpiJob, KpiJobError, run_kpis, write_kpis
 from territorium.plan.workspace import Workspace, WorkspaceError
 
 
@@ -44,6 +45,7 @@ def kpi_command(
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
     out: Path = typer.Option(Path("out/kpis"), "--out", help="Folder for the tables (commerce.csv, field_sales.csv, balance.csv, capacity.csv, clv.csv, and attainment, conversion, cac when asked for)."),
     as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace output files Territorium did not write."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
     """KPIs per territory, rep, state, region, country or segment and period: revenue, orders,
@@ -59,15 +61,17 @@ def kpi_command(
                      alignment=alignment, assignment=tuple(assignment), quotas=quotas, level=units,
                      sessions=sessions, spend=spend)
         ws = Workspace(database)
+        outputs = [Path(out) / f"{n}.csv" for n in TABLES]
+        check_outputs(outputs, inputs={"--alignment": alignment, "--assignment": list(assignment), "--quotas": quotas,
+                                       "--sessions": sessions, "--spend": spend}, force=force, engine=ws.engine)
         with console.status("computing KPIs", spinner="dots") as st:
             run = run_kpis(ws, job, progress=lambda m: st.update(m))
         files = write_kpis(run, out)
+        record_outputs(files, "kpi")
     except (KpiJobError, WorkspaceError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    tables = {n: getattr(run, n) for n in ("commerce", "field_sales", "balance", "capacity", "attainment",
-                                           "conversion", "cac", "spend_by_channel", "clv")
-              if getattr(run, n) is not None}
+    tables = {n: getattr(run, n) for n in TABLES if getattr(run, n) is not None}
     if as_json:
         typer.echo(json.dumps({n: json.loads(df.to_json(orient="records", date_format="iso"))
                                for n, df in tables.items()} | {"notes": run.notes,

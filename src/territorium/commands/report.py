@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from territorium.analytics.alerts import AlertRuleError, parse_rules
+from territorium.commands._outputs import check_outputs, record_outputs
 from territorium.plan.kpis import KpiJobError
 from territorium.plan.report import ReportJob, build_report, write_report
 from territorium.plan.workspace import Workspace, WorkspaceError
@@ -26,6 +27,7 @@ def report_command(
     title: str = typer.Option("Territory plan report", "--title", help="Title on the first page."),
     html_out: Optional[Path] = typer.Option(Path("out/report.html"), "--html", help="Self-contained HTML file."),
     pdf_out: Optional[Path] = typer.Option(Path("out/report.pdf"), "--pdf", help="PDF file (WeasyPrint)."),
+    force: bool = typer.Option(False, "--force", help="Replace output files Territorium did not write."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
 ) -> None:
     """Write the plan report: map, balance, KPIs with a revenue chart, alerts and the changes
@@ -49,9 +51,13 @@ def report_command(
         job = ReportJob(alignment=alignment, assignment=tuple(assignment), quotas=quotas, since=since,
                         rules=parsed, level=units, period=period, title=title, asof=when)
         ws = Workspace(database)
+        check_outputs([html_out, pdf_out], inputs={"--alignment": alignment, "--assignment": list(assignment),
+                                                   "--quotas": quotas, "--since": since, "--rules": rules},
+                      force=force, engine=ws.engine)
         with console.status("writing the report", spinner="dots") as st:
             rep = build_report(ws, job, progress=lambda m: st.update(m))
             files = write_report(rep, html_out, pdf_out)
+        record_outputs(files, "report")
     except AlertRuleError as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None

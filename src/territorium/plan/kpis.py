@@ -19,7 +19,11 @@ import sqlalchemy as sa
 
 from territorium.analytics import kpi as K
 
-__all__ = ["KpiJob", "KpiRun", "KpiJobError", "GROUPS", "run_kpis", "write_kpis"]
+__all__ = ["KpiJob", "KpiRun", "KpiJobError", "GROUPS", "TABLES", "run_kpis", "write_kpis"]
+
+#: The tables a KPI run may write, one CSV each.
+TABLES = ("commerce", "field_sales", "balance", "capacity", "attainment", "conversion", "cac", "spend_by_channel",
+          "clv")
 
 #: Group names a user may ask for, and the plan column each reads.
 GROUPS = {
@@ -395,8 +399,7 @@ def write_kpis(run: KpiRun, out: Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = []
-    for name in ("commerce", "field_sales", "balance", "capacity", "attainment", "conversion", "cac",
-                 "spend_by_channel", "clv"):
+    for name in TABLES:
         df = getattr(run, name)
         if df is not None:
             files.append(_write_csv(df, out / f"{name}.csv"))
