@@ -330,17 +330,17 @@ def test_state_only_account_is_not_labelled_city(tmp_path, today):
     assert w.loc[0, "reason"] == "cannot be placed: only a state (no ZIP or city)"
 
 
-def test_stored_countries_and_places_in_units(tmp_path, today, sqlite_engine):
-    """Stored with their countries; US state units never hold the foreign accounts, custom
-    polygons drawn around Toronto do."""
+def test_stored_countries_and_places_in_units(tmp_path, today, db_engine):
+    """Stored with their countries (SQLite and PostgreSQL); US state units never hold the
+    foreign accounts, custom polygons drawn around Toronto do."""
     import json
 
     from territorium.plan.workspace import Workspace
 
     r = import_file(_write_rows(tmp_path / "Account.csv", SF_EXPORT, SF_ROWS), "accounts",
-                    engine=sqlite_engine, today=today)
+                    engine=db_engine, today=today)
     assert r.stored
-    ws = Workspace(engine=sqlite_engine)
+    ws = Workspace(engine=db_engine)
     acc = ws.table("accounts").set_index("account_id")
     assert acc.loc["0015g00000AbCdEAAV", "country"] == "CA" and acc.loc["0015g00000AbCdEAAV", "postal_code"] == "M5H 1A1"
     assert acc.loc["0015g00000AbCdEAAV", "subdivision"] == "CA-ON"
