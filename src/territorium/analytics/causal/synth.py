@@ -282,7 +282,7 @@ def _fw_gram(G: np.ndarray, c: np.ndarray, d: np.ndarray, X: np.ndarray, eta: np
         step = np.where(active & (dx2 > 1e-300), step, 0.0)
         X *= (1 - step)[:, None]
         X[ar, i] += step
-        Gx = (1 - step)[:, None] * Gx + step[:, None] * G[ar, :, i]
+        Gx = (1 - step)[:, None] * Gx + step[:, None] * G[ar, i]     # row i = column i (G symmetric)
         xGx = np.einsum("bi,bi->b", X, Gx)
         val = zeta2 * np.einsum("bi,bi->b", X, X) + (xGx - 2 * np.einsum("bi,bi->b", X, c) + d) / rows
         done = (~np.isnan(prev)) & (prev - val <= thresh)
