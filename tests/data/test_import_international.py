@@ -294,12 +294,14 @@ def test_country_inferred_from_province_and_postal_code(tmp_path, today):
 def test_foreign_zip_without_country_is_not_placed_in_the_us(tmp_path, today):
     rows = [["1", "Salon Paris", "Paris", "", "75007"],      # ZIP 75007 is Carrollton, TX
             ["2", "Salon Zagreb", "Zagreb", "", "10090"],    # ZIP 10090 is in Manhattan
-            ["3", "Salon Carrollton", "Carrollton", "", "75007"]]
+            ["3", "Salon Carrollton", "Carrollton", "", "75007"],
+            ["4", "Salon Joburg", "Johannesburg", "", "2196"]]  # never padded into 02196 (Boston)
     r = read_file(_write_rows(tmp_path / "a.csv", MINIMAL, rows), "accounts", format="salesforce", today=today)
     assert r.ok
     a = r.frames["accounts"]
-    assert list(a["country"].fillna("")) == ["", "", "US"]
-    assert list(a["zip"].fillna("")) == ["", "", "75007"]
+    assert list(a["country"].fillna("")) == ["", "", "US", ""]
+    assert list(a["zip"].fillna("")) == ["", "", "75007", ""]
+    assert np.isnan(a["lat"].iloc[3])
     assert a["lat"].iloc[:2].isna().all() and np.isfinite(a["lat"].iloc[2])
     w = _problems(r, "warning")
     first = w.loc[w["row"] == 2].iloc[0]
@@ -307,6 +309,7 @@ def test_foreign_zip_without_country_is_not_placed_in_the_us(tmp_path, today):
     assert first["reason"] == ("no country given, and ZIP 75007 is Carrollton, TX in the US ZIP table, not Paris: "
                                "not placed (add the country)")
     assert 4 not in set(w["row"])  # Carrollton with ZIP 75007 is simply US
+    assert "not Johannesburg" in w.loc[w["row"] == 5, "reason"].iloc[0]
 
 
 def test_ambiguous_province_warns(tmp_path, today):
