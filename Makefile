@@ -10,7 +10,7 @@ DEMO   := demo_data
 LOCK   := requirements.lock
 UV     := uv==0.13.9
 
-.PHONY: demo test venv clean clean-demo bench lock
+.PHONY: demo test venv clean clean-demo bench lock web
 
 venv: $(STAMP)
 
@@ -43,7 +43,16 @@ $(DEMO)/.imported: $(DEMO)/manifest.yaml | $(STAMP)
 	$(BIN)/territorium import all $(DEMO) --replace
 	touch $@
 
-demo: $(STAMP) $(DEMO)/.imported
+# The web app (web/: maplibre-gl + esbuild from npm) built into the package's static folder,
+# rebuilt only when its sources change.
+WEB_STAMP := src/territorium/web/static/.stamp
+web: $(WEB_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json web/build.mjs $(wildcard web/src/*)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	touch $@
+
+demo: $(STAMP) $(WEB_STAMP) $(DEMO)/.imported
 	$(BIN)/territorium units build --level zip --states $$(cat $(DEMO)/states.txt)
 	$(BIN)/territorium summary
 	$(BIN)/territorium design --units zip --realign --balance workload:5% --balance account_count:10% \
@@ -60,11 +69,22 @@ demo: $(STAMP) $(DEMO)/.imported
 	$(BIN)/territorium potential --out out/potential.csv --top 10
 	$(BIN)/territorium forecast --level territory --out out/forecast.csv --plot out/forecast.png
 	$(BIN)/territorium impact-report --truth $(DEMO)/truth.yaml --out out/impact.md
+	$(BIN)/territorium kpi --alignment out/designed.csv --assignment out/assignment.csv --quotas out/quotas.csv \
+	  --period month --out out/kpis
+	$(BIN)/territorium alerts --alignment out/designed.csv --assignment out/assignment.csv --quotas out/quotas.csv \
+	  --propose out/rebalance.csv --out out/alerts.csv
+	$(BIN)/territorium report --alignment out/designed.csv --assignment out/assignment.csv --quotas out/quotas.csv \
+	  --since $(DEMO)/legacy_alignment.csv --rules src/territorium/profiles/alerts.example.yaml \
+	  --html out/report.html --pdf out/report.pdf
+	@echo ""
+	@echo "The demo's results are in out/ (report: out/report.html, out/report.pdf)."
+	@echo "Serve the demo workspace (REST API, OpenAPI at /docs): $(BIN)/territorium serve"
+	@echo "  (the first start prints a one-time admin password; docs/server.md)"
 
 clean-demo:
 	rm -rf $(DEMO) territorium.db out
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

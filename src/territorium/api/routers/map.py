@@ -1,0 +1,288 @@
+"""The map of a plan for the web app: unit polygons simplified per zoom level as compact
+GeoJSON, the plan's alignment with per-unit measures, territory colours (neighbours differ),
+state outlines, rep homes, accounts as points, the unit graph (for contiguity warnings in the
+browser) and why the engine moved each unit.
+
+Geometry is built once per unit level (the workspace's units, see ``plan/workspace.py``) and
+kept in memory with every unit's polygon already serialised at each detail level, so a
+request only joins strings. A rep or manager gets only the units, accounts and reps of the
+territories they may read (``plan/access.py``); everything else is left out of the answer.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from territorium.api.deps import CurrentUser, Eng, VisiblePlan
+from territorium.plan import plans
+from territorium.plan.access import can_edit
+
+router = APIRouter(prefix="/api", tags=["map"])
+
+#: simplification tolerance (degrees) per detail level: 0 for the whole country, 2 close up
+TOLERANCE = (0.02, 0.004, 0.0008)
+MEASURES = ("account_count", "revenue", "potential", "workload", "order_count")
+_LOCK = threading.Lock()
+
+
+@dataclass
+class _Geo:
+    """One unit level's geography, ready to serve."""
+
+    ids: np.ndarray                 # unit ids (map order)
+    names: list[str]
+    states: list[str]
+    measures: dict[str, np.ndarray]
+    edges: np.ndarray               # (m, 2) unit positions, shared borders and island links
+    geoms: list                     # per detail level (built on first use): GeoJSON text per unit
+    borders: list                   # per detail level: the shared border of each edge (or "null")
+    state_outlines: str | None      # a FeatureCollection text (built on first use)
+    members: dict[str, list[int]]   # ZIP / unit id -> unit positions holding it
+    accounts: pd.DataFrame          # account_id, name, lon, lat, unit
+    centroids: np.ndarray           # (n, 2) lon, lat
+    base: object = None             # the valid unit polygons (None: point units)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _texts(geoms, digits: int) -> list[str]:
+    """GeoJSON text of each geometry on a grid of 10^-digits degrees (None / empty: "null")."""
+    import shapely
+
+    g = np.asarray(geoms, dtype=object)
+    ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    out = np.full(len(g), "null", dtype=object)
+    if ok.any():
+        out[ok] = shapely.to_geojson(shapely.set_precision(g[ok], 10.0 ** -digits))
+    return out.tolist()
+
+
+def _simplified(base, tol: float):
+    import shapely
+
+    try:   # shared borders stay shared (no gaps or overlaps between neighbours)
+        return shapely.coverage_simplify(base, tol)
+    except Exception:   # pragma: no cover - not a valid coverage: polygon by polygon
+        return shapely.simplify(base, tol, preserve_topology=True)
+
+
+def _detail(geo: "_Geo", d: int) -> None:
+    """Fill detail level ``d`` (unit polygons and neighbour borders as GeoJSON text)."""
+    import shapely
+
+    if geo.geoms[d] is not None:
+        return
+    if geo.base is None:   # point units
+        geo.geoms[d] = [json.dumps({"type": "Point", "coordinates": [round(x, 5), round(y, 5)]})
+                        for x, y in geo.centroids]
+        geo.borders[d] = ["null"] * len(geo.edges)
+        return
+    digits = 3 + d
+    simple = _simplified(geo.base, TOLERANCE[d])
+    e = geo.edges
+    bnd = shapely.boundary(simple)
+    with np.errstate(all="ignore"):   # coverage_simplify keeps a shared border identical on both sides
+        shared = shapely.line_merge(shapely.intersection(bnd[e[:, 0]], bnd[e[:, 1]]))
+    lines = np.isin(shapely.get_type_id(shared), (1, 5))
+    geo.borders[d] = _texts(np.where(lines, shared, None), digits)
+    geo.geoms[d] = _texts(simple, digits)
+
+
+def _outlines(base, states) -> str:
+    import shapely
+
+    if base is None:
+        return '{"type":"FeatureCollection","features":[]}'
+    simple = _simplified(base, TOLERANCE[1])
+    feats = []
+    for st in sorted(set(states)):
+        try:
+            merged = shapely.coverage_union_all(simple[states == st])
+        except shapely.errors.GEOSException:   # not exactly noded after simplification
+            merged = shapely.union_all(shapely.make_valid(simple[states == st]), grid_size=1e-4)
+        feats.append(f'{{"type":"Feature","properties":{{"state":{json.dumps(str(st))}}},'
+                     f'"geometry":{_texts([shapely.boundary(merged)], 4)[0]}}}')
+    return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+
+
+def _build(eng, level: str) -> _Geo:
+    import geopandas as gpd
+
+    from territorium.plan.workspace import Workspace
+
+    load = Workspace(engine=eng).load_units(level)
+    u = load.units
+    t = u.table
+    base = None
+    if u.geometry is not None:
+        base = gpd.GeoSeries(np.asarray(u.geometry), crs="EPSG:4326").make_valid().to_numpy()
+    states = t["state"].astype(str).to_numpy() if "state" in t.columns else np.full(u.n, "")
+    members: dict[str, list[int]] = {}
+    for i, uid in enumerate(t["unit_id"].astype(str)):
+        members.setdefault(uid, []).append(i)
+    if "member_zips" in t.columns:
+        for i, mz in enumerate(t["member_zips"]):
+            for z in str(mz or "").replace(",", ";").split(";"):
+                z = z.strip()
+                if z and i not in members.setdefault(z, []):
+                    members[z].append(i)
+    meas = {m: t[m].to_numpy(np.float64) for m in MEASURES if m in t.columns}
+    acc = load.accounts
+    acc = acc[(acc["unit"] >= 0) & acc["lon"].notna() & acc["lat"].notna()]
+    return _Geo(t["unit_id"].astype(str).to_numpy(), t["name"].astype(str).tolist(),
+                t["state"].astype(str).tolist() if "state" in t.columns else [""] * u.n,
+                meas, u.adjacency.edges(), [None] * len(TOLERANCE), [None] * len(TOLERANCE), None, members,
+                acc[["account_id", "name", "lon", "lat", "unit"]].reset_index(drop=True),
+                t[["lon", "lat"]].to_numpy(np.float64), base)
+
+
+def geography(request: Request, eng, level: str) -> _Geo:
+    """The level's geography, built on first use and kept for the app's lifetime."""
+    cache = request.app.state.__dict__.setdefault("_map_geo", {})
+    with _LOCK:
+        if level not in cache:
+            cache[level] = _build(eng, level)
+        return cache[level]
+
+
+def level_of(geo: _Geo, d: int) -> tuple[list[str], list[str], str]:
+    """(unit geometry texts, border texts, state outlines) at detail ``d``, built on first use."""
+    with geo.lock:
+        _detail(geo, d)
+        if geo.state_outlines is None:
+            states = np.asarray(geo.states, dtype=object)
+            geo.state_outlines = _outlines(geo.base, states)
+        return geo.geoms[d], geo.borders[d], geo.state_outlines
+
+
+def _reasons(eng, name: str) -> dict[str, dict]:
+    """Per unit id, the latest move of the unit with its reason (and job, actor, version)."""
+    ev, _ = plans.events(eng, name, entity="unit")
+    out: dict[str, dict] = {}
+    if len(ev):
+        ev = ev[ev["old_value"].notna()]
+        for r in ev.itertuples(index=False):
+            out[str(r.entity_id)] = {"from": r.old_value, "to": r.new_value, "reason": r.reason, "job": r.job,
+                                     "actor": r.actor, "version": int(r.version)}
+    return out
+
+
+def _colours(unit_t: np.ndarray, edges: np.ndarray, k: int) -> np.ndarray:
+    from territorium.plan.report import territory_colours
+
+    return territory_colours(unit_t, edges, k) if k else np.zeros(0, dtype=np.int64)
+
+
+@router.get("/plans/{name}/map")
+def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
+             detail: int = Query(1, ge=0, le=len(TOLERANCE) - 1, description="0 whole country .. 2 close up")):
+    """The plan on a map (one JSON document): units (GeoJSON features whose ``id`` is the
+    position in every per-unit array), per-unit measures, territories with a colour index
+    such that neighbours differ, the unit graph's edges, state outlines, rep homes, accounts
+    and the latest move of each unit with its reason. Managers and reps get their part only."""
+    c, scope = loaded.content, loaded.scope
+    geo = geography(request, eng, c.info.unit_level)
+    tids = sorted(c.territories["territory_id"].astype(str))
+    t_index = {t: i for i, t in enumerate(tids)}
+    unit_t = np.full(len(geo.ids), -1, dtype=np.int64)
+    unit_plan_ids: dict[int, list[str]] = {}
+    for uid, tid in zip(c.units["unit_id"].astype(str), c.units["territory_id"].astype(str)):
+        for p in geo.members.get(uid, ()):
+            if unit_t[p] < 0 or geo.ids[p] == uid:
+                unit_t[p] = t_index.get(tid, -1)
+            unit_plan_ids.setdefault(p, []).append(uid)
+    colours = _colours(unit_t, geo.edges, len(tids))
+    visible_t = np.array([scope is None or t in scope for t in tids], dtype=bool)
+    show = (unit_t >= 0) & visible_t[np.maximum(unit_t, 0)] if scope is not None else np.ones(len(geo.ids), bool)
+    pos = np.flatnonzero(show)
+    new_pos = np.full(len(geo.ids), -1)
+    new_pos[pos] = np.arange(len(pos))
+    d, bd, outlines = level_of(geo, detail)
+    feats = ",".join(
+        f'{{"type":"Feature","id":{k},"properties":{{"u":{json.dumps(str(geo.ids[p]))},'
+        f'"t":{json.dumps(tids[unit_t[p]]) if unit_t[p] >= 0 else "null"}}},'
+        f'"geometry":{d[p]}}}' for k, p in enumerate(pos))
+    e = geo.edges
+    keep = show[e[:, 0]] & show[e[:, 1]] if len(e) else np.zeros(0, bool)
+    edges = new_pos[e[keep]].tolist() if len(e) else []
+    shown = [(bd[j], a, b) for j, (a, b) in zip(np.flatnonzero(keep), edges) if bd[j] != "null"]
+    border_feats = ",".join(f'{{"type":"Feature","id":{k},"properties":{{"a":{a},"b":{b}}},"geometry":{g}}}'
+                            for k, (g, a, b) in enumerate(shown))
+    trows = c.territories.set_index("territory_id")
+    parents = set(c.territories["parent"].dropna().astype(str))
+    territories = []
+    for i, t in enumerate(tids):
+        r = trows.loc[t]
+        territories.append({"id": t, "name": r["name"] if r["name"] is not None else t, "colour": int(colours[i]),
+                            "parent": r["parent"], "reps": [x[0] for x in r["reps"]],
+                            "quota": None if r["quota"] != r["quota"] else float(r["quota"]),
+                            "visible": bool(visible_t[i]), "leaf": t not in parents})
+    territories = [t for t in territories if t["visible"]]
+    # accounts: the unit's territory unless the plan assigns the account explicitly
+    acc = geo.accounts
+    a_t = unit_t[acc["unit"].to_numpy()]
+    explicit = dict(zip(c.accounts["account_id"].astype(str), c.accounts["territory_id"]))
+    a_tid = [explicit.get(a) or (tids[x] if x >= 0 else None) for a, x in zip(acc["account_id"].astype(str), a_t)]
+    accounts = [{"id": a, "name": n, "lon": round(float(x), 5), "lat": round(float(y), 5), "t": tt}
+                for a, n, x, y, tt in zip(acc["account_id"].astype(str), acc["name"].astype(str), acc["lon"],
+                                          acc["lat"], a_tid)
+                if tt is not None and (scope is None or tt in scope)]
+    # rep homes of the visible territories
+    reps = []
+    seen = {r: t["id"] for t in territories for r in t["reps"]}
+    if seen:
+        from territorium.store import db as store
+
+        rt = store.read_table(eng, "reps")
+        if len(rt):
+            rt = rt[rt["rep_id"].astype(str).isin(seen)].dropna(subset=["home_lat", "home_lon"])
+            reps = [{"id": str(r.rep_id), "name": str(r.name), "t": seen[str(r.rep_id)],
+                     "lon": round(float(r.home_lon), 5), "lat": round(float(r.home_lat), 5)}
+                    for r in rt.itertuples(index=False)]
+    reasons = {}
+    if can_edit(user) or scope is not None:
+        allr = _reasons(eng, c.info.name)
+        for p in pos:
+            for uid in unit_plan_ids.get(p, ()):
+                if uid in allr:
+                    reasons[str(geo.ids[p])] = allr[uid]
+    measures = {m: [round(float(v), 4) for v in arr[pos]] for m, arr in geo.measures.items()}
+    head = {
+        "plan": {"name": c.info.name, "version": c.info.version, "status": c.info.status,
+                 "unit_level": c.info.unit_level, "model": c.info.model},
+        "editable": can_edit(user) and c.info.status in ("draft", "proposed"),
+        "user": {"username": user.username, "role": user.role, "person_id": user.person_id},
+        "territories": territories,
+        "names": [geo.names[p] for p in pos],
+        "states": [geo.states[p] for p in pos],
+        "centroids": np.round(geo.centroids[pos], 5).tolist(),
+        "members": [unit_plan_ids.get(p, [str(geo.ids[p])]) for p in pos],
+        "measures": measures, "edges": edges, "accounts": accounts, "reps": reps, "reasons": reasons,
+        "detail": detail, "tolerance": TOLERANCE[detail],
+    }
+    body = json.dumps(head, separators=(",", ":"))
+    body = (body[:-1] + ',"units":{"type":"FeatureCollection","features":[' + feats + ']}'
+            + ',"borders":{"type":"FeatureCollection","features":[' + border_feats + ']}'
+            + ',"state_outlines":' + outlines + "}")
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/web/session")
+def web_session(request: Request, eng: Eng) -> dict:
+    """Whether the browser has a live session (200 either way, so the page's first check is not
+    an error): ``{"user": {...}}`` or ``{"user": null}``. The CSRF token is not repeated here;
+    the page keeps the one it got at login."""
+    from territorium.api.deps import SESSION_COOKIE
+    from territorium.plan import users as U
+
+    sid = request.cookies.get(SESSION_COOKIE)
+    found = U.session_user(eng, sid) if sid else None
+    if found is None:
+        return {"user": None}
+    user = found[0]
+    return {"user": {"username": user.username, "role": user.role, "person_id": user.person_id}}

@@ -1,0 +1,128 @@
+"""The map endpoint over the small demo workspace (no browser): geometry, colours, scope,
+balance inputs and reasons, read back from the JSON the web app gets."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import shapely
+
+from _webws import PASSWORD
+
+
+@pytest.fixture(scope="module")
+def client(web_template, tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from territorium import store
+    from territorium.api import create_app
+
+    src, facts = web_template
+    db = tmp_path_factory.mktemp("map-api") / "web.db"
+    shutil.copy(src, db)
+    eng = store.engine(f"sqlite:///{db}")
+    with TestClient(create_app(engine=eng), base_url="https://testserver") as c:
+        yield c, facts, eng
+    eng.dispose()
+
+
+def _login(c, user):
+    c.cookies.clear()
+    r = c.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["csrf_token"]
+
+
+def test_planner_gets_every_unit_with_neighbours_in_different_colours(client):
+    c, facts, eng = client
+    from territorium.plan import plans
+    from territorium.plan.workspace import Workspace
+
+    _login(c, "planner")
+    m = c.get("/api/plans/demo/map?detail=0").json()
+    feats = m["units"]["features"]
+    units = Workspace(engine=eng).load_units("zip").units
+    assert len(feats) == units.n
+    terr = {t["id"]: t for t in m["territories"]}
+    assert {t for t in terr if terr[t]["leaf"]} == set(facts["territories"])
+    # every unit's territory is the plan's (through its member ZIPs)
+    content = plans.plan_content(eng, "demo")
+    plan_t = dict(zip(content.units["unit_id"], content.units["territory_id"]))
+    for f, members in zip(feats, m["members"]):
+        assert f["properties"]["t"] == plan_t[members[0]]
+    # neighbouring units of different territories never share a colour
+    t_of = [f["properties"]["t"] for f in feats]
+    clash = [(a, b) for a, b in m["edges"] if t_of[a] != t_of[b] and terr[t_of[a]]["colour"] == terr[t_of[b]]["colour"]]
+    assert not clash
+    # real polygons in the right place: each unit's centroid lies in (or next to) its polygon
+    g = shapely.from_geojson([__import__("json").dumps(f["geometry"]) for f in feats[:200]])
+    pts = shapely.points(np.asarray(m["centroids"][:200]))
+    assert np.mean(shapely.distance(g, pts) < 0.05) > 0.95
+    # measures per unit equal the workspace's, in feature order
+    pos = units.index_of([f["properties"]["u"] for f in feats])
+    np.testing.assert_allclose(m["measures"]["workload"], units.measure("workload")[pos], rtol=1e-3, atol=1e-3)
+    assert len(m["accounts"]) > 1000 and len(m["reps"]) == len(facts["territories"])
+    # a shared border between two territories is in the borders layer, as a line
+    b = m["borders"]["features"]
+    assert len(b) > 0.8 * len(m["edges"]) and b[0]["geometry"]["type"] in ("LineString", "MultiLineString")
+    assert len(m["state_outlines"]["features"]) >= 9   # the demo's north-eastern states
+
+
+def test_detail_levels_get_sharper(client):
+    c, _, _ = client
+    _login(c, "planner")
+    sizes = [len(c.get(f"/api/plans/demo/map?detail={d}").content) for d in (0, 2)]
+    assert sizes[0] < sizes[1]
+    assert c.get("/api/plans/demo/map?detail=7").status_code == 422
+
+
+def test_rep_sees_only_their_territory(client):
+    c, facts, _ = client
+    _login(c, "rep")
+    m = c.get("/api/plans/demo/map").json()
+    assert [t["id"] for t in m["territories"]] == [facts["rep_territory"]]
+    assert {f["properties"]["t"] for f in m["units"]["features"]} == {facts["rep_territory"]}
+    assert {a["t"] for a in m["accounts"]} == {facts["rep_territory"]}
+    assert [r["id"] for r in m["reps"]] == [facts["rep_id"]]
+    assert m["editable"] is False
+    n = len(m["units"]["features"])
+    assert all(0 <= a < n and 0 <= b < n for a, b in m["edges"])
+
+
+def test_manager_sees_their_region(client):
+    c, facts, _ = client
+    _login(c, "mgr")
+    m = c.get("/api/plans/demo/map?detail=0").json()
+    assert {t["id"] for t in m["territories"] if t["leaf"]} == set(facts["east"])
+    assert {f["properties"]["t"] for f in m["units"]["features"]} <= set(facts["east"])
+
+
+def test_unknown_plan_and_no_login(client):
+    c, _, _ = client
+    c.cookies.clear()
+    assert c.get("/api/plans/demo/map").status_code == 401
+    assert c.get("/api/web/session").json() == {"user": None}
+    _login(c, "planner")
+    assert c.get("/api/web/session").json()["user"]["role"] == "planner"
+    assert c.get("/api/plans/nope/map").status_code == 404
+
+
+def test_moved_units_carry_their_reason(client):
+    c, facts, eng = client
+    from territorium.plan import plans
+
+    csrf = _login(c, "planner")
+    m = c.get("/api/plans/demo/map?detail=0").json()
+    i = next(k for k, f in enumerate(m["units"]["features"]) if f["properties"]["t"] == facts["territories"][0])
+    uid = m["units"]["features"][i]["properties"]["u"]
+    to = facts["territories"][1]
+    v = plans.get_plan(eng, "demo").version
+    r = c.post("/api/plans/demo/moves", headers={"X-CSRF-Token": csrf},
+               json={"moves": {z: to for z in m["members"][i]}, "expected_version": v, "reason": "closer to the rep"})
+    assert r.status_code == 200, r.text
+    m2 = c.get("/api/plans/demo/map?detail=0").json()
+    assert m2["plan"]["version"] == v + 1
+    assert m2["units"]["features"][i]["properties"]["t"] == to
+    why = m2["reasons"][uid]
+    assert why["reason"] == "closer to the rep" and why["to"] == to and why["actor"] == "planner"

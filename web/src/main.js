@@ -1,0 +1,539 @@
+// Territorium's territory map: log in, see a plan, select units (click, box, lasso), move them,
+// watch the balance change at once, undo / redo, lock units; moves are saved through the plan
+// API with the plan's version (409: what changed meanwhile). Everything is drawn from the
+// server's own data: no tiles, no fonts, no network beyond the app's origin.
+import maplibregl from "maplibre-gl";
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+  "#9c755f", "#bab0ac", "#86bcb6", "#d37295"];
+const RAMP = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
+const LABELS = { account_count: "Accounts", revenue: "Revenue", potential: "Potential", workload: "Workload",
+  order_count: "Orders" };
+
+const $ = (id) => document.getElementById(id);
+const S = {
+  csrf: null, user: null, plan: null, data: null, map: null, unitT: null, locked: new Set(), sel: new Set(),
+  undo: [], redo: [], tool: "click", tIndex: new Map(), totals: null, saving: Promise.resolve(), labels: [],
+};
+window.__territorium = S; // for the end-to-end tests and the benchmark (read-only use)
+
+async function api(path, opts = {}) {
+  const headers = { ...(opts.body ? { "Content-Type": "application/json" } : {}), ...(opts.headers || {}) };
+  if (opts.method && opts.method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
+  const r = await fetch(path, { credentials: "same-origin", ...opts, headers,
+    body: opts.body ? JSON.stringify(opts.body) : undefined });
+  let body = null;
+  if (r.status !== 204) {
+    const text = await r.text();
+    try { body = text ? JSON.parse(text) : null; } catch { body = { detail: text }; }
+  }
+  return { status: r.status, ok: r.ok, body };
+}
+
+function say(text, kind = "info") {
+  const el = $("status");
+  el.textContent = text;
+  el.className = "status " + kind;
+}
+
+const fmt = (v) => Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(1) + "M" : Math.abs(v) >= 1e4 ? (v / 1e3).toFixed(0) + "k"
+  : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1).replace(/\.0$/, "");
+
+// ------------------------------------------------------------------------------ login
+async function start() {
+  const me = await api("/api/web/session");
+  S.csrf = sessionStorage.getItem("territorium-csrf");
+  if (me.ok && me.body.user && S.csrf) { S.user = me.body.user; return showApp(); }
+  showLogin();
+}
+
+function showLogin() {
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("username").focus();
+}
+
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  const r = await api("/api/auth/login", { method: "POST",
+    body: { username: $("username").value, password: $("password").value } });
+  if (!r.ok) { $("login-error").textContent = r.body?.detail || `login failed (${r.status})`; return; }
+  S.csrf = r.body.csrf_token;
+  sessionStorage.setItem("territorium-csrf", S.csrf);
+  S.user = r.body;
+  $("password").value = "";
+  showApp();
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("/api/auth/logout", { method: "POST" });
+  sessionStorage.removeItem("territorium-csrf");
+  location.reload();
+});
+
+async function showApp() {
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("who").textContent = `${S.user.username} (${S.user.role})`;
+  const r = await api("/api/plans?limit=500");
+  const sel = $("plan");
+  sel.innerHTML = "";
+  for (const p of r.body?.items || []) sel.add(new Option(`${p.name} (${p.status})`, p.name));
+  if (!sel.options.length) { say("No plan you may see. Ask a planner to share one.", "warn"); return; }
+  sel.onchange = () => loadPlan(sel.value);
+  await loadPlan(sel.value);
+}
+
+// ------------------------------------------------------------------------------ the map
+async function loadPlan(name) {
+  say(`Loading ${name}…`);
+  const t0 = performance.now();
+  const r = await api(`/api/plans/${encodeURIComponent(name)}/map?detail=0`);
+  if (!r.ok) { say(r.body?.detail || `could not load ${name} (${r.status})`, "error"); return; }
+  S.plan = r.body.plan;
+  setData(r.body);
+  S.timing = { fetched: performance.now() - t0 };
+  // sharper shapes once the first picture is there
+  api(`/api/plans/${encodeURIComponent(name)}/map?detail=1`).then((r1) => {
+    if (r1.ok && S.plan?.name === name && S.map?.getSource("units")) {
+      S.map.getSource("units").setData(r1.body.units);
+      S.data.borders = r1.body.borders;
+      S.bordersOf = null;
+      S.map.getSource("borders").setData(r1.body.borders);
+      S.map.once("idle", () => { paintAll(); document.body.dataset.detail = "1"; });
+    }
+  });
+}
+
+function setData(d) {
+  S.data = d;
+  S.tIndex = new Map(d.territories.map((t, i) => [t.id, i]));
+  const n = d.units.features.length;
+  S.unitT = Int32Array.from(d.units.features, (f) => (S.tIndex.has(f.properties.t) ? S.tIndex.get(f.properties.t) : -1));
+  S.sel.clear(); S.locked.clear(); S.undo = []; S.redo = []; S.adj = null; S.warnings = new Map(); S.bordersOf = null;
+  S.leaves = d.territories.filter((t) => t.leaf);
+  $("plan-meta").textContent = `v${d.plan.version} · ${d.plan.status} · ${n.toLocaleString()} ${d.plan.unit_level} units`;
+  $("edit-tools").hidden = !d.editable;
+  const target = $("target");
+  target.innerHTML = "";
+  for (const t of S.leaves) target.add(new Option(`${t.id} ${t.name !== t.id ? "– " + t.name : ""}`, t.id));
+  const measures = Object.keys(d.measures);
+  const cb = $("colour-by");
+  cb.innerHTML = "";
+  cb.add(new Option("Territory", "territory"));
+  for (const m of measures) cb.add(new Option(`${LABELS[m] || m} per unit`, "unit:" + m));
+  for (const m of measures) cb.add(new Option(`${LABELS[m] || m} per territory`, "territory:" + m));
+  cb.onchange = () => paintAll();
+  const bm = $("bal-measure");
+  bm.innerHTML = "";
+  for (const m of measures) bm.add(new Option(LABELS[m] || m, m));
+  bm.value = measures.includes("workload") ? "workload" : measures[0];
+  bm.onchange = () => renderBars();
+  computeTotals();
+  drawMap(d);
+  renderBars();
+  updateButtons();
+  $("warnings").textContent = "";
+}
+
+function colourOf(ti) { return ti < 0 ? "#dddddd" : PALETTE[S.data.territories[ti].colour % PALETTE.length]; }
+
+function drawMap(d) {
+  const bounds = new maplibregl.LngLatBounds();
+  for (const [x, y] of d.centroids) bounds.extend([x, y]);
+  if (!S.map) {
+    S.map = new maplibregl.Map({
+      container: "map", attributionControl: false, boxZoom: false, doubleClickZoom: false,
+      style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }] },
+      bounds: bounds.isEmpty() ? [[-125, 24], [-66, 50]] : bounds, fitBoundsOptions: { padding: 30 },
+    });
+    S.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
+    S.map.on("load", () => addLayers(d));
+    setupInteraction();
+  } else {
+    for (const m of S.labels) m.remove();
+    S.labels = [];
+    for (const id of ["units", "states", "accounts", "reps", "borders"]) if (S.map.getSource(id)) {
+      S.map.getSource(id).setData(id === "units" ? d.units : id === "states" ? d.state_outlines : id === "borders" ? d.borders
+        : id === "accounts" ? accountsGeo(d) : repsGeo(d));
+    }
+    if (!bounds.isEmpty()) S.map.fitBounds(bounds, { padding: 30, duration: 0 });
+    paintAll();
+    placeLabels();
+  }
+}
+
+const accountsGeo = (d) => ({ type: "FeatureCollection", features: d.accounts.map((a) => ({ type: "Feature",
+  properties: { id: a.id, name: a.name, t: a.t }, geometry: { type: "Point", coordinates: [a.lon, a.lat] } })) });
+const repsGeo = (d) => ({ type: "FeatureCollection", features: d.reps.map((r) => ({ type: "Feature",
+  properties: { id: r.id, name: r.name, t: r.t }, geometry: { type: "Point", coordinates: [r.lon, r.lat] } })) });
+
+function addLayers(d) {
+  const m = S.map;
+  m.addSource("units", { type: "geojson", data: d.units });
+  m.addSource("states", { type: "geojson", data: d.state_outlines });
+  m.addSource("borders", { type: "geojson", data: d.borders });
+  m.addSource("accounts", { type: "geojson", data: accountsGeo(d), cluster: true, clusterRadius: 28, clusterMaxZoom: 10 });
+  m.addSource("reps", { type: "geojson", data: repsGeo(d) });
+  m.addLayer({ id: "units-fill", type: "fill", source: "units", paint: {
+    "fill-color": ["coalesce", ["feature-state", "colour"], "#dddddd"],
+    "fill-opacity": ["case", ["boolean", ["feature-state", "sel"], false], 0.95, 0.78] } });
+  m.addLayer({ id: "units-line", type: "line", source: "units", paint: {
+    "line-color": ["case", ["boolean", ["feature-state", "sel"], false], "#111111",
+      ["boolean", ["feature-state", "locked"], false], "#7a0019", "#ffffff"],
+    "line-width": ["case", ["boolean", ["feature-state", "sel"], false], 2,
+      ["boolean", ["feature-state", "locked"], false], 2, 0.3] } });
+  m.addLayer({ id: "units-moved", type: "line", source: "units",
+    filter: ["==", ["get", "moved"], true], paint: { "line-color": "#000", "line-width": 1, "line-dasharray": [2, 2] } });
+  m.addLayer({ id: "borders", type: "line", source: "borders", paint: { "line-color": "#1d232a",
+    "line-width": 1.6, "line-opacity": ["case", ["boolean", ["feature-state", "on"], false], 1, 0] } });
+  m.addLayer({ id: "states-line", type: "line", source: "states", paint: { "line-color": "#333", "line-width": 1.2 } });
+  m.addLayer({ id: "accounts-cluster", type: "circle", source: "accounts", filter: ["has", "point_count"], paint: {
+    "circle-color": "rgba(40,40,40,0.55)", "circle-stroke-color": "#fff", "circle-stroke-width": 1,
+    "circle-radius": ["step", ["get", "point_count"], 6, 10, 9, 50, 13, 200, 18] } });
+  m.addLayer({ id: "accounts-point", type: "circle", source: "accounts", filter: ["!", ["has", "point_count"]],
+    paint: { "circle-color": "#222", "circle-radius": 2.5, "circle-stroke-color": "#fff", "circle-stroke-width": 0.5 } });
+  m.addLayer({ id: "reps", type: "circle", source: "reps", paint: { "circle-color": "#fff", "circle-radius": 5,
+    "circle-stroke-color": "#000", "circle-stroke-width": 2 } });
+  m.on("click", "accounts-cluster", (e) => {
+    const f = e.features[0];
+    m.getSource("accounts").getClusterExpansionZoom(f.properties.cluster_id).then((z) =>
+      m.easeTo({ center: f.geometry.coordinates, zoom: z }));
+  });
+  paintAll();
+  placeLabels();
+  m.once("idle", () => {
+    S.painted = performance.now();
+    document.body.dataset.ready = "1";
+    say(`${S.data.plan.name}: ${S.leaves.length} territories` + (S.data.editable ? " — select units and move them" : ""));
+  });
+}
+
+function placeLabels() {
+  // territory labels as HTML markers (no glyph server needed): at the unit nearest the mean
+  for (const mk of S.labels) mk.remove();
+  S.labels = [];
+  const sum = new Map();
+  S.unitT.forEach((t, i) => {
+    if (t < 0) return;
+    const s = sum.get(t) || [0, 0, 0];
+    s[0] += S.data.centroids[i][0]; s[1] += S.data.centroids[i][1]; s[2]++;
+    sum.set(t, s);
+  });
+  for (const [t, s] of sum) {
+    const el = document.createElement("div");
+    el.className = "tlabel";
+    el.textContent = S.data.territories[t].id;
+    S.labels.push(new maplibregl.Marker({ element: el }).setLngLat([s[0] / s[2], s[1] / s[2]]).addTo(S.map));
+  }
+}
+
+function paintAll() {
+  if (!S.map || !S.map.getSource("units")) return;
+  const mode = $("colour-by").value || "territory";
+  let values = null;
+  if (mode.startsWith("unit:")) values = S.data.measures[mode.slice(5)];
+  else if (mode.startsWith("territory:")) {
+    const tot = S.totals[mode.slice(10)];
+    values = Array.from(S.unitT, (t) => (t < 0 ? 0 : tot[t]));
+  }
+  let breaks = null;
+  if (values) {
+    const sorted = Float64Array.from(values).sort();
+    breaks = [0.2, 0.4, 0.6, 0.8].map((q) => sorted[Math.floor(q * (sorted.length - 1))]);
+  }
+  S.breaks = breaks;
+  for (let i = 0; i < S.unitT.length; i++) {
+    let colour;
+    if (!values) colour = colourOf(S.unitT[i]);
+    else { let k = 0; while (k < 4 && values[i] > breaks[k]) k++; colour = RAMP[k]; }
+    S.map.setFeatureState({ source: "units", id: i }, { colour, sel: S.sel.has(i), locked: S.locked.has(i) });
+  }
+  renderLegend(mode, breaks);
+  paintBorders(null);
+}
+
+function paintBorders(units) {
+  // a unit border is a territory border where the two units lie in different territories
+  const feats = S.data.borders.features;
+  if (!S.bordersOf) {
+    S.bordersOf = new Map();
+    feats.forEach((f, k) => { for (const u of [f.properties.a, f.properties.b]) {
+      if (!S.bordersOf.has(u)) S.bordersOf.set(u, []); S.bordersOf.get(u).push(k); } });
+  }
+  const ks = units ? new Set([...units].flatMap((u) => S.bordersOf.get(u) || [])) : feats.keys();
+  for (const k of ks) {
+    const p = feats[k].properties;
+    S.map.setFeatureState({ source: "borders", id: k }, { on: S.unitT[p.a] !== S.unitT[p.b] });
+  }
+}
+
+function renderLegend(mode, breaks) {
+  const el = $("legend");
+  if (!breaks) {
+    el.innerHTML = `<strong>Territories</strong> coloured so that neighbours differ<br>
+      <span class="sw rep"></span> rep home <span class="sw acc"></span> accounts (grey discs: clusters)`;
+    return;
+  }
+  const [kind, m] = mode.split(":");
+  const edges = ["min", ...breaks.map(fmt), "max"];
+  el.innerHTML = `<strong>${LABELS[m] || m} per ${kind}</strong><br>` + RAMP.map((c, k) =>
+    `<span class="sw" style="background:${c}"></span>${k === 0 ? "≤ " + edges[1] : k === 4 ? "> " + edges[4] : edges[k] + "–" + edges[k + 1]}`).join("<br>");
+}
+
+function paintUnits(ids) {
+  const mode = $("colour-by").value || "territory";
+  if (mode !== "territory") return paintAll();
+  paintBorders(ids);
+  for (const i of ids) S.map.setFeatureState({ source: "units", id: i },
+    { colour: colourOf(S.unitT[i]), sel: S.sel.has(i), locked: S.locked.has(i) });
+}
+
+// ------------------------------------------------------------------------------ balance
+function computeTotals() {
+  const k = S.data.territories.length;
+  S.totals = {};
+  for (const [m, arr] of Object.entries(S.data.measures)) {
+    const tot = new Float64Array(k);
+    for (let i = 0; i < arr.length; i++) if (S.unitT[i] >= 0) tot[S.unitT[i]] += arr[i];
+    S.totals[m] = tot;
+  }
+}
+
+function renderBars() {
+  const m = $("bal-measure").value;
+  const leaves = S.leaves.map((t) => S.tIndex.get(t.id));
+  const tot = S.totals[m];
+  const vals = leaves.map((t) => tot[t]);
+  const mean = vals.reduce((a, b) => a + b, 0) / Math.max(1, vals.length);
+  const max = Math.max(...vals, 1e-9);
+  const measures = Object.keys(S.totals);
+  const rows = leaves.map((t) => {
+    const v = tot[t];
+    const dev = mean > 0 ? (v / mean - 1) * 100 : 0;
+    const cls = Math.abs(dev) > 10 ? "off" : "";
+    const all = measures.map((mm) => `${LABELS[mm] || mm}: ${fmt(S.totals[mm][t])}`).join(", ");
+    const terr = S.data.territories[t];
+    return `<div class="row ${cls}" data-t="${terr.id}" title="${all}">
+      <span class="tid"><span class="sw" style="background:${colourOf(t)}"></span>${terr.id}</span>
+      <span class="bar"><span style="width:${(100 * v / max).toFixed(1)}%"></span><i style="left:${(100 * mean / max).toFixed(1)}%"></i></span>
+      <span class="val" data-value="${v}">${fmt(v)}</span><span class="dev">${dev >= 0 ? "+" : ""}${dev.toFixed(0)}%</span></div>`;
+  });
+  $("bars").innerHTML = `<div class="hint">mean ${fmt(mean)} (tick); rows more than 10% off are red</div>` + rows.join("");
+}
+
+// ------------------------------------------------------------------------------ moves
+function applyLocal(changes) {
+  // changes: [[unit, fromT, toT]]; updates territory, totals, colours and bars at once
+  for (const [i, from, to] of changes) {
+    for (const [m, arr] of Object.entries(S.data.measures)) {
+      if (from >= 0) S.totals[m][from] -= arr[i];
+      if (to >= 0) S.totals[m][to] += arr[i];
+    }
+    S.unitT[i] = to;
+  }
+  paintUnits(changes.map((c) => c[0]));
+  renderBars();
+  contiguity(new Set(changes.flatMap((c) => [c[1], c[2]]).filter((t) => t >= 0)));
+}
+
+function contiguity(terrs) {
+  // a territory split in parts over the unit graph (borders and island links)
+  const n = S.unitT.length;
+  if (!S.adj) {
+    S.adj = Array.from({ length: n }, () => []);
+    for (const [a, b] of S.data.edges) { S.adj[a].push(b); S.adj[b].push(a); }
+  }
+  const msgs = [];
+  for (const t of terrs) {
+    const units = [];
+    for (let i = 0; i < n; i++) if (S.unitT[i] === t) units.push(i);
+    const seen = new Set();
+    let parts = 0;
+    for (const u of units) {
+      if (seen.has(u)) continue;
+      parts++;
+      const stack = [u];
+      seen.add(u);
+      while (stack.length) {
+        const x = stack.pop();
+        for (const y of S.adj[x]) if (!seen.has(y) && S.unitT[y] === t) { seen.add(y); stack.push(y); }
+      }
+    }
+    if (parts > 1) msgs.push(`${S.data.territories[t].id} is split into ${parts} parts`);
+    if (units.length === 0) msgs.push(`${S.data.territories[t].id} has no units left`);
+  }
+  S.warnings = (S.warnings || new Map());
+  for (const t of terrs) S.warnings.delete(t);
+  msgs.forEach((msg, k) => S.warnings.set(`m${k}${msg}`, msg));
+  const all = [...S.warnings.values()].filter((x) => x);
+  $("warnings").innerHTML = all.length ? "<strong>Contiguity</strong><ul>" + all.map((x) => `<li>${x}</li>`).join("") + "</ul>" : "";
+}
+
+function moveSelected() {
+  if (!S.data?.editable) return;
+  const to = S.tIndex.get($("target").value);
+  const units = [...S.sel].filter((i) => S.unitT[i] !== to);
+  const locked = units.filter((i) => S.locked.has(i));
+  const movable = units.filter((i) => !S.locked.has(i));
+  if (!movable.length) { say(locked.length ? `${locked.length} selected units are locked; nothing moved` : "Select units first", "warn"); return; }
+  const changes = movable.map((i) => [i, S.unitT[i], to]);
+  const t0 = performance.now();
+  applyLocal(changes);
+  S.lastBalanceMs = performance.now() - t0;
+  S.undo.push(changes);
+  S.redo = [];
+  S.sel.clear();
+  paintUnits(movable);
+  updateButtons();
+  say(`Moved ${movable.length} units to ${$("target").value}` + (locked.length ? ` (${locked.length} locked units stayed)` : "") + " — saving…");
+  save(changes, `moved on the map to ${$("target").value}`);
+}
+
+function undo() { const c = S.undo.pop(); if (!c) return; const back = c.map(([i, f, t]) => [i, t, f]).reverse(); applyLocal(back); S.redo.push(c); updateButtons(); say(`Undid a move of ${c.length} units — saving…`); save(back, "undo on the map"); }
+function redo() { const c = S.redo.pop(); if (!c) return; applyLocal(c); S.undo.push(c); updateButtons(); say(`Redid a move of ${c.length} units — saving…`); save(c, "redo on the map"); }
+
+function save(changes, reason) {
+  const moves = {};
+  for (const [i, , to] of changes) for (const uid of S.data.members[i]) moves[uid] = S.data.territories[to].id;
+  const name = S.data.plan.name;
+  S.saving = S.saving.then(async () => {
+    const r = await api(`/api/plans/${encodeURIComponent(name)}/moves`, { method: "POST",
+      body: { moves, expected_version: S.data.plan.version, reason } });
+    if (r.ok) {
+      S.data.plan.version = r.body.version;
+      $("plan-meta").textContent = `v${r.body.version} · ${r.body.status} · ${S.unitT.length.toLocaleString()} ${S.data.plan.unit_level} units`;
+      say(`Saved: version ${r.body.version}`, "ok");
+      document.body.dataset.version = r.body.version;
+    } else if (r.status === 409) {
+      const ch = (r.body.changes || []).slice(0, 12).map((c) =>
+        `<li>v${c.version} ${c.actor}: ${c.entity} ${c.entity_id} ${c.field} ${c.old_value ?? "–"} → ${c.new_value ?? "–"}</li>`).join("");
+      $("warnings").innerHTML = `<strong>Not saved: the plan changed meanwhile</strong> (you had version ${r.body.expected_version}, it is now ${r.body.current_version}).<ul>${ch}</ul><button type="button" id="reload">Reload the plan</button>`;
+      $("reload").onclick = () => loadPlan(name);
+      const back = changes.map(([i, f, t]) => [i, t, f]).reverse();
+      applyLocal(back);
+      S.undo = []; S.redo = []; updateButtons();
+      say("Your last change was not saved (conflict)", "error");
+    } else {
+      const back = changes.map(([i, f, t]) => [i, t, f]).reverse();
+      applyLocal(back);
+      S.undo = []; S.redo = []; updateButtons();
+      say(`Not saved: ${r.body?.detail || r.status}`, "error");
+    }
+  });
+}
+
+function updateButtons() {
+  $("undo").disabled = !S.undo.length;
+  $("redo").disabled = !S.redo.length;
+  $("move").disabled = !S.sel.size;
+  $("lock").disabled = !S.sel.size;
+}
+
+function select(ids, add) {
+  const before = [...S.sel];
+  if (!add) S.sel.clear();
+  for (const i of ids) { if (add && S.sel.has(i) && ids.length === 1) S.sel.delete(i); else S.sel.add(i); }
+  paintUnits(new Set([...before, ...S.sel]));
+  updateButtons();
+  say(`${S.sel.size} units selected`);
+}
+
+// ------------------------------------------------------------------------------ interaction
+function setupInteraction() {
+  const m = S.map;
+  m.on("mousemove", "units-fill", (e) => { m.getCanvas().style.cursor = "pointer"; hover(e.features[0].id); });
+  m.on("mouseleave", "units-fill", () => { m.getCanvas().style.cursor = ""; });
+  m.on("click", "units-fill", (e) => {
+    if (S.tool !== "click" || !S.data.editable) return;
+    select([e.features[0].id], true);
+  });
+  const svg = $("draw");
+  let pts = null;
+  const canvas = m.getCanvasContainer();
+  canvas.addEventListener("mousedown", (e) => {
+    if (S.tool === "click" || !S.data?.editable || e.button !== 0) return;
+    e.preventDefault(); e.stopPropagation();
+    m.dragPan.disable();
+    const r = canvas.getBoundingClientRect();
+    pts = [[e.clientX - r.left, e.clientY - r.top]];
+  }, true);
+  window.addEventListener("mousemove", (e) => {
+    if (!pts) return;
+    const r = canvas.getBoundingClientRect();
+    const p = [e.clientX - r.left, e.clientY - r.top];
+    if (S.tool === "lasso") pts.push(p); else pts[1] = p;
+    const poly = S.tool === "box" && pts[1] ? boxPoly(pts[0], pts[1]) : pts;
+    svg.innerHTML = `<polygon points="${poly.map((q) => q.join(",")).join(" ")}" />`;
+  });
+  window.addEventListener("mouseup", (e) => {
+    if (!pts) return;
+    const poly = S.tool === "box" ? (pts[1] ? boxPoly(pts[0], pts[1]) : []) : pts;
+    pts = null;
+    svg.innerHTML = "";
+    m.dragPan.enable();
+    if (poly.length < 3) return;
+    const inside = [];
+    S.data.centroids.forEach((c, i) => { const q = m.project(c); if (pointIn([q.x, q.y], poly)) inside.push(i); });
+    select(inside, e.shiftKey);
+  });
+  for (const b of document.querySelectorAll(".tool")) b.addEventListener("click", () => setTool(b.dataset.tool));
+  $("move").addEventListener("click", moveSelected);
+  $("undo").addEventListener("click", undo);
+  $("redo").addEventListener("click", redo);
+  $("clear").addEventListener("click", () => select([], false));
+  $("lock").addEventListener("click", () => {
+    const ids = [...S.sel];
+    const allLocked = ids.every((i) => S.locked.has(i));
+    for (const i of ids) allLocked ? S.locked.delete(i) : S.locked.add(i);
+    paintUnits(ids);
+    say(`${ids.length} units ${allLocked ? "unlocked" : "locked"} (${S.locked.size} locked in all)`);
+  });
+  document.addEventListener("keydown", (e) => {
+    if (["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName)) return;
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); e.shiftKey ? redo() : undo(); }
+    else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "y") { e.preventDefault(); redo(); }
+    else if (e.ctrlKey || e.metaKey || e.altKey) return;
+    else if (e.key === "Escape") select([], false);
+    else if (e.key === "m") moveSelected();
+    else if (e.key === "k") $("lock").click();
+    else if (e.key === "s") setTool("click");
+    else if (e.key === "b") setTool("box");
+    else if (e.key === "l") setTool("lasso");
+  });
+}
+
+function setTool(t) {
+  S.tool = t;
+  for (const b of document.querySelectorAll(".tool")) b.setAttribute("aria-pressed", String(b.dataset.tool === t));
+  $("draw").classList.toggle("active", t !== "click");
+}
+
+const boxPoly = (a, b) => [a, [b[0], a[1]], b, [a[0], b[1]]];
+
+function pointIn([x, y], poly) {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i], [xj, yj] = poly[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+function hover(i) {
+  const d = S.data;
+  const t = S.unitT[i];
+  const terr = t >= 0 ? d.territories[t] : null;
+  const uid = d.units.features[i].properties.u;
+  const rows = Object.entries(d.measures).map(([m, arr]) =>
+    `<tr><th>${LABELS[m] || m}</th><td>${fmt(arr[i])}</td><td>${terr ? fmt(S.totals[m][t]) : ""}</td></tr>`).join("");
+  const why = d.reasons[uid];
+  $("hover").innerHTML = `<h2>${d.names[i]} <small>${uid}${d.states[i] ? ", " + d.states[i] : ""}</small></h2>
+    <p>Territory <strong>${terr ? terr.id + (terr.name !== terr.id ? " – " + terr.name : "") : "none"}</strong>${S.locked.has(i) ? " · locked" : ""}</p>
+    <table><tr><th></th><th>unit</th><th>territory</th></tr>${rows}</table>` +
+    (why ? `<p class="why">Moved ${why.from} → ${why.to} in v${why.version} by ${why.actor}${why.job ? " (" + why.job + ")" : ""}${why.reason ? ": " + why.reason : ""}</p>` : "");
+}
+
+window.addEventListener("error", (e) => say(`Error: ${e.message}`, "error"));
+start();
