@@ -300,14 +300,25 @@ def _malformed_quotes(data: bytes, delimiter: str, encoding: str) -> list[tuple[
     """
     d = re.escape(delimiter.encode())
     pat = re.compile(rb'(?m)(?:^|' + d + rb')"[^"\r\n]+"(?!' + d + rb'|"|\r|\n|$)')
-    hits = [m.start() for m in pat.finditer(data)]
-    if not hits:
+    # candidates first, with array operations: a quote with an ordinary byte on both sides
+    # (a closing quote followed by text, or a bare quote inside an unquoted value)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    q = np.flatnonzero(arr == 34)
+    q = q[(q > 0) & (q < len(arr) - 1)]
+    if len(q) == 0:
+        return []
+    special = np.zeros(256, dtype=bool)
+    special[[34, 10, 13, ord(delimiter)]] = True
+    cand = q[~special[arr[q - 1]] & ~special[arr[q + 1]]]
+    if len(cand) == 0:
         return []
     starts = _line_starts(data)
-    lines = np.unique(np.searchsorted(starts, np.asarray(hits), side="right") - 1)
+    lines = np.unique(np.searchsorted(starts, cand, side="right") - 1)
     out = []
     for i in lines.tolist():
         end = starts[i + 1] if i + 1 < len(starts) else len(data)
+        if not pat.search(data[starts[i]:end]):
+            continue
         out.append((i + 1, _shown(data[starts[i]:end], encoding if encoding != "utf-8-sig" else "utf-8"),
                     'malformed quotes: a quote inside a quoted value must be doubled (""); '
                     "the row cannot be read as written"))
