@@ -61,6 +61,21 @@ def test_design_refuses_to_overwrite_its_from_file(ws):
     assert tree(tmp) == before
 
 
+def test_quota_and_route_refuse_to_overwrite_their_inputs(ws):
+    tmp, url, crm = ws
+    a = alignment_file(tmp / "a.csv")
+    rules = tmp / "rules.yaml"
+    rules.write_text("rules: []\n")
+    before = tree(tmp)
+    res = cli("quota", "--alignment", a, "--out", a, "--database", url, cwd=tmp)
+    assert_clean_failure(res, 2, f"{a} is an input of this command (--alignment)")
+    res = cli("route", "--rules", rules, "--out", rules, "--database", url, cwd=tmp)
+    assert_clean_failure(res, 2, f"{rules} is an input of this command (--rules)")
+    res = cli("route", "--rules", rules, "--out", crm, "--database", url, cwd=tmp)
+    assert_clean_failure(res, 2, "is the accounts file imported into the workspace")
+    assert tree(tmp) == before
+
+
 def test_excel_export_over_the_imported_crm_file(ws):
     tmp, url, crm = ws
     before = tree(tmp)

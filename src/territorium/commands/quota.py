@@ -42,6 +42,7 @@ def quota_command(
     out: Path = typer.Option(Path("out/quotas.csv"), "--out", help="Quotas per territory; _monthly, _backtest, _goals and _rollup CSVs beside it."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """Allocate a company number to territories by a blend of history and potential.
 
@@ -56,6 +57,7 @@ def quota_command(
     from rich.table import Table
 
     from territorium.plan.quotas import QuotaJob, QuotaJobError, parse_growth, run_quota, write_quota
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
     console = Console(stderr=as_json)
@@ -70,9 +72,12 @@ def quota_command(
         if not 0 <= weight <= 1:
             raise QuotaJobError(f"--weight must be between 0 and 1, not {weight}")
         ws = Workspace(database)
+        check_outputs([out], inputs={"--alignment": alignment, "--hierarchy": hierarchy if hierarchy.lower().endswith(".csv") else None},
+                      force=force, engine=ws.engine)
         with console.status("computing quotas", spinner="dots") as st:
             run = run_quota(ws, job, progress=lambda m: st.update(m))
         files = write_quota(run, out)
+        record_outputs(files, "quota")
     except (QuotaJobError, WorkspaceError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

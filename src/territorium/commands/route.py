@@ -48,6 +48,7 @@ def route_command(
     out: Path = typer.Option(Path("out/routed.csv"), "--out", help="Routed accounts CSV (rep, territory, rule, line, explanation)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """Route accounts with an ordered rule set: first matching rule wins, then the fallbacks.
 
@@ -61,6 +62,7 @@ def route_command(
 
     from territorium.plan.exporting import ExportError
     from territorium.plan.routing import RoutingJobError, RuleFileInvalid, run_routing, write_routed
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
     console = Console(stderr=as_json)
@@ -69,6 +71,9 @@ def route_command(
         accounts = None
     try:
         ws = Workspace(database)
+        if not validate_only:
+            check_outputs([out], inputs={"--rules": rules, "--accounts": accounts, "--alignment": alignment,
+                                         "--assignment": assignment}, force=force, engine=ws.engine)
         with console.status("loading accounts and the plan, validating the rules", spinner="dots"):
             run = run_routing(rules, ws, accounts=accounts, alignment=alignment, assignment=assignment,
                               level=units, validate_only=validate_only)
@@ -95,6 +100,7 @@ def route_command(
         return
     res = run.result
     files = write_routed(run, out, dry_run=dry_run)
+    record_outputs(files, "route")
     dr = run.dry_run
     if as_json:
         payload = {
