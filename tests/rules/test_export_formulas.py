@@ -166,3 +166,15 @@ def test_kml_keeps_a_rep_name_with_a_bar_whole(hostile, tmp_path, engine):
     assert desc["T1"] == f"{EVIL} — reps: Ann | Lee (primary), Lee, Ann"
     assert desc["T2"] == "+1 Metro — rep: =cmd|' /C calc'!A0"
     assert desc["T3"] == "-North — rep: Lee, Ann"
+
+
+def test_service_readers_restore_the_quote_once(tmp_path):
+    """The files the exports write are inputs of other commands (--alignment, --assignment):
+    the shared reader of the service layer removes the quote, exactly once."""
+    from territorium.plan._files import read_table
+
+    p = tmp_path / "al.csv"
+    ex._write_csv(pd.DataFrame({"unit_id": ["10001", "10002", "10003"], "territory": ["=T1", "-T2", "'=T3"]}), p)
+    assert p.read_text(encoding="utf-8").splitlines()[1:] == ["10001,'=T1", "10002,'-T2", "10003,''=T3"]
+    assert ex.read_alignment_file(p)["territory"].tolist() == ["=T1", "-T2", "'=T3"]
+    assert read_table(p)["territory"].tolist() == ["=T1", "-T2", "'=T3"]

@@ -11,13 +11,16 @@ from typing import Sequence
 
 import pandas as pd
 
+from territorium.data.cells import restore_frame
+
 __all__ = ["read_table", "pick_column"]
 
 
 def read_table(path: Path, error: type[Exception] = ValueError, *, blank_na: bool = False) -> pd.DataFrame:
     """``path`` as a frame of text columns (header row 1); ``error`` names the file and why
     when it is missing or unreadable. ``blank_na``: empty cells stay ``""`` (not NaN) and
-    column names are stripped."""
+    column names are stripped. In a CSV, the quote the exports put before cells a
+    spreadsheet would run as formulas is removed again (:func:`territorium.data.cells.restore`)."""
     path = Path(path)
     if not path.exists():
         raise error(f"{path}: file not found")
@@ -28,8 +31,8 @@ def read_table(path: Path, error: type[Exception] = ValueError, *, blank_na: boo
         elif suf in (".parquet", ".pq"):
             df = pd.read_parquet(path).astype(str)
         else:
-            df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig",
-                             keep_default_na=not blank_na)
+            df = restore_frame(pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig",
+                                           keep_default_na=not blank_na))
     except Exception as exc:  # unreadable file: say which and why
         raise error(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
     if blank_na:

@@ -40,7 +40,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from territorium.data.cells import is_risky, neutralize_frame, restore_frame
+from territorium.data.cells import is_risky, neutralize_frame
 from territorium.hierarchy import Hierarchy, HierarchyError, adjacency_groups
 from territorium.plan._files import pick_column
 from territorium.plan._files import read_table as _read
@@ -65,11 +65,8 @@ class ExportError(Exception):
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV / Excel / Parquet file as text columns (header row 1), empty cells as ``""``;
     in a CSV, the quote the exports put before formula-like cells is removed again
-    (:func:`territorium.data.cells.restore`)."""
-    df = _read(path, ExportError, blank_na=True)
-    if Path(path).suffix.lower() not in (".xlsx", ".xls", ".parquet", ".pq"):
-        restore_frame(df)
-    return df
+    (:func:`territorium.data.cells.restore`, in :func:`territorium.plan._files.read_table`)."""
+    return _read(path, ExportError, blank_na=True)
 
 
 _pick = pick_column
