@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Command modules in the order their commands appear in ``--help``.
-COMMAND_MODULES = ("demo", "importing", "units", "design", "summary", "route", "quota", "export", "impact", "impact_demo", "assign", "analytics", "kpi", "alerts")
+COMMAND_MODULES = ("demo", "importing", "units", "design", "summary", "route", "quota", "export", "impact", "impact_demo", "assign", "analytics", "kpi", "alerts", "report")
 COMMAND_MODULES += ("plan", "serve", "users")  # plans in the database, the API server, its users
 
 
