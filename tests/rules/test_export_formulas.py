@@ -18,7 +18,7 @@ from territorium.plan import exporting as ex
 EVIL = '=HYPERLINK("http://evil.example","T")'
 TERR_NAMES = [EVIL, "+1 Metro", "-North", "@South"]
 ACC_NAMES = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTabbed", "\rReturned", "'=quoted already",
-             "Joe's Bar", "Plain Co", "-5"]
+             "Joe's Bar", "Plain Co", "-5", "#REF!"]
 REPS = pd.DataFrame({"rep_id": ["0058d00000000001AA", "0058d00000000002AA", "0058d00000000003AA", "0058d00000000004AA"],
                      "name": ["Ann | Lee", "=cmd|' /C calc'!A0", "Lee, Ann", "Di Eve"],
                      "email": ["ann@x.com", "bo@x.com", "cy@x.com", "di@x.com"], "title": ["AE"] * 4})
@@ -152,6 +152,8 @@ def test_excel_holds_strings_never_formulas(hostile, tmp_path):
     pot = [sheet.cell(r, hdr.index("revenue_12m") + 1) for r in range(2, sheet.max_row + 1)]
     assert pot and all(c.data_type == "n" for c in pot)                 # numbers stay numbers
     assert min(c.value for c in pot) == pytest.approx(-1234.5)
+    ref = [c for c in cells if c.value == "#REF!"]
+    assert ref and ref[0].data_type == "s"                              # text, not an error value
     plain = [c for c in cells if c.value == "Plain Co"]
     assert plain and not plain[0].quotePrefix                           # ordinary text is left alone
 

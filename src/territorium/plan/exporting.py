@@ -1377,12 +1377,13 @@ def sheet_names(names: Sequence[str], reserved: Sequence[str] = ("Summary",)) ->
     return out
 
 
-def _xlsx_value(ws, v):
+def _xlsx_value(ws, v, *, cell: bool = False):
     """A cell value for a write-only sheet: missing values empty, NumPy scalars as Python
     numbers, and text always a **string** cell (openpyxl would store ``=...`` as a formula):
     text a spreadsheet would run (``= + - @``, tab, CR first) is also marked with Excel's
     quote prefix, so it stays text when the cell is edited, and the value stays exact."""
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
 
     if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return None
@@ -1390,11 +1391,13 @@ def _xlsx_value(ws, v):
         v = v.item()
     if not isinstance(v, str):
         return v
-    cell = WriteOnlyCell(ws, value=v)
-    cell.data_type = "s"
+    if not (cell or is_risky(v) or v in ERROR_CODES):
+        return v                       # openpyxl stores any other text as a string cell already
+    c = WriteOnlyCell(ws, value=v)
+    c.data_type = "s"
     if is_risky(v):
-        cell.quotePrefix = True
-    return cell
+        c.quotePrefix = True
+    return c
 
 
 def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
@@ -1418,7 +1421,7 @@ def write_excel(plan: ExportPlan, path: Path) -> list[Path]:
     def put(ws, df: pd.DataFrame) -> None:
         hdr = []
         for c in df.columns:
-            cell = _xlsx_value(ws, str(c))
+            cell = _xlsx_value(ws, str(c), cell=True)
             cell.font = bold
             hdr.append(cell)
         ws.append(hdr)
