@@ -182,6 +182,14 @@ def test_ids_from_rejects_bad_files_with_file_row_and_column(plan, tmp_path):
     ex.export(plan, "salesforce", tmp_path / "sf", ids_from=ids)
     assert not (tmp_path / "sf" / "3_Territory2_level1.csv").exists()     # the group type has no id yet
     assert any("error1.csv: 1 row failed (first: DUPLICATE_DEVELOPER_NAME)" in n for n in plan.notes)
+    # Bulk API 2.0 results: sf__Id / sf__Created before the input columns, sf__Error for failures
+    (ids / "error1.csv").unlink()
+    (ids / "bulk_success.csv").write_text('"sf__Id","sf__Created","DeveloperName","MasterLabel","Priority","Description"\n'
+                                          '"0M5000000000003AAA","true","Territory_Group","Territory group","20",""\n')
+    (ids / "bulk_failed.csv").write_text('"sf__Id","sf__Error","DeveloperName","MasterLabel","Priority","Description"\n')
+    ex.export(plan, "salesforce", tmp_path / "sf", ids_from=ids)
+    t2 = pd.read_csv(tmp_path / "sf" / "3_Territory2_level1.csv", dtype=str, keep_default_na=False)
+    assert t2[["Territory2ModelId", "Territory2TypeId"]].values.tolist() == [["0MA000000000009AAA", "0M5000000000003AAA"]]
     with pytest.raises(ex.ExportError, match=r"--ids-from .*nowhere: not a folder"):
         ex.export(plan, "salesforce", tmp_path / "sf", ids_from=tmp_path / "nowhere")
 

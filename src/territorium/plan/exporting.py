@@ -703,10 +703,13 @@ def _sf_object_of(path: Path, cols: set[str]) -> str | None:
 
 def read_salesforce_ids(directory: Path, *, model: str | None = None) -> SalesforceIds:
     """Ids Salesforce gave the inserted records, from every CSV in ``directory`` (and its
-    sub-folders) that has an ``ID`` (or ``Id``) and a ``DeveloperName`` column.
+    sub-folders) that has an ``ID`` (or ``Id``, or Bulk API 2.0's ``sf__Id``) and a
+    ``DeveloperName`` column.
 
     Data Loader writes a success file per insert with the input columns plus ``ID`` (first)
-    and ``STATUS`` (last), and an error file with the input columns plus ``ERROR``; a query
+    and ``STATUS`` (last), and an error file with the input columns plus ``ERROR``; Bulk API
+    2.0's successful results carry ``sf__Id, sf__Created`` before the input columns and its
+    failed results ``sf__Id, sf__Error``; a query
     export (``SELECT Id, DeveloperName FROM Territory2Type``) works too when its name says
     which object it holds. The object of a file is told by its columns (``Territory2ModelId``
     → Territory2, ``MasterLabel``/``Priority`` → Territory2Type), else by its name
@@ -726,12 +729,13 @@ def read_salesforce_ids(directory: Path, *, model: str | None = None) -> Salesfo
         except ExportError:
             continue
         cols = {str(c) for c in df.columns}
-        idc = _pick(df, ["id"])
+        idc = _pick(df, ["id", "sf__id"])
         devc = _pick(df, ["developername"])
-        if _pick(df, ["error"]) is not None and idc is None:
+        errc = _pick(df, ["error", "sf__error"])
+        if errc is not None:
             if len(df):
                 out.errors.append(f"{path.name}: {len(df)} row{'s' if len(df) != 1 else ''} failed "
-                                  f"(first: {str(df[_pick(df, ['error'])].iloc[0])[:120]})")
+                                  f"(first: {str(df[errc].iloc[0])[:120]})")
             continue
         if idc is None or devc is None:
             continue
