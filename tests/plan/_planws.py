@@ -46,3 +46,25 @@ def base_plan(eng, name: str = "base", actor: str = "alice"):
                      "T2": {"reps": ["r2"], "parent": "East", "quota": 500.0},
                      "East": {"manager": "m1", "name": "East region"}},
         actor=actor, seed=3, settings={"balance": {"workload": 0.05}})
+
+
+def grid_plan(url: str, name: str = "grid") -> None:
+    """A workspace of 40 placed accounts on a 5 × 8 grid of points (0.1° apart) and an
+    account-level plan that gives 30 of them to T1 and 10 to T2 (deliberately unbalanced)."""
+    import numpy as np
+
+    from territorium import store
+    from territorium.plan import plans
+    from territorium.store.db import write_frames
+
+    eng = store.engine(url)
+    store.upgrade(eng)
+    ids = [f"acc{i:02d}" for i in range(40)]
+    acc = pd.DataFrame({"account_id": ids, "name": ids, "state": "NY", "zip": "13820",
+                        "lat": 42.0 + (np.arange(40) // 8) * 0.1, "lon": -75.0 + (np.arange(40) % 8) * 0.1})
+    with eng.begin() as conn:
+        write_frames(conn, {"accounts": acc})
+    plans.create_plan(eng, name, units={a: ("T1" if i < 30 else "T2") for i, a in enumerate(ids)},
+                      territories={"T1": {"reps": ["r1"]}, "T2": {"reps": ["r2"]}}, unit_level="account",
+                      actor="seed")
+    eng.dispose()

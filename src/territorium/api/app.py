@@ -77,6 +77,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
 
     for r in (auth.router, users.router, plans_router.router, accounts.router):
         app.include_router(r)
+    from territorium.api.routers import jobs as jobs_router
+
+    jobs_router.install(app)   # realign jobs in worker processes, progress over SSE, cancel
     from territorium.api.routers import alerts, events
 
     events.install(app, shopify_secret=shopify_secret)   # webhooks, events, live KPIs + stream
