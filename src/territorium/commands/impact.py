@@ -155,7 +155,9 @@ def staggered_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outco
                   control: str = typer.Option("never", "--control", help="Control group: never (never treated) or notyet (not yet treated)."),
                   base_period: str = typer.Option("varying", "--base-period", help="Pre-period comparisons: varying (previous period) or universal (g-1)."),
                   aggregation: str = typer.Option("simple", "--aggregation", help="Headline aggregation: simple, dynamic or group."),
-                  bootstrap: int = typer.Option(0, "--bootstrap", help="Multiplier-bootstrap draws for the SE (0: analytic)."),
+                  bootstrap: int = typer.Option(0, "--bootstrap", help="Multiplier-bootstrap draws for the SE (0: analytic; --cluster implies 999)."),
+                  cluster: Optional[str] = typer.Option(None, "--cluster", help="Cluster column (constant within a unit): one bootstrap multiplier per cluster, as R did's clustervars."),
+                  multipliers: str = typer.Option("mammen", "--multipliers", help="Bootstrap multipliers: mammen (R did's default) or rademacher."),
                   seed: int = SEED, alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON,
                   plot: Optional[Path] = PLOT) -> None:
     """Callaway–Sant'Anna group-time ATTs for staggered adoption, with simple, dynamic and group aggregations."""
@@ -163,7 +165,8 @@ def staggered_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outco
 
     r = _run(panel, callaway_santanna, unit=unit, time=time, outcome=outcome, control=control,
              base_period=base_period, aggregation=aggregation, bootstrap=bootstrap, seed=seed, alpha=alpha,
-             log_outcome=log_outcome, **_who(treatment, first_treat, treated, start))
+             log_outcome=log_outcome, cluster=cluster, multipliers=multipliers,
+             **_who(treatment, first_treat, treated, start))
     _emit(r, panel, as_json, plot)
 
 
