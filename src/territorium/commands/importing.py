@@ -122,7 +122,7 @@ def _report(results, stored: bool, as_json: bool, max_problems: int, skip_invali
     con.print(_summary_table(results))
     for r in results:
         abroad = r.outside_us if r.table in ("accounts", "customers", "orders") else {}
-        if abroad:
+        if abroad and r.stored:
             con.print(f"{r.file.name}: {sum(abroad.values()):,} row(s) outside the US, kept and not placed in "
                       "US units: " + ", ".join(f"{k} {v:,}" for k, v in abroad.items()))
     for r in results:
