@@ -199,7 +199,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 if P.m == 1 or st.violation(P.tol) <= 0:
                     srch.improve()
                     st.sync_centers()
-        if st.violation(P.tol) > 0 and not hopeless and P.m and P.indptr is not None:
+        if st.violation(P.tol) > 0 and not hopeless and P.m > 1 and P.indptr is not None:
             # measures that do not move together: anneal single-unit moves on every
             # tolerance at once (contiguity kept at each step)
             info = anneal(srch, ANNEAL_SHARE * (mono_deadline - time.monotonic()))
