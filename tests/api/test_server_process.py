@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -115,6 +116,56 @@ def test_real_server_login_token_conflict_and_kill_9_during_writes(tmp_path):
         units = {u["unit_id"]: u["territory_id"] for u in
                  httpx.get(f"{base}/api/plans/p/units", headers=h).json()["items"]}
         assert units == {"u1": "T1", "u2": "T2"}
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_server_during_a_job_leaves_the_plan_untouched(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "plan"))
+    from _planws import grid_plan
+
+    from territorium import store
+    from territorium.plan import users as U
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    grid_plan(url)
+    eng = store.engine(url)
+    U.create_user(eng, "pat", role="planner")
+    h = {"Authorization": f"Bearer {U.create_token(eng, 'pat')}"}
+    eng.dispose()
+    env = {**os.environ, "TERRITORIUM_ADMIN_PASSWORD": PASSWORD}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _start(url, port, env)
+    try:
+        r = httpx.post(f"{base}/api/plans/grid/jobs", json={"balance": {"account_count": 0.1}, "time_limit": 20,
+                                                             "expected_version": 1}, headers=h)
+        assert r.status_code == 202, r.text
+        time.sleep(0.5)
+        assert httpx.get(f"{base}/api/jobs/{r.json()['id']}", headers=h).json()["status"] == "running"
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    # the same job left running would have written version 2 within seconds; its worker ends instead
+    time.sleep(12)
+    server = _start(url, port, env)
+    try:
+        assert httpx.get(f"{base}/api/plans/grid", headers=h).json()["version"] == 1
+        assert httpx.get(f"{base}/api/plans/grid/events", headers=h).json()["total"] == 1
+        # and the plan still takes a job after the restart
+        r = httpx.post(f"{base}/api/plans/grid/jobs", json={"balance": {"account_count": 0.1}, "time_limit": 20,
+                                                             "expected_version": 1}, headers=h)
+        job = r.json()["id"]
+        for _ in range(300):
+            j = httpx.get(f"{base}/api/jobs/{job}", headers=h).json()
+            if j["status"] != "running":
+                break
+            time.sleep(0.3)
+        assert j["status"] == "succeeded" and j["result_version"] == 2, j
     finally:
         server.terminate()
         server.wait(10)

@@ -112,8 +112,24 @@ def run_realign(url: str, params: JobParams, job_id: str, actor: str, say=None) 
         eng.dispose()
 
 
-def _worker(url: str, params: JobParams, job_id: str, actor: str, q) -> None:  # pragma: no cover - child process
+def _exit_with_parent(parent: int) -> None:  # pragma: no cover - child process
+    """End this worker when the process that started it is gone (e.g. the server was killed
+    with SIGKILL), so an orphan never writes a result nobody asked for any more."""
+    import os
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(3)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _worker(url: str, params: JobParams, job_id: str, actor: str, q, parent: int) -> None:  # pragma: no cover
     from territorium.plan import plans
+
+    _exit_with_parent(parent)
 
     def say(f: float, m: str) -> None:
         q.put(("progress", float(f), str(m)))
@@ -143,7 +159,9 @@ class JobManager:
             raise PlanError(f"job kind {params.kind!r} is not one of {', '.join(KINDS)}")
         job = Job(id=uuid.uuid4().hex[:12], params=params, actor=actor)
         q = self._ctx.Queue()
-        p = self._ctx.Process(target=_worker, args=(self.url, params, job.id, actor, q), daemon=True)
+        import os
+
+        p = self._ctx.Process(target=_worker, args=(self.url, params, job.id, actor, q, os.getpid()), daemon=True)
         with self._lock:
             self.jobs[job.id] = job
         self._event(job, "running", 0.0, "started")
