@@ -187,7 +187,7 @@ def _text(v: str) -> str:
     return " ".join(v.split())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                     HealthCheck.too_slow])
 @given(st.lists(ROW, min_size=1, max_size=6))
 def test_fuzz_accounts_round_trip_or_reported(tmp_path_factory, rows):
@@ -240,7 +240,7 @@ COUNTRY = st.sampled_from(["US", "USA", "United States", "CA", "Canada", "GB", "
                            "", "Narnia", "XX"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                     HealthCheck.too_slow])
 @given(st.lists(st.tuples(POSTAL, PROVINCE, COUNTRY, NUMBERS), min_size=1, max_size=6))
 def test_fuzz_shopify_orders_never_place_foreign_rows_in_the_us(tmp_path_factory, rows):
@@ -304,7 +304,7 @@ CSV_BYTES = st.lists(st.one_of(
     st.binary(max_size=8)), max_size=40).map(b"".join)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                     HealthCheck.too_slow])
 @given(CSV_BYTES)
 def test_fuzz_random_bytes_after_a_real_header_never_traceback(tmp_path_factory, body):
