@@ -131,3 +131,7 @@ def test_ownership_history_over_the_api(api):
     assert c.get("/api/accounts/b1/owner?at=2025-12-01", headers=h).status_code == 404
     acc = c.get("/api/accounts/b1", headers=h).json()
     assert acc["zip"] == "10002" and [o["rep_id"] for o in acc["owners"]] == ["r2"]
+    assert c.post("/api/plans/p/account-moves", json={"moves": {"b1": {"rep": "r9"}}, "expected_version": 1},
+                  headers=h).status_code == 200
+    ev = c.get("/api/accounts/b1/events", headers=h).json()
+    assert ev["total"] == 1 and (ev["items"][0]["plan"], ev["items"][0]["new_value"]) == ("p", "r9")

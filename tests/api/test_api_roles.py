@@ -72,6 +72,11 @@ CASES = [
      {"admin": 200, "planner": 200, "mgr_east": 200, "mgr_other": 404, "rep1": 200, "rep2": 404, "rep9": 404}),
     ("other account", "GET", "/api/accounts/c1/owner?at=2026-03-01", None, None, only(200, EDITORS, other=404)),
     ("me", "GET", "/api/auth/me", None, None, only(200, ROLES)),
+    ("account events", "GET", "/api/accounts/a1/events", None, None, only(200, EDITORS)),
+    # a stale version: editors get the 409 before any worker starts, the others are refused first
+    ("start job", "POST", "/api/plans/p/jobs", lambda e, u: {"expected_version": 99}, None, only(409, EDITORS)),
+    ("read job", "GET", "/api/jobs/unknown", None, None, only(404, EDITORS)),
+    ("cancel job", "POST", "/api/jobs/unknown/cancel", None, None, only(404, EDITORS)),
 ]
 
 

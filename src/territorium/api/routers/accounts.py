@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
 from territorium.api import schemas as S
-from territorium.api.deps import CurrentUser, Eng
+from territorium.api.deps import CurrentUser, Eng, require
 from territorium.plan import plans
 from territorium.plan.access import EDITORS, territory_scope
 
@@ -54,3 +54,11 @@ def owner_on(account_id: str, user: CurrentUser, eng: Eng, at: dt.date = Query(.
     if o is None:
         raise plans.NotFound(f"no {model} plan was active for account {account_id!r} on {at}")
     return S.OwnerPublic(**o)
+
+
+@router.get("/{account_id}/events", response_model=S.Page[S.EventPublic], dependencies=[require(*EDITORS)])
+def account_events(account_id: str, eng: Eng, limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0)):
+    """The audit trail of one account across every plan (explicit assignments), oldest first."""
+    ev, total = plans.events(eng, entity="account", entity_id=account_id, limit=limit, offset=offset)
+    items = [S.EventPublic(**{k: (None if v != v else v) for k, v in r.items()}) for r in ev.to_dict("records")]
+    return S.Page[S.EventPublic](items=items, total=total, limit=limit, offset=offset)
