@@ -87,6 +87,8 @@ def test_shopify_orders_from_twelve_countries_import_with_their_countries(tmp_pa
     assert o.loc["#2007", "shipping_subdivision"] == "KR-11"
     assert o.loc["#2009", "shipping_subdivision"] == "IN-MH"
     assert o.loc["#2006", "shipping_subdivision"] == "CL-RM"
+    assert o.loc["#2008", "shipping_subdivision"] == "Kowloon"  # Shopify's code KL (no ISO 3166-2 code)
+    assert len(_problems(r, "warning")) == 0, _problems(r, "warning").to_string()
     # placed only where the ZIP is a US ZIP: Paris 75007 is not Carrollton, TX; Zagreb 10090 is not Manhattan
     assert np.isfinite(o.loc["#2001", "lat"])
     assert o.drop(index="#2001")["lat"].isna().all()

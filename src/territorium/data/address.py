@@ -124,6 +124,10 @@ class PostalRules:
     areas: dict[str, str]
 
 
+#: Area codes of exports for areas that have no ISO 3166-2 code of their own.
+_EXPORT_AREA_CODES = {"HK": {"HK": "Hong Kong Island", "KL": "Kowloon", "NT": "New Territories"}}
+
+
 @lru_cache(maxsize=None)
 def postal_rules(country: str) -> PostalRules:
     """The postal and subdivision rules of ``country`` (ISO alpha-2)."""
@@ -172,6 +176,10 @@ def postal_rules(country: str) -> PostalRules:
                 areas.setdefault(_key(v), sub)
         if d.get("zip") and "--" not in k:
             prefixes.setdefault(sub, re.compile(f"(?:{d['zip']})", re.I))
+    # codes exports use for areas without an ISO 3166-2 code (Shopify's Hong Kong regions)
+    for code, name in _EXPORT_AREA_CODES.get(country, {}).items():
+        if _key(name) in areas:
+            areas.setdefault(_key(code), areas[_key(name)])
     # common short forms: "Seoul" for "Seoul-teukbyeolsi", "Gyeonggi" for "Gyeonggi-do"
     for name, sub in list(areas.items()):
         short = re.sub(r"\s+(TEUKBYEOLSI|GWANGYEOKSI|TEUKBYEOLJACHISI|TEUKBYEOLJACHIDO|DO|SI|"
