@@ -90,3 +90,24 @@ def test_restore_and_show_an_old_version(db):
     assert code == 2 and "earlier versions 1 to 3" in " ".join(out.split())
     code, out = run("show", "nope", "--database", url)
     assert code == 2 and "no plan 'nope'" in out
+
+
+def test_diff_with_unit_measures_built_from_the_workspace(tmp_path):
+    from _planws import grid_plan
+
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    grid_plan(url)
+    run("copy", "grid", "even", "--database", url)
+    moves = [f"acc{i:02d}=T2" for i in range(20, 30)]
+    assert run("move", "even", *moves, "--database", url)[0] == 0
+    code, out = run("diff", "grid", "even", "--measures", "account_count", "--json", "--database", url)
+    assert code == 0, out
+    d = json.loads(out)
+    t = {(r["plan"], r["territory_id"]): r["account_count"] for r in d["territories"]}
+    assert t == {("grid", "T1"): 30, ("grid", "T2"): 10, ("even", "T1"): 20, ("even", "T2"): 20}
+    b = {(r["plan"], r["measure"]): r["max_abs_dev"] for r in d["balance"]}
+    assert b[("grid", "account_count")] == pytest.approx(0.5) and b[("even", "account_count")] == pytest.approx(0.0)
+    s = {r["plan"]: r for r in d["summary"]}
+    assert (s["even"]["units_moved"], s["even"]["accounts_moved"], s["even"]["reps"]) == (10, 10, "r1;r2")
+    code, out = run("diff", "grid", "even", "--measures", "bogus", "--database", url)
+    assert code == 2 and "no unit measure 'bogus'" in out
