@@ -386,3 +386,16 @@ def test_cli_import_and_summary_report_rows_outside_the_us(tmp_path):
     res = run(app, ["summary", "--units", "state", "--states", "MA", "--database", url], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "accounts outside the US (not placed in US units): CA 2, FR 1" in res.output
+
+
+def test_generic_mapping_may_name_postal_code_and_province(tmp_path, today):
+    (tmp_path / "m.yaml").write_text("table: accounts\ncolumns:\n  account_id: Kundennr\n  name: Firma\n"
+                                     "  city: Ort\n  postal_code: PLZ\n  subdivision: Bundesland\n  country: Land\n")
+    _write_rows(tmp_path / "kunden.csv", "Kundennr,Firma,Ort,PLZ,Bundesland,Land",
+                [["K1", "Salon Mitte", "Berlin", "10115", "Berlin", "DE"],
+                 ["K2", "Salon Boston", "Boston", "02134", "MA", "US"]])
+    r = read_file(tmp_path / "kunden.csv", "accounts", mapping=tmp_path / "m.yaml", today=today)
+    assert r.ok, _problems(r).to_string()
+    a = r.frames["accounts"]
+    assert list(a["postal_code"]) == ["10115", "02134"] and list(a["subdivision"]) == ["DE-BE", "US-MA"]
+    assert list(a["zip"].fillna("")) == ["", "02134"]

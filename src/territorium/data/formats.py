@@ -231,6 +231,10 @@ for _table, _spec in TABLES.items():
 DEFAULT_FORMAT = {"orders": SH, "customers": SH, "alignment": "csv", "territories": "csv"}
 
 
+_ADDRESS_ALIASES = {"postal_code": "zip", "subdivision": "state", "province": "state",
+                    "shipping_postal_code": "shipping_zip", "shipping_subdivision": "shipping_state"}
+
+
 @dataclass(frozen=True)
 class Mapping:
     """A YAML column mapping: ``table``, ``columns`` (canonical → header), optional ``sheet``."""
@@ -267,6 +271,11 @@ def load_mapping(path: str | Path) -> Mapping:
         raise ImportFailed(f"{path.name}: unknown table {table!r}; one of {', '.join(sorted(TABLE_ALIASES))}")
     table = TABLE_ALIASES.get(table) if table else None
     cols = {str(k): str(v) for k, v in (doc.get("columns") or {}).items()}
+    # the postal code / province of any country are read through the zip / state columns
+    # (stored as postal_code / subdivision after the per-country checks)
+    for alias, canon in _ADDRESS_ALIASES.items():
+        if alias in cols and canon not in cols:
+            cols[canon] = cols.pop(alias)
     if table:
         fmt = FORMATS[(table, "generic")]
         unknown = sorted(set(cols) - set(fmt.columns))
