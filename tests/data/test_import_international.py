@@ -399,3 +399,19 @@ def test_generic_mapping_may_name_postal_code_and_province(tmp_path, today):
     a = r.frames["accounts"]
     assert list(a["postal_code"]) == ["10115", "02134"] and list(a["subdivision"]) == ["DE-BE", "US-MA"]
     assert list(a["zip"].fillna("")) == ["", "02134"]
+
+
+def test_orders_from_twelve_countries_stored(tmp_path, today, db_engine):
+    r = import_file(_shopify_orders(tmp_path / "orders_export_1.csv", ORDERS_ABROAD), "orders",
+                    engine=db_engine, today=today)
+    assert r.stored and r.imported == len(ORDERS_ABROAD)
+    import sqlalchemy as sa
+
+    with db_engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT order_id, shipping_country, shipping_zip, shipping_postal_code, "
+                                   "shipping_subdivision FROM orders ORDER BY order_id")).all()
+    got = {r_[0]: tuple(r_[1:]) for r_ in got}
+    assert got["#2001"] == ("US", "02134", "02134", "US-MA")
+    assert got["#2002"] == ("CA", None, "M5V 2T6", "CA-ON")
+    assert got["#2005"] == ("ZA", None, "2196", "ZA-GP")
+    assert got["#2011"] == ("FR", None, "75007", None)
