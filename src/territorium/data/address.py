@@ -196,9 +196,14 @@ def _normalise_postal(v: str) -> str:
 
 
 def _format_postal(country: str, s: str) -> str:
-    """National display form: ``K1A0B1`` → ``K1A 0B1``, ``SW1A1AA`` → ``SW1A 1AA``."""
-    if country in ("CA", "GB", "IE", "MT") and " " not in s and len(s) > 4:
-        return s[:-3] + " " + s[-3:] if country != "IE" else s[:3] + " " + s[3:]
+    """National display form: ``K1A0B1`` → ``K1A 0B1``, ``SW1A1AA`` → ``SW1A 1AA``,
+    ``D02X285`` → ``D02 X285``, ``VLT1117`` → ``VLT 1117``."""
+    if " " in s or len(s) <= 4:
+        return s
+    if country in ("CA", "GB"):  # the inward code is the last three characters
+        return s[:-3] + " " + s[-3:]
+    if country in ("IE", "MT"):  # Eircode routing key / Maltese locality: the first three
+        return s[:3] + " " + s[3:]
     return s
 
 
