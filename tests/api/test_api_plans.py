@@ -135,3 +135,21 @@ def test_ownership_history_over_the_api(api):
                   headers=h).status_code == 200
     ev = c.get("/api/accounts/b1/events", headers=h).json()
     assert ev["total"] == 1 and (ev["items"][0]["plan"], ev["items"][0]["new_value"]) == ("p", "r9")
+
+
+def test_a_database_that_stays_locked_is_503_and_nothing_is_written(api):
+    import sqlite3
+
+    c, tok = api
+    h = auth(tok, "planner")
+    path = c.app.state.engine.url.database
+    blocker = sqlite3.connect(path, timeout=1)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock longer than the server waits
+    try:
+        r = move(c, h, {"10001": "T2"}, expected_version=1)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and "nothing was written" in r.json()["detail"]
+    assert c.get("/api/plans/p", headers=h).json()["version"] == 1
+    assert move(c, h, {"10001": "T2"}, expected_version=1).status_code == 200

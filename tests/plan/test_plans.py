@@ -265,3 +265,22 @@ def test_summary_read_and_paged_units_agree_with_the_full_read(eng):
     assert plans.plan_content(eng, "base@1", units=False).unit_counts == {"T1": 2, "T2": 1}  # rebuilt, not current
     page, total = plans.plan_units(eng, "base", territories={"T2"}, limit=1, offset=1)
     assert total == 2 and page.to_dict("records") == [{"unit_id": "10003", "territory_id": "T2"}]
+
+
+def test_concurrent_creates_and_promotions_are_refused_cleanly(eng):
+    errors, made = [], []
+    barrier = threading.Barrier(4)
+
+    def create(i):
+        barrier.wait()
+        try:
+            made.append(plans.create_plan(eng, "same", units={"10001": "T1"}, actor=f"c{i}").name)
+        except PlanError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert made == ["same"] and len(errors) == 3 and all("exists already" in e for e in errors)

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from territorium import __version__
 from territorium.plan import plans
@@ -56,6 +57,13 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     def user_error(_: Request, exc: U.UserError):
         code = 404 if str(exc).startswith("no user") else 400
         return JSONResponse(status_code=code, content={"detail": str(exc)})
+
+    @app.exception_handler(OperationalError)
+    def busy(_: Request, exc: OperationalError):
+        # a database that stays locked or unreachable: the transaction was rolled back
+        log.warning("database error: %s", exc.orig if exc.orig is not None else exc)
+        return JSONResponse(status_code=503, headers={"Retry-After": "2"},
+                            content={"detail": "the database is busy or unreachable; nothing was written, retry"})
 
     @app.exception_handler(RequestValidationError)
     def invalid(_: Request, exc: RequestValidationError):

@@ -588,6 +588,15 @@ def create_plan(eng: Engine, name: str, *, units: pd.DataFrame | Mapping[str, st
     kind = kind or ("geographic" if model == "geographic" else "overlay")
     if kind not in ("geographic", "overlay"):
         raise PlanError(f"kind {kind!r} is not geographic or overlay")
+    try:
+        return _insert_plan(eng, name, state, model=model, kind=kind, unit_level=unit_level, settings=settings,
+                            seed=seed, actor=actor, reason=reason, job=job, parent_id=parent_id)
+    except sa.exc.IntegrityError:  # created by someone else between the check and the insert
+        raise PlanError(f"a plan called {name!r} exists already; choose another name") from None
+
+
+def _insert_plan(eng, name, state, *, model, kind, unit_level, settings, seed, actor, reason, job,
+                 parent_id) -> PlanInfo:
     now = _now()
     with eng.begin() as conn:
         if conn.execute(sa.select(_P.c.id).where(_P.c.name == name)).first() is not None:
@@ -625,15 +634,21 @@ def _write(eng: Engine, ref: str | int, expected_version: int, actor: str, reaso
     now = _now()
     with eng.connect() as conn:
         info = _info(_plan_row(conn, parse_ref(ref)[0]))
-    with eng.begin() as conn:
-        v = _begin_write(conn, info, expected_version, now)
-        info = _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
-        changes = build(conn, info)
-        if not changes:
-            raise PlanError(f"nothing to change in plan {info.name!r}")
-        _apply(conn, info.id, [c for c in changes if c.entity != "plan"])
-        _write_events(conn, info.id, v, changes, actor=actor, reason=reason, job=job, now=now)
-        return _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
+    try:
+        with eng.begin() as conn:
+            v = _begin_write(conn, info, expected_version, now)
+            info = _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
+            changes = build(conn, info)
+            if not changes:
+                raise PlanError(f"nothing to change in plan {info.name!r}")
+            _apply(conn, info.id, [c for c in changes if c.entity != "plan"])
+            _write_events(conn, info.id, v, changes, actor=actor, reason=reason, job=job, now=now)
+            return _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
+    except sa.exc.IntegrityError:
+        # e.g. two plans of one model promoted at the same time: the one-active index refused this one
+        raise PlanError(f"plan {info.name!r}: the database refused the change because another change "
+                        f"(e.g. another plan of model {info.model!r} becoming active) came first; nothing "
+                        "was written. Reload and try again.") from None
 
 
 def move_units(eng: Engine, ref: str | int, moves: Mapping[str, str], *, expected_version: int, actor: str,

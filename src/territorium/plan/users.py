@@ -90,12 +90,15 @@ def create_user(eng: Engine, username: str, *, role: str, password: str | None =
     if password is not None:
         _check_password(password)
         h = _hasher().hash(password)
-    with eng.begin() as conn:
-        if conn.execute(sa.select(_U.c.id).where(_U.c.username == username)).first() is not None:
-            raise UserError(f"user {username!r} exists already")
-        conn.execute(sa.insert(_U).values(username=username, password_hash=h, role=role, person_id=person_id,
-                                          active=True, created_at=_now()))
-        return _info(conn.execute(sa.select(_U).where(_U.c.username == username)).one())
+    try:
+        with eng.begin() as conn:
+            if conn.execute(sa.select(_U.c.id).where(_U.c.username == username)).first() is not None:
+                raise UserError(f"user {username!r} exists already")
+            conn.execute(sa.insert(_U).values(username=username, password_hash=h, role=role, person_id=person_id,
+                                              active=True, created_at=_now()))
+            return _info(conn.execute(sa.select(_U).where(_U.c.username == username)).one())
+    except sa.exc.IntegrityError:  # added by someone else between the check and the insert
+        raise UserError(f"user {username!r} exists already") from None
 
 
 def get_user(eng: Engine, username: str) -> UserInfo:
