@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from territorium.data.cells import write_csv
 from territorium.analytics.alerts import AlertRuleError, parse_rules
 from territorium.commands._outputs import check_outputs, record_outputs
 from territorium.plan.alerts import AlertJob, alerts_frame, post_alerts, run_alerts
@@ -87,7 +88,7 @@ def alerts_command(
     posted = post_alerts(run, parsed) if post else []
     df = alerts_frame(run.alerts)
     out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
+    write_csv(df, out)
     payload = {"asof": str(run.asof.date()), "quarter_elapsed": run.quarter_elapsed, "evaluated": run.evaluated,
                "alerts": json.loads(df.to_json(orient="records", date_format="iso")), "posted": posted,
                "proposal": str(run.proposal) if run.proposal else None, "notes": run.notes}

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from territorium.data.cells import write_csv
 
 _LEVELS = ("territory", "state", "region", "total", "all")
 
@@ -80,12 +81,12 @@ def potential_command(
         _fail(str(exc))
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    rep.accounts.to_csv(out, index=False)
+    write_csv(rep.accounts, out)
     t_path = out.with_name(out.stem + "_territories.csv")
     s_path = out.with_name(out.stem + "_sites.csv")
     if len(rep.territories):
-        rep.territories.to_csv(t_path, index=False)
-    rep.sites.to_csv(s_path, index=False)
+        write_csv(rep.territories, t_path)
+    write_csv(rep.sites, s_path)
 
     c = rep.check
     t = Table(title=f"Potential model (target: {c.target}, {c.n_labelled:,} accounts with a target, "
@@ -224,9 +225,9 @@ def forecast_command(
     fc = hf.forecast
     keep = fc if level == "all" else fc[fc["level"] == level]
     out.parent.mkdir(parents=True, exist_ok=True)
-    keep.to_csv(out, index=False)
+    write_csv(keep, out)
     out_series = out.with_name(out.stem + "_backtest.csv")
-    s.to_csv(out_series, index=False)
+    write_csv(s, out_series)
     if plot is not None:
         plot_forecast(hf, plot, level="territory" if level == "all" else level)
     notes = list(series.notes) + list(hf.notes)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from territorium.data.cells import write_csv
 
 plan_app = typer.Typer(help="Plans in the database: versions, scenarios, comparison, promotion, audit trail.",
                        no_args_is_help=True)
@@ -290,7 +291,7 @@ def diff_command(
         _fail(exc)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        cmp.moved.to_csv(out, index=False)
+        write_csv(cmp.moved, out)
     if as_json:
         typer.echo(json.dumps({"summary": json.loads(cmp.summary.to_json(orient="records")),
                                "balance": json.loads(cmp.balance.to_json(orient="records")),
@@ -396,7 +397,7 @@ def history_command(
         _fail(exc)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        ev.to_csv(out, index=False)
+        write_csv(ev, out)
         typer.echo(f"written: {out} ({total} events)")
         return
     t = Table(title=f"Audit trail ({total} events)")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["RISKY_FIRST", "is_risky", "neutralize", "restore", "neutralize_frame", "restore_frame"]
+__all__ = ["RISKY_FIRST", "is_risky", "neutralize", "restore", "neutralize_frame", "restore_frame", "write_csv"]
 
 #: First characters that make a spreadsheet evaluate a cell (OWASP CSV injection).
 RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
@@ -74,3 +74,8 @@ def restore_frame(df: pd.DataFrame) -> pd.DataFrame:
         if col.astype(str).str.startswith(_QUOTE).any():
             df[c] = col.map(restore, na_action="ignore")
     return df
+
+
+def write_csv(df: pd.DataFrame, path, **kwargs) -> None:
+    """``df`` as a spreadsheet-safe CSV (every text cell through :func:`neutralize`; no index)."""
+    neutralize_frame(df).to_csv(path, index=False, **kwargs)

@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from territorium.data.cells import write_csv
 from territorium.assign import (AssignInputError, GapResult, Handover, ProtectionRule, RepAssignment, RepWeights,
                                 SizingResult, account_needs, assign_accounts, assign_reps, handover, open_deals,
                                 parse_skills, size, territory_features)
@@ -670,7 +671,7 @@ def _write_all(frames: Mapping[Path, pd.DataFrame]) -> None:
         for path, df in frames.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            df.to_csv(tmp, index=False)
+            write_csv(df, tmp)
             tmps.append((tmp, path))
     except Exception:
         for tmp, _ in tmps:

@@ -15,6 +15,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from territorium.data.cells import write_csv
 from territorium.design import design, tradeoff
 from territorium.design.engine import DesignInputError, DesignResult
 from territorium.model import Units
@@ -334,7 +335,7 @@ def write_alignment(load: UnitLoad, result: DesignResult, labels: Sequence[str],
         df["reason"] = reasons.to_numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
-    df.to_csv(tmp, index=False)
+    write_csv(df, tmp)
     tmp.replace(out)
     if geojson is not None:
         if units.geometry is None:
