@@ -153,3 +153,31 @@ def test_a_database_that_stays_locked_is_503_and_nothing_is_written(api):
     assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and "nothing was written" in r.json()["detail"]
     assert c.get("/api/plans/p", headers=h).json()["version"] == 1
     assert move(c, h, {"10001": "T2"}, expected_version=1).status_code == 200
+
+
+def test_import_plan_files_by_upload(api, monkeypatch):
+    c, tok = api
+    h = auth(tok, "planner")
+    al = b"unit_id,name,territory,moved_from,reason\n10001,A,T1,,\n10002,B,T1,,\n10003,C,T2,,\n"
+    st = b"territory_id,rep_id\nT1,r1\nT2,r2\n"
+    bad = b"territory,quota\nT1,100\nT2,lots\n"
+    files = {"alignment": ("plan.csv", al, "text/csv"), "staffing": ("staff.csv", st, "text/csv"),
+             "quotas": ("quota.csv", bad, "text/csv")}
+    r = c.post("/api/plans/import", data={"name": "up"}, files=files, headers=h)
+    assert r.status_code == 400 and r.json()["detail"] == (
+        "quotas/quota.csv: row 3, column 'quota': 'lots' is not a number ≥ 0 (territory T2)")
+    assert c.get("/api/plans/up", headers=h).status_code == 404
+    files["quotas"] = ("quota.csv", b"territory,quota\nT1,100\nT2,50\n", "text/csv")
+    r = c.post("/api/plans/import", data={"name": "up", "seed": "3"}, files=files, headers=h)
+    assert r.status_code == 201, r.text
+    assert (r.json()["seed"], r.json()["status"], r.json()["version"]) == (3, "draft", 1)
+    t = {x["territory_id"]: x for x in c.get("/api/plans/up/content", headers=h).json()["territories"]}
+    assert t["T1"]["units"] == 2 and t["T2"]["quota"] == pytest.approx(50.0) and t["T1"]["reps"][0]["rep_id"] == "r1"
+    r = c.post("/api/plans/import", data={"name": "up2", "seed": "x"}, files=files, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.seed"
+    assert c.post("/api/plans/import", data={"name": "up3"}, files=files, headers=auth(tok, "rep1")).status_code == 403
+    import territorium.api.routers.plans as P
+
+    monkeypatch.setattr(P, "UPLOAD_LIMIT", 40)
+    r = c.post("/api/plans/import", data={"name": "up4"}, files=files, headers=h)
+    assert r.status_code == 413 and "alignment" in r.json()["detail"]

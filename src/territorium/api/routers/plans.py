@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from typing import Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 
 from territorium.api import schemas as S
 from territorium.api.deps import (
@@ -200,3 +202,54 @@ def compare(eng: Eng, plan: list[str] = Query(..., min_length=2, description="tw
 
     return S.ComparisonPublic(plans=list(c.plans), summary=rec(c.summary), balance=rec(c.balance),
                               territories=rec(c.territories), moved=rec(c.moved))
+
+
+UPLOAD_LIMIT = 100 * 1024 * 1024  # bytes per file
+
+
+def _save_upload(field: str, upload, folder) -> "Path":
+    """Copy an upload into ``folder`` under its own (sanitised) file name, refusing oversized files."""
+    import re
+    from pathlib import Path
+
+    raw = Path(upload.filename or f"{field}.csv").name
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", raw) or f"{field}.csv"
+    dest = Path(folder) / field / safe
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with dest.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > UPLOAD_LIMIT:
+                raise HTTPException(413, f"{field}: file {raw!r} is larger than {UPLOAD_LIMIT // 2**20} MiB")
+            out.write(chunk)
+    return dest
+
+
+@router.post("/plans/import", response_model=S.PlanPublic, status_code=201, dependencies=[EDIT])
+def import_plan(user: CurrentUser, eng: Eng, response: Response,
+                name: str = Form(..., min_length=1, max_length=200),
+                model: str = Form("geographic", min_length=1, max_length=100),
+                unit_level: Literal["zip", "county", "state", "account", "custom"] | None = Form(None),
+                seed: int | None = Form(None),
+                alignment: UploadFile | None = File(None, description="design --out CSV: unit_id, territory"),
+                staffing: UploadFile | None = File(None, description="assign territories --out CSV"),
+                accounts: UploadFile | None = File(None, description="assign accounts *_accounts.csv"),
+                quotas: UploadFile | None = File(None, description="quota --out CSV: territory, quota"),
+                hierarchy: UploadFile | None = File(None, description="territory, parent, manager, name")):
+    """A new draft plan from the CSV outputs of the CLI, uploaded as multipart form fields. All
+    files are checked first; a problem is a 400 naming the file, row, column and value, and
+    nothing is stored."""
+    import tempfile
+
+    files = {"alignment": alignment, "staffing": staffing, "accounts": accounts, "quotas": quotas,
+             "hierarchy": hierarchy}
+    with tempfile.TemporaryDirectory(prefix="territorium-upload-") as d:
+        paths = {k: _save_upload(k, f, d) for k, f in files.items() if f is not None}
+        try:
+            info = plans.import_plan(eng, name, actor=user.username, model=model, unit_level=unit_level, seed=seed,
+                                     reason="uploaded over the API", **paths)
+        except plans.PlanError as exc:
+            raise type(exc)(str(exc).replace(f"{d}/", "").replace(f"{d}", "")) from None
+    _with_etag(response, info)
+    return _public(info)
