@@ -61,7 +61,7 @@ def test_design_refuses_to_overwrite_its_from_file(ws):
     assert tree(tmp) == before
 
 
-def test_quota_and_route_refuse_to_overwrite_their_inputs(ws):
+def test_quota_route_assign_size_refuse_to_overwrite_their_inputs(ws):
     tmp, url, crm = ws
     a = alignment_file(tmp / "a.csv")
     rules = tmp / "rules.yaml"
@@ -73,6 +73,13 @@ def test_quota_and_route_refuse_to_overwrite_their_inputs(ws):
     assert_clean_failure(res, 2, f"{rules} is an input of this command (--rules)")
     res = cli("route", "--rules", rules, "--out", crm, "--database", url, cwd=tmp)
     assert_clean_failure(res, 2, "is the accounts file imported into the workspace")
+    res = cli("assign", "territories", "--alignment", a, "--out", tmp / "x" / ".." / "a.csv", "--database", url,
+              cwd=tmp)
+    assert_clean_failure(res, 2, "is an input of this command (--alignment")
+    (tmp / "sizing.csv").write_text("my numbers\n")
+    res = cli("size", "--out", tmp / "sizing.png", "--database", url, cwd=tmp)
+    assert_clean_failure(res, 2, f"{tmp / 'sizing.csv'} exists and was not written by Territorium")
+    (tmp / "sizing.csv").unlink()
     assert tree(tmp) == before
 
 

@@ -78,6 +78,7 @@ def territories_command(
     out: Path = typer.Option(Path("out/assignment.csv"), "--out", help="Rep (or team) → territory CSV, one row per territory and rep; _territories (head count, reps, combined capacity), _accounts, _handover, _moves and _protected CSVs are written beside it."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """Reps (or teams) to territories at least cost: travel from home, skills, capacity, continuity.
 
@@ -92,6 +93,7 @@ def territories_command(
 
     from territorium.assign import AssignInputError, RepWeights
     from territorium.plan.assigning import AssignJobError, TerritoryJob, run_assign_territories, write_territory_outputs
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
     console = Console(stderr=as_json)
@@ -102,9 +104,14 @@ def territories_command(
                            protect=_rule(protect, protect_days, protect_min_prob), method=method,
                            slots=slots, by=by, teams=teams)
         ws = Workspace(database)
+        check_outputs([out], force=force, engine=ws.engine, inputs={
+            "--alignment": job.alignment, "--teams": teams,
+            "--reps-from": None if reps_from == "workspace" else reps_from,
+            "--slots": slots if slots and Path(slots).suffix else None})  # a file, not auto or a number
         with _progress(console, as_json) as progress:
             res = run_assign_territories(job, ws, progress=progress)
         paths = write_territory_outputs(res, out)
+        record_outputs(paths.values(), "assign territories")
     except (AssignJobError, AssignInputError, WorkspaceError) as exc:
         _fail(console, exc)
     r = res.result
@@ -179,6 +186,7 @@ def accounts_command(
     out: Path = typer.Option(Path("out/account_assignment.csv"), "--out", help="Per-rep load CSV; _accounts (with reasons), _handover, _moves and _protected CSVs beside it."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """Assign every account to a rep: least travel within capacity and skills (GAP).
 
@@ -190,6 +198,7 @@ def accounts_command(
 
     from territorium.assign import AssignInputError
     from territorium.plan.assigning import AccountJob, AssignJobError, run_assign_accounts, write_account_outputs
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
     console = Console(stderr=as_json)
@@ -199,9 +208,12 @@ def accounts_command(
                          protect=_rule(protect, protect_days, protect_min_prob), candidates=candidates,
                          time_limit=time_limit, seed=seed)
         ws = Workspace(database)
+        check_outputs([out], force=force, engine=ws.engine,
+                      inputs={"--reps-from": None if reps_from == "workspace" else reps_from})
         with _progress(console, as_json) as progress:
             res = run_assign_accounts(job, ws, progress=progress)
         paths = write_account_outputs(res, out)
+        record_outputs(paths.values(), "assign accounts")
     except (AssignJobError, AssignInputError, WorkspaceError) as exc:
         _fail(console, exc)
     g = res.result
@@ -249,6 +261,7 @@ def size_command(
     out: Path = typer.Option(Path("out/sizing.png"), "--out", help="Sizing curve PNG; the table is written beside it as CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
 ) -> None:
     """How many reps do we need? Design n territories for each n and compare.
 
@@ -261,6 +274,7 @@ def size_command(
 
     from territorium.plan.assigning import AssignJobError, plot_sizing, run_sizing
     from territorium.plan.designing import DesignJobError, parse_balance, parse_fraction
+    from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
     console = Console(stderr=as_json)
@@ -270,6 +284,7 @@ def size_command(
         ns = list(range(n_min, n_max + 1, step))
         cov, tol, bal = parse_fraction(coverage, "--coverage"), parse_fraction(tolerance, "--tolerance"), parse_balance(balance)
         ws = Workspace(database)
+        check_outputs([out, out.with_suffix(".csv")], force=force, engine=ws.engine)
         with _progress(console, as_json, "loading units") as progress:
             load = ws.load_units(units)
             s = run_sizing(ws, ns, load=load, capacity_hours=capacity_hours, coverage_target=cov, tolerance=tol,
@@ -280,6 +295,7 @@ def size_command(
         s.table.to_csv(tmp, index=False)
         plot_sizing(s, out)
         tmp.replace(csv)
+        record_outputs([out, csv], "size")
     except (AssignJobError, DesignJobError, WorkspaceError, ValueError) as exc:
         _fail(console, exc)
     if as_json:
