@@ -79,6 +79,8 @@ def design_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
     force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
+    plan: Optional[str] = typer.Option(None, "--plan", help="Also store the result as a new draft plan of this name in the database, with the settings and seed that made it (see `territorium plan`)."),
+    from_plan: Optional[str] = typer.Option(None, "--from-plan", help="Realign a stored plan (NAME or NAME@VERSION) instead of a file or the imported alignment."),
 ) -> None:
     """Design balanced, contiguous, compact territories (or realign the current ones).
 
@@ -111,7 +113,33 @@ def design_command(
         console.print("[yellow]stopping: finishing with the best plan found so far (Ctrl-C again to abort)[/yellow]")
 
     old_handler = signal.signal(signal.SIGINT, _on_interrupt) if threading.current_thread() is threading.main_thread() else None
+    import tempfile
+
+    from territorium.plan import plans as stored
+
+    plan_tmp = tempfile.TemporaryDirectory(prefix="territorium-plan-") if from_plan else None
     try:
+        if plan is not None or from_plan is not None:
+            eng = Workspace(database).engine
+            if plan is not None:
+                try:
+                    stored.get_plan(eng, plan)
+                except stored.NotFound:
+                    pass
+                else:
+                    raise DesignJobError(f"--plan {plan}: a plan called {plan!r} exists already; choose another name")
+            if from_plan is not None:
+                if current is not None or realign:
+                    raise DesignJobError("--from-plan replaces --from and --realign; give only one")
+                try:
+                    src = stored.plan_content(eng, from_plan)
+                except stored.PlanError as exc:
+                    raise DesignJobError(f"--from-plan: {exc}") from None
+                if src.info.unit_level != units:
+                    raise DesignJobError(f"--from-plan {from_plan}: its units are {src.info.unit_level}, not {units} "
+                                         f"(use --units {src.info.unit_level})")
+                current = Path(plan_tmp.name) / "current.csv"
+                src.units.rename(columns={"territory_id": "territory"}).to_csv(current, index=False)
         job = DesignJob(
             level=units,
             states=[s.strip().upper() for s in states.split(",") if s.strip()] if states else None,
@@ -145,6 +173,21 @@ def design_command(
             curve.to_csv(curve_csv, index=False)
             plot_tradeoff(curve, out.with_name(out.stem + "_tradeoff.png"))
         record_outputs(outputs, "design")
+        if plan is not None:
+            import getpass
+
+            rep = result.report
+            settings = {"command": "design", "units": units, "states": job.states, "k": k, "centers": centers,
+                        "capacity_targets": capacity_targets, "balance": dict(job.balance), "compactness": compactness,
+                        "locks": str(lock) if lock else None, "frozen": list(job.frozen),
+                        "from": from_plan or (str(current) if current else None), "realign": bool(realign or from_plan),
+                        "max_disruption": job.max_disruption, "disruption": disruption, "time_limit": time_limit,
+                        "report": {"status": rep.status, "max_abs_dev": dict(rep.max_abs_dev)}}
+            try:
+                stored.import_plan(ws.engine, plan, actor=f"cli:{getpass.getuser()}", alignment=out, unit_level=units,
+                                   seed=seed, settings=settings, reason="territorium design")
+            except stored.PlanError as exc:
+                raise DesignJobError(f"--plan {plan}: {exc} (the alignment file {out} was written)") from None
     except DesignJobError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -158,8 +201,12 @@ def design_command(
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
+        if plan_tmp is not None:
+            plan_tmp.cleanup()
     if as_json:
         payload = report_json(result, labels)
+        if plan is not None:
+            payload["plan"] = plan
         payload["alignment"] = str(out)
         if curve is not None:
             payload["tradeoff"] = json.loads(curve.to_json(orient="records"))
@@ -180,6 +227,8 @@ def design_command(
         console.print(t)
         console.print(f"trade-off curve: {out.with_name(out.stem + '_tradeoff.png')}")
     console.print(f"alignment written to {out}" + (f" and {geojson}" if geojson else ""))
+    if plan is not None:
+        console.print(f"stored as draft plan {plan} (territorium plan show {plan})")
 
 
 def register(app: typer.Typer) -> None:
