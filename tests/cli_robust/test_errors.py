@@ -208,3 +208,18 @@ def test_debug_env_shows_the_bug(monkeypatch):
     monkeypatch.setenv("TERRITORIUM_DEBUG", "1")
     res = CliRunner().invoke(_app(), ["boom", "bug"])
     assert isinstance(res.exception, RuntimeError) and str(res.exception) == "boom"
+
+
+def test_import_checks_the_database_before_reading_the_file(tmp_path):
+    """The import fails on the database at once (the file is never read: it does not even exist)."""
+    from territorium.store import DatabaseUnusable
+    from territorium.store.db import preflight
+
+    (tmp_path / "adir").mkdir()
+    res = cli("import", "orders", tmp_path / "missing.csv", "--database", f"sqlite:///{tmp_path / 'adir'}",
+              cwd=tmp_path)
+    assert_clean_failure(res, 2, f"{tmp_path / 'adir'}: is a folder")
+    preflight(f"sqlite:///{tmp_path}/new/sub/ws.db")  # fine, and nothing created yet
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir"]
+    with pytest.raises(DatabaseUnusable, match="unknown scheme 'oracle'"):
+        preflight("oracle://scott@db/orcl")

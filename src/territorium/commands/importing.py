@@ -155,6 +155,17 @@ def _interrupted(exc: KeyboardInterrupt, as_json: bool) -> None:
     _fail(msg, as_json, EXIT_INTERRUPTED)
 
 
+def _preflight(database: Optional[str], as_json: bool) -> None:
+    """An unusable --database fails now, not after reading and checking a large file."""
+    from territorium.store import DatabaseUnusable
+    from territorium.store.db import preflight
+
+    try:
+        preflight(database)
+    except DatabaseUnusable as exc:
+        _fail(str(exc), as_json, EXIT_INVALID)
+
+
 def _parse_today(today: Optional[str]) -> Optional[dt.date]:
     if not today:
         return None
@@ -172,6 +183,7 @@ def _run_file(table: str, file: Path, format: Optional[str], mapping: Optional[P
 
     day = _parse_today(today)
     sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+    _preflight(database, as_json)
     try:
         with _progress(not as_json) as say:
             result = import_file(file, table, format=format, mapping=mapping, url=database, replace=replace,
@@ -238,6 +250,7 @@ def import_all(
     from territorium.store import StoreError
 
     day = _parse_today(today)
+    _preflight(database, as_json)
     try:
         with _progress(not as_json) as say:
             res = import_directory(directory, url=database, replace=replace, skip_invalid=skip_invalid,

@@ -81,7 +81,22 @@ def _parse_url(url: str) -> sa.URL:
     return u
 
 
-def _check_sqlite_file(u: sa.URL, create: bool) -> None:
+def preflight(url: str | None = None) -> None:
+    """Check ``url`` as :func:`engine` would for a writing command, without creating anything
+    (no folder, no file): the import commands call it before reading a large file.
+
+    Raises
+    ------
+    DatabaseUnusable
+    """
+    from territorium.settings import database_url
+
+    u = _parse_url(url or database_url())
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
+        _check_sqlite_file(u, create=True, make_folder=False)
+
+
+def _check_sqlite_file(u: sa.URL, create: bool, make_folder: bool = True) -> None:
     """A SQLite path must be a SQLite file (or nothing yet, when ``create``)."""
     path = Path(u.database).expanduser()
     if path.is_dir():
@@ -108,6 +123,8 @@ def _check_sqlite_file(u: sa.URL, create: bool) -> None:
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise DatabaseUnusable(f"cannot create the database {path}: the folder {parent} is not writable")
             break
+    if not make_folder:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
