@@ -69,6 +69,20 @@ demo: $(STAMP) $(WEB_STAMP) $(DEMO)/.imported
 	$(BIN)/territorium potential --out out/potential.csv --top 10
 	$(BIN)/territorium forecast --level territory --out out/forecast.csv --plot out/forecast.png
 	$(BIN)/territorium impact-report --truth $(DEMO)/truth.yaml --out out/impact.md
+	$(BIN)/territorium kpi --alignment out/designed.csv --assignment out/assignment.csv --quotas out/quotas.csv \
+	  --period month --out out/kpis
+	$(BIN)/territorium alerts --alignment out/designed.csv --assignment out/assignment.csv --quotas out/quotas.csv \
+	  --propose out/rebalance.csv --out out/alerts.csv
+	$(BIN)/territorium report --alignment out/designed.csv --assignment out/assignment.csv --quotas out/quotas.csv \
+	  --since $(DEMO)/legacy_alignment.csv --rules src/territorium/profiles/alerts.example.yaml \
+	  --html out/report.html --pdf out/report.pdf
+	$(BIN)/territorium plan show demo >/dev/null 2>&1 || $(BIN)/territorium plan import demo \
+	  --alignment out/designed.csv --staffing out/assignment.csv --quotas out/quotas.csv --seed 1
+	@echo ""
+	@echo "The demo's results are in out/ (report: out/report.html, out/report.pdf); the designed"
+	@echo "plan is stored as plan 'demo' (territorium plan show demo)."
+	@echo "Serve the demo workspace (REST API, OpenAPI at /docs): $(BIN)/territorium serve"
+	@echo "  (the first start prints a one-time admin password; docs/server.md)"
 
 clean-demo:
 	rm -rf $(DEMO) territorium.db out
