@@ -86,13 +86,15 @@ def _start(db: Path, log: Path) -> tuple[str, subprocess.Popen]:
     raise RuntimeError(f"the server did not answer in 60 s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture
-def server(web_template, tmp_path):
-    """A fresh copy of the workspace served by a real ``territorium serve`` process."""
+@pytest.fixture(scope="session")
+def server(web_template, tmp_path_factory):
+    """A copy of the workspace served by a real ``territorium serve`` process (one per session;
+    tests that write work on their own copy of plan ``demo``, see :func:`plan_copy`)."""
     src, facts = web_template
-    db = tmp_path / "web.db"
+    tmp = tmp_path_factory.mktemp("web-server")
+    db = tmp / "web.db"
     shutil.copy(src, db)
-    url, proc = _start(db, tmp_path / "server.log")
+    url, proc = _start(db, tmp / "server.log")
     try:
         yield Server(url, db, facts, proc)
     finally:
@@ -112,17 +114,9 @@ def page(browser, server):
     errors: list[str] = []
     allowed: list[str] = []
     pg.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}\n{e.stack}"))
     pg.allowed_errors = allowed
     yield pg
     ctx.close()
     bad = [e for e in errors if not any(a in e for a in allowed)]
     assert not bad, "browser console errors:\n" + "\n".join(bad)
-
-
-def login(page, server, user: str, password: str = PASSWORD) -> None:
-    page.goto(server.url + "/")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_selector("body[data-ready='1']", timeout=60_000)

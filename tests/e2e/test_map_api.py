@@ -2,6 +2,7 @@
 balance inputs and reasons, read back from the JSON the web app gets."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -56,7 +57,7 @@ def test_planner_gets_every_unit_with_neighbours_in_different_colours(client):
     clash = [(a, b) for a, b in m["edges"] if t_of[a] != t_of[b] and terr[t_of[a]]["colour"] == terr[t_of[b]]["colour"]]
     assert not clash
     # real polygons in the right place: each unit's centroid lies in (or next to) its polygon
-    g = shapely.from_geojson([__import__("json").dumps(f["geometry"]) for f in feats[:200]])
+    g = shapely.from_geojson([json.dumps(f["geometry"]) for f in feats[:200]])
     pts = shapely.points(np.asarray(m["centroids"][:200]))
     assert np.mean(shapely.distance(g, pts) < 0.05) > 0.95
     # measures per unit equal the workspace's, in feature order
@@ -126,3 +127,13 @@ def test_moved_units_carry_their_reason(client):
     assert m2["units"]["features"][i]["properties"]["t"] == to
     why = m2["reasons"][uid]
     assert why["reason"] == "closer to the rep" and why["to"] == to and why["actor"] == "planner"
+    # a move made outside the API (no job, no reason) still gives strict JSON (no NaN)
+    plans.move_units(eng, "demo", {m["members"][i][0]: facts["territories"][0]}, expected_version=v + 1,
+                     actor="cli", reason=None, job=None)
+    r = c.get("/api/plans/demo/map?detail=0")
+
+    def no_constants(x):
+        raise AssertionError(f"{x} in the JSON")
+
+    m3 = json.loads(r.text, parse_constant=no_constants)
+    assert m3["reasons"][uid]["job"] is None and m3["reasons"][uid]["actor"] == "cli"

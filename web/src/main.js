@@ -25,7 +25,9 @@ async function api(path, opts = {}) {
   let body = null;
   if (r.status !== 204) {
     const text = await r.text();
-    try { body = text ? JSON.parse(text) : null; } catch { body = { detail: text }; }
+    try { body = text ? JSON.parse(text) : null; } catch {
+      return { status: r.status, ok: false, body: { detail: `the server's answer to ${path} is not JSON` } };
+    }
   }
   return { status: r.status, ok: r.ok, body };
 }
@@ -135,6 +137,7 @@ function setData(d) {
   renderBars();
   updateButtons();
   $("warnings").textContent = "";
+  $("conflict").textContent = "";
 }
 
 function colourOf(ti) { return ti < 0 ? "#dddddd" : PALETTE[S.data.territories[ti].colour % PALETTE.length]; }
@@ -409,8 +412,8 @@ function save(changes, reason) {
     } else if (r.status === 409) {
       const ch = (r.body.changes || []).slice(0, 12).map((c) =>
         `<li>v${c.version} ${c.actor}: ${c.entity} ${c.entity_id} ${c.field} ${c.old_value ?? "–"} → ${c.new_value ?? "–"}</li>`).join("");
-      $("warnings").innerHTML = `<strong>Not saved: the plan changed meanwhile</strong> (you had version ${r.body.expected_version}, it is now ${r.body.current_version}).<ul>${ch}</ul><button type="button" id="reload">Reload the plan</button>`;
-      $("reload").onclick = () => loadPlan(name);
+      $("conflict").innerHTML = `<strong>Not saved: the plan changed meanwhile</strong> (you had version ${r.body.expected_version}, it is now ${r.body.current_version}).<ul>${ch}</ul><button type="button" id="reload">Reload the plan</button>`;
+      $("reload").onclick = () => { $("conflict").textContent = ""; loadPlan(name); };
       const back = changes.map(([i, f, t]) => [i, t, f]).reverse();
       applyLocal(back);
       S.undo = []; S.redo = []; updateButtons();

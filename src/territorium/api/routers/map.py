@@ -166,6 +166,7 @@ def _reasons(eng, name: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
     if len(ev):
         ev = ev[ev["old_value"].notna()]
+        ev = ev.astype(object).where(ev.notna(), None)   # no NaN in JSON
         for r in ev.itertuples(index=False):
             out[str(r.entity_id)] = {"from": r.old_value, "to": r.new_value, "reason": r.reason, "job": r.job,
                                      "actor": r.actor, "version": int(r.version)}
@@ -265,7 +266,7 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
         "measures": measures, "edges": edges, "accounts": accounts, "reps": reps, "reasons": reasons,
         "detail": detail, "tolerance": TOLERANCE[detail],
     }
-    body = json.dumps(head, separators=(",", ":"))
+    body = json.dumps(head, separators=(",", ":"), allow_nan=False)
     body = (body[:-1] + ',"units":{"type":"FeatureCollection","features":[' + feats + ']}'
             + ',"borders":{"type":"FeatureCollection","features":[' + border_feats + ']}'
             + ',"state_outlines":' + outlines + "}")
