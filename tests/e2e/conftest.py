@@ -62,8 +62,8 @@ def web_template(demo_small, tmp_path_factory):
 
 
 class Server:
-    def __init__(self, url: str, db: Path, facts: dict, proc: subprocess.Popen):
-        self.url, self.db, self.facts, self.proc = url, db, facts, proc
+    def __init__(self, url: str, db: Path, facts: dict, proc: subprocess.Popen, log: Path):
+        self.url, self.db, self.facts, self.proc, self.log = url, db, facts, proc, log
 
 
 def _start(db: Path, log: Path) -> tuple[str, subprocess.Popen]:
@@ -96,7 +96,7 @@ def server(web_template, tmp_path_factory):
     shutil.copy(src, db)
     url, proc = _start(db, tmp / "server.log")
     try:
-        yield Server(url, db, facts, proc)
+        yield Server(url, db, facts, proc, tmp / "server.log")
     finally:
         proc.terminate()
         try:

@@ -263,3 +263,46 @@ def test_login_with_the_keyboard_and_a_wrong_password(page, server):
     assert time.monotonic() - t0 < 60
     page.keyboard.press("b")
     assert page.get_by_role("button", name="Box").get_attribute("aria-pressed") == "true"
+
+
+def test_rebalance_job_accept_then_cancel(page, server, tmp_path):
+    plan_copy(server, "e2e-job")
+    login(page, server, "planner")
+    st = _state(page)
+    page.get_by_role("button", name="Rebalance…").click()
+    page.get_by_label("Time limit").fill("4")
+    # run to the end: the proposal is highlighted, not applied, until accepted
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_selector("#job-progress", state="visible")
+    deadline = time.monotonic() + 400
+    while page.locator("#job-result").is_hidden():
+        assert time.monotonic() < deadline, (page.locator("#job-message").inner_text(),
+                                             page.locator("#status").inner_text(), server.log.read_text()[-3000:])
+        page.wait_for_timeout(500)
+    job = page.evaluate("() => window.__territorium.job")
+    proposal = _db_units(server, job["copy"])
+    assert _db_units(server, "e2e-job") == _db_units(server, "demo")        # nothing applied yet
+    m = _server_map(page, server, "e2e-job")
+    mp = _server_map(page, server, job["copy"])
+    changed = [i for i, (a, b) in enumerate(zip(m["units"]["features"], mp["units"]["features"]))
+               if a["properties"]["t"] != b["properties"]["t"]]
+    assert changed, "the realignment moved nothing"
+    assert f"{len(changed)} units would change territory" in page.locator("#job-summary").inner_text()
+    rows = page.locator("#job-table tr[data-t]")
+    assert rows.count() == len({m["units"]["features"][i]["properties"]["t"] for i in changed}
+                               | {mp["units"]["features"][i]["properties"]["t"] for i in changed})
+    screenshot(page, "rebalance-proposal", tmp_path)
+    page.get_by_role("button", name="Accept").click()
+    _wait_version(page, st["version"] + 1)
+    after = _db_units(server, "e2e-job")
+    for i in changed:
+        for z in m["members"][i]:
+            assert after[z] == proposal[z]
+    assert _state(page)["unitT"] == [f["properties"]["t"] for f in mp["units"]["features"]]
+    # a cancelled job leaves the plan as it was
+    page.get_by_role("button", name="Rebalance…").click()
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_function("window.__territorium.job && window.__territorium.job.id !== " + json.dumps(job["id"]))
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_selector("#status >> text=cancelled", timeout=120_000)
+    assert _db_units(server, "e2e-job") == after

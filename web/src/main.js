@@ -81,7 +81,8 @@ async function showApp() {
   const r = await api("/api/plans?limit=500");
   const sel = $("plan");
   sel.innerHTML = "";
-  for (const p of r.body?.items || []) sel.add(new Option(`${p.name} (${p.status})`, p.name));
+  const items = (r.body?.items || []).slice().sort((a, b) => (a.status === "archived") - (b.status === "archived"));
+  for (const p of items) sel.add(new Option(`${p.name} (${p.status})`, p.name));
   if (!sel.options.length) { say("No plan you may see. Ask a planner to share one.", "warn"); return; }
   sel.onchange = () => loadPlan(sel.value);
   await loadPlan(sel.value);
@@ -187,8 +188,11 @@ function addLayers(d) {
       ["boolean", ["feature-state", "locked"], false], "#7a0019", "#ffffff"],
     "line-width": ["case", ["boolean", ["feature-state", "sel"], false], 2,
       ["boolean", ["feature-state", "locked"], false], 2, 0.3] } });
-  m.addLayer({ id: "units-moved", type: "line", source: "units",
-    filter: ["==", ["get", "moved"], true], paint: { "line-color": "#000", "line-width": 1, "line-dasharray": [2, 2] } });
+  m.addLayer({ id: "units-proposed", type: "fill", source: "units", paint: {
+    "fill-color": ["coalesce", ["feature-state", "proposed"], "rgba(0,0,0,0)"],
+    "fill-opacity": ["case", ["to-boolean", ["feature-state", "proposed"]], 0.95, 0] } });
+  m.addLayer({ id: "units-proposed-line", type: "line", source: "units", paint: {
+    "line-color": "#d40000", "line-width": ["case", ["to-boolean", ["feature-state", "proposed"]], 2.2, 0] } });
   m.addLayer({ id: "borders", type: "line", source: "borders", paint: { "line-color": "#1d232a",
     "line-width": 1.6, "line-opacity": ["case", ["boolean", ["feature-state", "on"], false], 1, 0] } });
   m.addLayer({ id: "states-line", type: "line", source: "states", paint: { "line-color": "#333", "line-width": 1.2 } });
@@ -243,14 +247,17 @@ function paintAll() {
   }
   let breaks = null;
   if (values) {
-    const sorted = Float64Array.from(values).sort();
-    breaks = [0.2, 0.4, 0.6, 0.8].map((q) => sorted[Math.floor(q * (sorted.length - 1))]);
+    // class 0: zero; four quantile classes of the positive values
+    const sorted = Float64Array.from(values.filter((v) => v > 0)).sort();
+    breaks = sorted.length ? [0, 1 / 3, 2 / 3].map((q) => sorted[Math.floor(q * (sorted.length - 1))]) : [0, 0, 0];
+    breaks = [0, ...breaks.slice(1)];
+    breaks.push(sorted.length ? sorted[sorted.length - 1] : 0);
   }
   S.breaks = breaks;
   for (let i = 0; i < S.unitT.length; i++) {
     let colour;
     if (!values) colour = colourOf(S.unitT[i]);
-    else { let k = 0; while (k < 4 && values[i] > breaks[k]) k++; colour = RAMP[k]; }
+    else { let k = 0; while (k < 4 && values[i] > breaks[k]) k++; colour = RAMP[k === 0 ? 0 : Math.min(k + 1, 4)]; }
     S.map.setFeatureState({ source: "units", id: i }, { colour, sel: S.sel.has(i), locked: S.locked.has(i) });
   }
   renderLegend(mode, breaks);
@@ -280,9 +287,10 @@ function renderLegend(mode, breaks) {
     return;
   }
   const [kind, m] = mode.split(":");
-  const edges = ["min", ...breaks.map(fmt), "max"];
-  el.innerHTML = `<strong>${LABELS[m] || m} per ${kind}</strong><br>` + RAMP.map((c, k) =>
-    `<span class="sw" style="background:${c}"></span>${k === 0 ? "≤ " + edges[1] : k === 4 ? "> " + edges[4] : edges[k] + "–" + edges[k + 1]}`).join("<br>");
+  // breaks: [0, q1, q2, max] -> classes 0 | (0, q1] | (q1, q2] | (q2, max]
+  const text = ["0", `up to ${fmt(breaks[1])}`, `${fmt(breaks[1])}–${fmt(breaks[2])}`, `${fmt(breaks[2])}–${fmt(breaks[3])}`];
+  el.innerHTML = `<strong>${LABELS[m] || m} per ${kind}</strong><br>` + text.map((t, k) =>
+    `<span class="sw" style="background:${RAMP[k === 0 ? 0 : k + 1]}"></span>${t}`).join("<br>");
 }
 
 function paintUnits(ids) {
@@ -443,6 +451,101 @@ function select(ids, add) {
   say(`${S.sel.size} units selected`);
 }
 
+// ------------------------------------------------------------------------------ rebalance job
+// The job runs on a scenario copy of the plan, so the plan itself stays as it is until the
+// planner accepts: then the proposed moves are saved as one change with the plan's version.
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+function jobPanel(which) {
+  $("job").hidden = !which;
+  for (const k of ["form", "run", "result"]) $("job-" + k).hidden = which !== k;
+}
+
+async function startJob() {
+  const name = S.data.plan.name;
+  const copy = `${name}~proposal-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-${Math.random().toString(36).slice(2, 6)}`;
+  jobPanel("run");
+  $("job-progress").value = 0;
+  $("job-message").textContent = "copying the plan…";
+  let r = await api(`/api/plans/${encodeURIComponent(name)}/copy`, { method: "POST", body: { name: copy } });
+  if (!r.ok) { jobPanel("form"); say(`Could not copy the plan: ${r.body?.detail || r.status}`, "error"); return; }
+  const tol = Number($("job-tol").value) / 100;
+  r = await api(`/api/plans/${encodeURIComponent(copy)}/jobs`, { method: "POST", body: {
+    kind: "realign", balance: { workload: tol }, time_limit: Number($("job-time").value), seed: 1,
+    expected_version: r.body.version } });
+  if (!r.ok) { jobPanel("form"); say(`Could not start the job: ${r.body?.detail || r.status}`, "error"); return; }
+  S.job = { id: r.body.id, copy, base: name, version: S.data.plan.version };
+  while (true) {
+    await sleep(400);
+    const j = await api(`/api/jobs/${r.body.id}`);
+    if (!j.ok) { jobPanel("form"); say(`Job lost: ${j.body?.detail || j.status}`, "error"); return; }
+    $("job-progress").value = j.body.progress;
+    $("job-message").textContent = j.body.message || j.body.status;
+    if (j.body.status === "succeeded") break;
+    if (j.body.status === "failed" || j.body.status === "cancelled") {
+      jobPanel("form");
+      say(`Rebalance ${j.body.status}: ${j.body.message || ""} (the plan is unchanged)`, j.body.status === "failed" ? "error" : "warn");
+      archive(copy);
+      return;
+    }
+  }
+  await showProposal();
+}
+
+async function showProposal() {
+  const { copy } = S.job;
+  const r = await api(`/api/plans/${encodeURIComponent(copy)}/map?detail=0`);
+  if (!r.ok) { jobPanel("form"); say(`Could not read the proposal: ${r.body?.detail || r.status}`, "error"); return; }
+  const changes = [];
+  r.body.units.features.forEach((f, i) => {
+    const to = S.tIndex.has(f.properties.t) ? S.tIndex.get(f.properties.t) : -1;
+    if (to >= 0 && to !== S.unitT[i]) changes.push([i, S.unitT[i], to]);
+  });
+  S.proposal = changes;
+  for (const [i, , to] of changes) S.map.setFeatureState({ source: "units", id: i }, { proposed: colourOf(to) });
+  // per territory: units and workload before and after
+  const m = $("bal-measure").value;
+  const arr = S.data.measures[m];
+  const delta = new Map();
+  for (const [i, from, to] of changes) {
+    for (const [t, sgn] of [[from, -1], [to, 1]]) {
+      if (t < 0) continue;
+      const d = delta.get(t) || { units: 0, value: 0 };
+      d.units += sgn; d.value += sgn * arr[i]; delta.set(t, d);
+    }
+  }
+  const rows = [...delta.entries()].sort((a, b) => S.data.territories[a[0]].id.localeCompare(S.data.territories[b[0]].id))
+    .map(([t, d]) => `<tr data-t="${S.data.territories[t].id}"><td>${S.data.territories[t].id}</td><td>${d.units > 0 ? "+" : ""}${d.units}</td>
+      <td>${fmt(S.totals[m][t])}</td><td>${fmt(S.totals[m][t] + d.value)}</td></tr>`).join("");
+  $("job-summary").textContent = `${changes.length} units would change territory (outlined in red, filled with their new territory's colour).`;
+  $("job-table").innerHTML = `<table><tr><th>territory</th><th>units</th><th>${LABELS[m] || m} now</th><th>proposed</th></tr>${rows}</table>`;
+  jobPanel("result");
+  say("Proposal ready: accept or discard it", "ok");
+}
+
+function clearProposal() {
+  for (const [i] of S.proposal || []) S.map.setFeatureState({ source: "units", id: i }, { proposed: null });
+  S.proposal = null;
+}
+
+async function archive(name) {
+  const p = await api(`/api/plans/${encodeURIComponent(name)}`);
+  if (p.ok) await api(`/api/plans/${encodeURIComponent(name)}/status`, { method: "POST",
+    body: { status: "archived", expected_version: p.body.version, reason: "rebalance proposal closed" } });
+}
+
+function acceptProposal() {
+  const changes = (S.proposal || []).filter(([i]) => !S.locked.has(i));
+  clearProposal();
+  jobPanel(null);
+  if (!changes.length) { say("Nothing to accept"); return; }
+  applyLocal(changes);
+  S.undo.push(changes); S.redo = []; updateButtons();
+  say(`Accepted: ${changes.length} units moved — saving…`);
+  save(changes, `accepted rebalance proposal ${S.job.copy} (job ${S.job.id})`);
+  archive(S.job.copy);
+}
+
 // ------------------------------------------------------------------------------ interaction
 function setupInteraction() {
   const m = S.map;
@@ -486,6 +589,13 @@ function setupInteraction() {
   $("undo").addEventListener("click", undo);
   $("redo").addEventListener("click", redo);
   $("clear").addEventListener("click", () => select([], false));
+  $("rebalance").addEventListener("click", () => { if (!S.proposal) jobPanel($("job").hidden ? "form" : null); });
+  $("job-start").addEventListener("click", startJob);
+  $("job-cancel").addEventListener("click", async () => {
+    if (S.job) await api(`/api/jobs/${S.job.id}/cancel`, { method: "POST" });
+  });
+  $("job-accept").addEventListener("click", acceptProposal);
+  $("job-discard").addEventListener("click", () => { clearProposal(); jobPanel(null); archive(S.job.copy); say("Proposal discarded; the plan is unchanged"); });
   $("lock").addEventListener("click", () => {
     const ids = [...S.sel];
     const allLocked = ids.every((i) => S.locked.has(i));

@@ -105,8 +105,12 @@ def _outlines(base, states) -> str:
             merged = shapely.coverage_union_all(simple[states == st])
         except shapely.errors.GEOSException:   # not exactly noded after simplification
             merged = shapely.union_all(shapely.make_valid(simple[states == st]), grid_size=1e-4)
+        # slivers left inside a state by the simplified unit borders are no outline
+        parts = [p for p in shapely.get_parts(merged) if p.geom_type == "Polygon" and p.area > 1e-5]
+        rings = [shapely.LinearRing(p.exterior.coords) for p in parts] + \
+            [r for p in parts for r in p.interiors if shapely.Polygon(r).area > 0.02]
         feats.append(f'{{"type":"Feature","properties":{{"state":{json.dumps(str(st))}}},'
-                     f'"geometry":{_texts([shapely.boundary(merged)], 4)[0]}}}')
+                     f'"geometry":{_texts([shapely.MultiLineString(rings)], 4)[0]}}}')
     return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
 
 
