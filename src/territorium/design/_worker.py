@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from ._anneal import anneal
+from ._bisect import applicable as bisect_applicable, bisect_plan
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
 from ._recom import recombine, recombine_disruption
@@ -135,6 +136,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     duals = None
     cscale = 1.0
     lp_status = None
+    bisected = False
     if mode == "realign":
         st, srch, realign_info = _realign(P, seed_seq, deadline_wall, mono_deadline, cancel, progress,
                                           polish=REALIGN_POLISH_ROUNDS if polish else 0)
@@ -180,6 +182,14 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
             lk = P.lock >= 0
             a[lk] = P.lock[lk]
         _fill_empty(P, a, c)
+        if P.m > 1 and BISECT_EVERY and index % BISECT_EVERY == 0 and bisect_applicable(P):
+            # several measures: multi-measure recursive bisection builds the start (every
+            # territory gets its share of every measure top-down; see design/_bisect.py)
+            ab = bisect_plan(P, rng, deadline=time.monotonic() + BISECT_SHARE * max(0.0, deadline_wall - time.time()),
+                             stop=lambda: _cancelled(cancel) or time.monotonic() > mono_deadline)
+            if ab is not None:  # None: cancelled or out of time (the LP-rounded plan stays)
+                a = ab
+                bisected = True
         st = State(P, a, c)
         st.sync_centers()
         srch = Search(st, rng, mono_deadline, cancel, progress)
@@ -211,6 +221,15 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         if st.violation(P.tol) > 0 and not hopeless and anneal_info is None:
             srch.iterated()
             st.sync_centers()
+        if bisected:
+            # the search must not end worse than the bisected start (time-limited steps can
+            # be cut short): keep the start when it has less excess over the tolerances
+            st0 = State(P, a, st.c.copy())
+            if st0.violation(P.tol, sq=False) < st.violation(P.tol, sq=False) - 1e-12:
+                for u in np.flatnonzero(st.a != a).tolist():
+                    st.move(u, int(a[u]))
+                st.recount()
+                st.sync_centers()
         if polish and st.violation(P.tol) <= 0:
             srch.polish(polish)
             st.sync_centers()
@@ -242,8 +261,16 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         "time": time.time() - t_start,
         "realign": realign_info if mode == "realign" else None,
         "anneal": anneal_info,
+        "bisect": bisected,
     }
 
+
+#: with two or more balance measures, starts 0, BISECT_EVERY, 2·BISECT_EVERY, ... begin from
+#: the multi-measure recursive bisection instead of the rounded transport LP (0: never)
+BISECT_EVERY = 2
+#: share of a start's time after which the bisection stops its extra cut rounds (disc cuts,
+#: retries) and finishes with line cuts and their repair
+BISECT_SHARE = 1.0
 
 #: share of a start's time the first penalised descent may take with several measures
 IMPROVE_SHARE = 0.25
