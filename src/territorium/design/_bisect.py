@@ -62,9 +62,6 @@ SMOOTH = 0.5
 MOVES_PER_ROUND = 64
 
 
-_FAST = [False]
-
-
 def applicable(P) -> bool:
     """Bisection builds a plan from scratch: free centres, no locks or frozen territories, no
     current plan to stay near, a connected unit graph, several balance measures."""
@@ -89,12 +86,12 @@ def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop
     import time
 
     stack = [(np.arange(P.n), np.arange(P.k))]
-    _FAST[0] = False
+    fast = False
     while stack:
         if stop is not None and stop():
             return None
         if deadline is not None and time.monotonic() > deadline:
-            _FAST[0] = True  # out of its time: line cuts and their repair only
+            fast = True  # out of its time: line cuts and their repair only
         units, terr = stack.pop()
         if len(terr) == 1:
             a[units] = terr[0]
@@ -105,7 +102,7 @@ def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop
         k1 = len(terr) // 2
         t1, t2 = terr[:k1], terr[k1:]
         share = P.T[t1].sum(0) / np.maximum(P.T[terr].sum(0), 1e-300)
-        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng)
+        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast)
         stack.append((units[side], t1))
         stack.append((units[~side], t2))
     return a
@@ -117,13 +114,13 @@ def _err(S1, R, share, tol):
     return np.max(np.abs(S1 / np.maximum(R, 1e-300) - share) / (share * tol))
 
 
-def _cut(P, g, units, share, k1, k2, tol, rng):
+def _cut(P, g, units, share, k1, k2, tol, rng, fast=False):
     """Boolean mask over ``units``: True = side 1 (the ``k1`` territories). Up to
     ``RETRIES`` more rounds of disc and tree cuts (other centres, other trees) while the best
     cut misses ``GOAL``."""
     best = None
-    for attempt in range(1 + (0 if _FAST[0] else RETRIES)):
-        e, side = _cut_once(P, g, units, share, k1, k2, tol, rng, lines=(attempt == 0))
+    for attempt in range(1 + (0 if fast else RETRIES)):
+        e, side = _cut_once(P, g, units, share, k1, k2, tol, rng, lines=(attempt == 0), fast=fast)
         if best is None or e < best[0]:
             best = (e, side)
         if best[0] <= GOAL:
@@ -131,7 +128,7 @@ def _cut(P, g, units, share, k1, k2, tol, rng):
     return best[1]
 
 
-def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True):
+def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False):
     """One round of candidate cuts: (error, side mask) of the best."""
     n = len(units)
     sub = g[units][:, units]
@@ -176,7 +173,7 @@ def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True):
             cands.append(side)
     raw = []
     easy = any(_err(A[sd].sum(0), R, share, tol) <= GOAL for sd in cands)
-    if P.m >= 2 and n > 3 and not _FAST[0] and not (easy and SKIP_DISCS_WHEN_EASY):
+    if P.m >= 2 and n > 3 and not fast and not (easy and SKIP_DISCS_WHEN_EASY):
         # disc cuts with the first measure exact and the second found by root-finding: a
         # disc around a dense place holds too little of a sparse measure, one around an
         # empty place too much, so between two such centres the second error changes sign
