@@ -12,12 +12,15 @@ One cut of a region (all on the unit graph, both sides kept connected):
 
 1. candidates: straight-line cuts at ``ANGLES`` directions (units sorted by their
    projection; the prefix whose worst measure is closest to its share), each made one piece
-   per side (stray fragments join the other side), and cuts of ``TREES`` random spanning
+   per side (stray fragments join the other side); the same "grown" sweeps (each prefix
+   connected) by distance from ``DISCS`` sampled units; disc cuts with the first measure
+   at its share whose second measure's signed error is bisected to zero between two
+   centres of opposite sign (``_disc_roots``); and cuts of ``TREES`` random spanning
    trees of the region (the subtree whose measures are closest to their shares: both sides
    connected by construction, the multi-constraint tree cut of ReCom);
 2. the best few (worst relative error over the measures, in tolerance units) are repaired
    by boundary moves: a unit on the cut moves to the other side when that lowers the sum of
-   squared errors (plus a small distance term that keeps the cut short), the giving side
+   squared errors (plus boundary smoothness and a small distance term), the giving side
    staying connected (the unit's neighbours on its side hang together);
 3. the repaired candidate with the smallest error wins (among those within ``GOAL`` of the
    tolerance, the one with the fewest cut edges).
