@@ -15,6 +15,7 @@ import pandas as pd
 
 from territorium.analytics import alerts as A
 from territorium.plan.kpis import KpiJobError, PlacedData, commerce_table, field_table, place
+from territorium.plan.rulesets import RuleSetConflict  # re-exported: the API answers it with 409
 
 __all__ = ["AlertJob", "AlertRun", "run_alerts", "post_alerts", "alerts_frame"]
 
@@ -174,54 +175,20 @@ def post_alerts(run: AlertRun, rules: Sequence[A.AlertRule], *, timeout: float =
 
 
 # ------------------------------------------------------------------- rules kept in the database
-class RuleSetConflict(Exception):
-    """A write against a stale version of a stored rule set; nothing was written."""
-
-    def __init__(self, name: str, expected: int | None, current: int, by: str, at):
-        self.name, self.expected, self.current = name, expected, current
-        super().__init__(f"alert rules {name!r} are at version {current}, not {expected}: changed by {by} at "
-                         f"{at}. Reload them and apply your change again.")
-
-
 def stored_rules(eng, name: str | None = None) -> list[dict]:
     """Stored rule sets (all, or the one named; [] when unknown)."""
-    import sqlalchemy as sa
+    from territorium.plan import rulesets
 
-    q = "SELECT name, yaml, version, updated_by, updated_at FROM alert_rule_sets"
-    with eng.connect() as c:
-        rows = c.execute(sa.text(q + (" WHERE name = :n" if name else "") + " ORDER BY name"),
-                         {"n": name} if name else {}).fetchall()
-    return [dict(r._mapping) for r in rows]
+    return rulesets.stored(eng, "alert", name)
 
 
 def save_rules(eng, name: str, text: str, *, actor: str, expected_version: int | None) -> dict:
     """Validate (``AlertRuleError`` with every line's problem) and store a rule set; a new set
     needs ``expected_version`` None or 0, a change the version it was read at."""
-    import datetime as _dt
+    from territorium.plan import rulesets
 
-    import sqlalchemy as sa
-
-    A.parse_rules(text, name)   # raises with the lines of every problem; nothing is stored then
-    now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    with eng.begin() as c:
-        cur = c.execute(sa.text("SELECT version, updated_by, updated_at FROM alert_rule_sets WHERE name = :n"),
-                        {"n": name}).first()
-        if cur is None:
-            if expected_version not in (None, 0):
-                raise RuleSetConflict(name, expected_version, 0, "nobody", "never")
-            c.execute(sa.text("INSERT INTO alert_rule_sets (name, yaml, version, updated_by, updated_at) "
-                              "VALUES (:n, :y, 1, :a, :t)"), {"n": name, "y": text, "a": actor, "t": now})
-            version = 1
-        else:
-            if expected_version is None or expected_version != cur.version:
-                raise RuleSetConflict(name, expected_version, cur.version, cur.updated_by, cur.updated_at)
-            res = c.execute(sa.text("UPDATE alert_rule_sets SET yaml = :y, version = version + 1, updated_by = :a, "
-                                    "updated_at = :t WHERE name = :n AND version = :v"),
-                            {"n": name, "y": text, "a": actor, "t": now, "v": cur.version})
-            if res.rowcount != 1:   # a concurrent writer got there first
-                raise RuleSetConflict(name, expected_version, cur.version + 1, "another writer", now)
-            version = cur.version + 1
-    return {"name": name, "version": version, "updated_by": actor, "updated_at": now}
+    return rulesets.save(eng, "alert", name, text, actor=actor, expected_version=expected_version,
+                         check=A.parse_rules)
 
 
 def run_stored(eng, rules_name: str, plan_name: str, *, asof=None, quotas=None) -> AlertRun:

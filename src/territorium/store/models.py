@@ -340,4 +340,15 @@ class AlertRuleSet(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-__all__ += ["EventDelivery", "AlertRuleSet"]
+class RoutingRuleSet(Base):
+    """Routing rules stored for the server (the YAML text of ``territorium route``, kept valid)."""
+
+    __tablename__ = "routing_rule_sets"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    yaml: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(S)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+__all__ += ["EventDelivery", "AlertRuleSet", "RoutingRuleSet"]
