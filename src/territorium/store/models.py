@@ -352,3 +352,38 @@ class RoutingRuleSet(Base):
 
 
 __all__ += ["EventDelivery", "AlertRuleSet", "RoutingRuleSet"]
+
+
+class Job(Base):
+    """Long work on a plan run by the server in a worker process (migration 0006): its
+    parameters, status, progress and result, kept across server restarts."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan: Mapped[str] = mapped_column(S, index=True)  # plan name at the time the job started
+    kind: Mapped[str] = mapped_column(String(16))  # design | realign | tradeoff | assign | size
+    params: Mapped[str] = mapped_column(Text)  # JSON
+    actor: Mapped[str] = mapped_column(S)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | succeeded | failed | cancelled
+    progress: Mapped[float] = mapped_column(Float)
+    message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)  # JSON
+    result_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class JobEvent(Base):
+    """One progress event of a job (the server-sent event stream, replayable after a restart)."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+__all__ += ["Job", "JobEvent"]
