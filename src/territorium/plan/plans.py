@@ -48,6 +48,7 @@ __all__ = [
     "create_plan", "list_plans", "get_plan", "plan_content", "copy_plan", "move_units", "move_accounts",
     "update_territories", "set_status", "promote", "restore", "events", "owner_at", "ownership_history",
     "plan_owners", "compare", "read_plan_files", "import_plan", "export_plan", "parse_ref", "plan_units",
+    "set_locks",
 ]
 
 STATUSES = ("draft", "proposed", "approved", "active", "archived")
@@ -122,7 +123,8 @@ class PlanContent:
     """A plan's content at one version. Frames: ``units`` (unit_id, territory_id),
     ``territories`` (territory_id, name, parent, manager, quota, reps: list of (rep_id, role)),
     ``accounts`` (account_id, territory_id, rep_id: explicit assignments only).
-    ``unit_counts``: units per territory. ``units`` is empty when read with ``units=False``."""
+    ``unit_counts``: units per territory. ``units`` is empty when read with ``units=False``.
+    ``locks``: the unit ids locked in their territory (sorted)."""
 
     info: PlanInfo
     version: int
@@ -130,6 +132,7 @@ class PlanContent:
     territories: pd.DataFrame
     accounts: pd.DataFrame
     unit_counts: dict = field(default_factory=dict)
+    locks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,23 @@ def _read_state(conn: Connection, plan_id: int, *, units: bool = True) -> dict[s
     for r in conn.execute(sa.select(_A).where(_A.c.plan_id == plan_id)):
         m = r._mapping
         accs[m["account_id"]] = {"territory": m["territory_id"], "rep": m["rep_id"]}
-    return {"unit": units, "territory": terrs, "account": accs}
+    return {"unit": units, "territory": terrs, "account": accs, "lock": _locks(conn, plan_id)}
+
+
+def _locks(conn: Connection, plan_id: int, units: Iterable[str] | None = None) -> dict[str, str]:
+    """The plan's locked units ({unit_id: "1"}). Locks have no table of their own: the audit
+    trail is their store (each ``lock`` event sets or clears one unit; the latest one holds),
+    so they are versioned, copied and restored like the rest of the content."""
+    q = sa.select(_E.c.entity_id, _E.c.new_value).where(_E.c.entity == "lock", _E.c.plan_id == plan_id)
+    if units is not None:
+        q = q.where(_E.c.entity_id.in_(list(units)))
+    state: dict[str, str] = {}
+    for uid, new in conn.execute(q.order_by(_E.c.id)):
+        if new is None:
+            state.pop(uid, None)
+        else:
+            state[uid] = new
+    return state
 
 
 def _undo(state: dict, evs: Iterable) -> dict:
@@ -298,6 +317,11 @@ def _undo(state: dict, evs: Iterable) -> dict:
             row[f] = old
             if row["territory"] is None and row["rep"] is None:
                 state["account"].pop(key)
+        elif ent == "lock":
+            if old is None:
+                state.setdefault("lock", {}).pop(key, None)
+            else:
+                state.setdefault("lock", {})[key] = old
     return state
 
 
@@ -345,11 +369,12 @@ def plan_content(eng: Engine, ref: str | int, version: int | None = None, *, uni
             state = _read_state(conn, info.id, units=False)
             _, t, a = _frames(state)
             return PlanContent(info, info.version, pd.DataFrame(columns=["unit_id", "territory_id"], dtype=object),
-                               t, a, {k: int(n) for k, n in counts.items()})
+                               t, a, {k: int(n) for k, n in counts.items()}, tuple(sorted(state["lock"])))
         state = _state_at(conn, info, version)
     u, t, a = _frames(state)
     return PlanContent(info, version or info.version, u, t, a,
-                       {k: int(n) for k, n in u.groupby("territory_id").size().items()})
+                       {k: int(n) for k, n in u.groupby("territory_id").size().items()},
+                       tuple(sorted(state.get("lock", {}))))
 
 
 def plan_units(eng: Engine, ref: str | int, *, territories: Iterable[str] | None = None, limit: int | None = None,
@@ -476,6 +501,7 @@ def _apply(conn: Connection, plan_id: int, changes: Sequence[_Change]) -> None:
                for k, v in state.items() if v["territory"] is not None or v["rep"] is not None]
         if ins:
             conn.execute(sa.insert(_A), ins)
+    # locks: their events are their store (see _locks)
 
 
 def _diff(cur: dict, target: dict) -> list[_Change]:
@@ -499,6 +525,9 @@ def _diff(cur: dict, target: dict) -> list[_Change]:
         for f in ("territory", "rep"):
             if a.get(f) != b.get(f):
                 ch.append(_Change("account", k, f, a.get(f), b.get(f)))
+    cl, tl = cur.get("lock", {}), target.get("lock", {})
+    for k in sorted(set(cl) ^ set(tl)):
+        ch.append(_Change("lock", k, "locked", cl.get(k), tl.get(k)))
     for k in sorted(set(ct) - set(tt)):
         for f in TERRITORY_FIELDS:
             if ct[k].get(f) is not None:
@@ -515,6 +544,9 @@ def _check_editable(info: PlanInfo) -> None:
 
 def _check_content(state: dict) -> None:
     terrs = state["territory"]
+    stray = sorted(set(state.get("lock", {})) - set(state["unit"]))
+    if stray:
+        raise NotFound(f"locked unit {stray[0]!r} is not a unit of the plan")
     bad = sorted({t for t in state["unit"].values() if t not in terrs})
     if bad:
         raise NotFound(f"unknown territory {bad[0]!r} (the plan's territories are "
@@ -534,7 +566,7 @@ def _check_content(state: dict) -> None:
             p = terrs[p].get("parent")
 
 
-def _state_from_frames(units, territories=None, accounts=None) -> dict:
+def _state_from_frames(units, territories=None, accounts=None, locks=()) -> dict:
     """Content from frames / mappings (as accepted by :func:`create_plan`)."""
     if isinstance(units, Mapping):
         units = pd.DataFrame({"unit_id": list(units), "territory_id": list(units.values())})
@@ -564,26 +596,28 @@ def _state_from_frames(units, territories=None, accounts=None) -> dict:
     for a in astate.values():  # an account's territory exists even when no unit is in it (overlay books)
         if a["territory"] is not None:
             tstate.setdefault(a["territory"], {f: None for f in TERRITORY_FIELDS})
-    return {"unit": ustate, "territory": tstate, "account": astate}
+    return {"unit": ustate, "territory": tstate, "account": astate, "lock": {str(u): "1" for u in locks}}
 
 
 def create_plan(eng: Engine, name: str, *, units: pd.DataFrame | Mapping[str, str],
                 territories: pd.DataFrame | Mapping | None = None, accounts: pd.DataFrame | None = None,
                 model: str = "geographic", kind: str | None = None, unit_level: str = "zip",
                 settings: Mapping | None = None, seed: int | None = None, actor: str,
-                reason: str | None = None, job: str | None = None, parent_id: int | None = None) -> PlanInfo:
+                reason: str | None = None, job: str | None = None, parent_id: int | None = None,
+                locks: Iterable[str] = ()) -> PlanInfo:
     """A new draft plan at version 1 (one ``plan created`` event; the content is the base state).
 
     ``units``: unit_id → territory_id. ``territories``: rows with territory_id and any of
     name, parent, manager, quota, reps (list of rep ids or (rep_id, role) pairs); parents may
     be region nodes that hold no units. ``accounts``: explicit account_id, territory_id,
-    rep_id assignments (they override the unit's territory and its first rep).
+    rep_id assignments (they override the unit's territory and its first rep). ``locks``: unit
+    ids that stay in their territory (see :func:`set_locks`).
     """
     store.upgrade(eng)
     name = str(name).strip()
     if not name or "@" in name or len(name) > 200:
         raise PlanError(f"plan name {name!r}: give 1–200 characters without '@'")
-    state = _state_from_frames(units, territories, accounts)
+    state = _state_from_frames(units, territories, accounts, locks)
     _check_content(state)
     kind = kind or ("geographic" if model == "geographic" else "overlay")
     if kind not in ("geographic", "overlay"):
@@ -605,12 +639,14 @@ def _insert_plan(eng, name, state, *, model, kind, unit_level, settings, seed, a
             name=name, model=model, kind=kind, unit_level=unit_level, status="draft", version=1,
             parent_id=parent_id, settings=json.dumps(dict(settings or {}), default=str), seed=seed,
             created_by=actor, created_at=now, updated_at=now, effective_from=None)).inserted_primary_key[0]
-        empty = {"unit": {}, "territory": {}, "account": {}}
-        _apply(conn, pid, _diff(empty, state))
+        empty = {"unit": {}, "territory": {}, "account": {}, "lock": {}}
+        ch = _diff(empty, state)
+        _apply(conn, pid, ch)
         n_t = len(state["territory"])
         _write_events(conn, pid, 1, [_Change("plan", name, "created", None,
                                              f"{len(state['unit'])} units, {n_t} territories, "
-                                             f"{len(state['account'])} account assignments")],
+                                             f"{len(state['account'])} account assignments")]
+                      + [c for c in ch if c.entity == "lock"],   # the locks' store
                       actor=actor, reason=reason, job=job, now=now)
         return _info(conn.execute(sa.select(_P).where(_P.c.id == pid)).one())
 
@@ -625,7 +661,7 @@ def copy_plan(eng: Engine, ref: str | int, new_name: str, *, actor: str, version
                        unit_level=c.info.unit_level,
                        settings={**c.info.settings, "copied_from": f"{c.info.name}@{c.version}"},
                        seed=c.info.seed, actor=actor, reason=reason or f"copy of {c.info.name} version {c.version}",
-                       parent_id=c.info.id)
+                       parent_id=c.info.id, locks=c.locks)
 
 
 def _write(eng: Engine, ref: str | int, expected_version: int, actor: str, reason, job, build) -> PlanInfo:
@@ -670,7 +706,41 @@ def move_units(eng: Engine, ref: str | int, moves: Mapping[str, str], *, expecte
         unknown = sorted(set(moves.values()) - terrs)
         if unknown:
             raise NotFound(f"territory {unknown[0]!r} is not in plan {info.name!r}")
-        return [_Change("unit", u, "territory", cur[u], t) for u, t in moves.items() if cur[u] != t]
+        changes = [_Change("unit", u, "territory", cur[u], t) for u, t in moves.items() if cur[u] != t]
+        locked = sorted(_locks(conn, info.id, [c.entity_id for c in changes]))
+        if locked:
+            raise PlanError(f"unit {locked[0]!r} is locked in territory {cur[locked[0]]!r}"
+                            + (f" (and {len(locked) - 1} more locked units)" if len(locked) > 1 else "")
+                            + "; unlock it first")
+        return changes
+
+    return _write(eng, ref, expected_version, actor, reason, job, build)
+
+
+def set_locks(eng: Engine, ref: str | int, *, lock: Iterable[str] = (), unlock: Iterable[str] = (),
+              expected_version: int, actor: str, reason: str | None = None, job: str | None = None) -> PlanInfo:
+    """Lock units in their territory (``lock``) or free them (``unlock``), as one new version of
+    a draft plan. A locked unit is refused by :func:`move_units` and kept where it is by the
+    realign job; locks are part of the plan's content (copied with it, restored with a
+    version, one ``lock`` audit event per unit)."""
+    lock, unlock = [str(u) for u in lock], [str(u) for u in unlock]
+    both = sorted(set(lock) & set(unlock))
+    if both:
+        raise PlanError(f"unit {both[0]!r} is both locked and unlocked in one change")
+    if not lock and not unlock:
+        raise PlanError("no units to lock or unlock")
+
+    def build(conn, info):
+        _check_editable(info)
+        wanted = list(dict.fromkeys(lock + unlock))
+        have = set(conn.execute(sa.select(_U.c.unit_id).where(_U.c.plan_id == info.id,
+                                                              _U.c.unit_id.in_(wanted))).scalars())
+        missing = [u for u in wanted if u not in have]
+        if missing:
+            raise NotFound(f"unit {missing[0]!r} is not in plan {info.name!r}")
+        cur = set(_locks(conn, info.id, wanted))
+        return ([_Change("lock", u, "locked", None, "1") for u in dict.fromkeys(lock) if u not in cur]
+                + [_Change("lock", u, "locked", "1", None) for u in dict.fromkeys(unlock) if u in cur])
 
     return _write(eng, ref, expected_version, actor, reason, job, build)
 

@@ -244,7 +244,7 @@ class PlanEvent(Base):
     version: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(S)
-    entity: Mapped[str] = mapped_column(String(16))  # plan | unit | account | territory
+    entity: Mapped[str] = mapped_column(String(16))  # plan | unit | account | territory | lock
     entity_id: Mapped[str] = mapped_column(S)
     field: Mapped[str] = mapped_column(String(16))
     old_value: Mapped[str | None] = mapped_column(Text)
