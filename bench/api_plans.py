@@ -13,7 +13,8 @@ API token):
 - ``move (one plan)``: all 20 clients move units in the same plan, each sending the version
   it last saw; most writes lose the race and get 409 (counted apart), the winners commit.
 
-Prints a markdown table (``--json`` for machines). ``--pg URL`` (default
+Prints a markdown table (``--json`` for machines) with the 1-minute load average at the end of
+each scenario. ``--pg URL`` (default
 ``TERRITORIUM_TEST_PG_URL`` or the local CI server) adds PostgreSQL; ``--no-pg`` skips it.
 
     python bench/api_plans.py --seconds 10
@@ -77,20 +78,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(url: str) -> tuple[subprocess.Popen, str]:
+def start(url: str, log: Path) -> tuple[subprocess.Popen, str]:
+    """The server on a free port, its output in ``log`` (shown when it does not come up)."""
     port = free_port()
     env = {**os.environ, "TERRITORIUM_ADMIN_PASSWORD": "bench-admin-password"}
-    p = subprocess.Popen([sys.executable, "-m", "territorium.cli", "serve", "--port", str(port), "--database", url,
-                          "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    with log.open("wb") as out:
+        p = subprocess.Popen([sys.executable, "-m", "territorium.cli", "serve", "--port", str(port), "--database",
+                              url, "--log-level", "warning"], env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and p.poll() is None:
         try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+            r = httpx.get(f"{base}/api/health", timeout=2)
+            if r.status_code == 200 and r.json().get("status") == "ok":
                 return p, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
     p.kill()
-    raise SystemExit("server did not start")
+    tail = log.read_text(errors="replace")[-2000:]
+    raise SystemExit(f"server did not start (exit code {p.poll()}):\n{tail}")
 
 
 def run(base: str, token: str, seconds: float, kind: str, units: list[str], terrs: list[str]) -> dict:
@@ -142,13 +149,14 @@ def run(base: str, token: str, seconds: float, kind: str, units: list[str], terr
 
 def bench_db(name: str, url: str, seconds: float, units: dict[str, str]) -> list[dict]:
     token, setup_s = setup(url, units)
-    server, base = start(url)
+    server, base = start(url, Path(tempfile.gettempdir()) / f"bench-api-{name}-{os.getpid()}.log")
     rows = []
     try:
         ids, terrs = list(units), sorted(set(units.values()))
         for kind, label in (("read", "read plan"), ("own", "move (own scenario)"), ("one", "move (one plan)")):
             r = run(base, token, seconds, kind, ids, terrs)
-            rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s})
+            rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s,
+                         "load_1min": os.getloadavg()[0]})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(20)
@@ -188,11 +196,11 @@ def main() -> None:
         print(json.dumps(rows, indent=1))
         return
     print(f"{len(units):,} units, {TERRITORIES} territories, {CLIENTS} clients, {args.seconds:.0f} s per scenario\n")
-    print("| database | scenario | requests/s | ok | 409 | errors | p50 ms | p95 ms | max ms |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| database | scenario | requests/s | ok | 409 | errors | p50 ms | p95 ms | max ms | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['database']} | {r['scenario']} | {r['req_s']:.1f} | {r['ok']:,} | {r['conflicts_409']:,} | "
-              f"{r['errors']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['max_ms']:.0f} |")
+              f"{r['errors']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['max_ms']:.0f} | {r['load_1min']:.1f} |")
     print("\nsetup (plan + 20 scenario copies): " + ", ".join(
         f"{r['database']} {r['setup_s']:.0f} s" for r in rows if r["scenario"] == "read plan"))
 
