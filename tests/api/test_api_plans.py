@@ -176,8 +176,6 @@ def test_import_plan_files_by_upload(api, monkeypatch):
     r = c.post("/api/plans/import", data={"name": "up2", "seed": "x"}, files=files, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.seed"
     assert c.post("/api/plans/import", data={"name": "up3"}, files=files, headers=auth(tok, "rep1")).status_code == 403
-    import territorium.api.routers.plans as P
-
-    monkeypatch.setattr(P, "UPLOAD_LIMIT", 40)
+    monkeypatch.setattr(c.app.state, "upload_limit", 40, raising=False)
     r = c.post("/api/plans/import", data={"name": "up4"}, files=files, headers=h)
     assert r.status_code == 413 and "alignment" in r.json()["detail"]

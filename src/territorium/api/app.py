@@ -22,8 +22,9 @@ def _field(loc) -> str:
 
 def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_secure: bool = True,
                login_failures: int = 5, login_window_s: float = 300.0, session_hours: float = 12.0,
-               shopify_secret: str | None = None) -> FastAPI:
-    """The API over the workspace database at ``url`` (or ``engine``); migrations run first."""
+               shopify_secret: str | None = None, upload_limit: int | None = None) -> FastAPI:
+    """The API over the workspace database at ``url`` (or ``engine``); migrations run first.
+    ``upload_limit``: bytes per uploaded file (default 100 MiB)."""
     from territorium import store
     from territorium.api.deps import LoginLimiter
     from territorium.api.routers import accounts, auth, plans as plans_router, users
@@ -36,6 +37,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     app.state.login_limiter = LoginLimiter(login_failures, login_window_s)
     app.state.cookie_secure = cookie_secure
     app.state.session_hours = session_hours
+    from territorium.api.uploads import UPLOAD_LIMIT
+
+    app.state.upload_limit = upload_limit or UPLOAD_LIMIT
 
     @app.exception_handler(plans.Conflict)
     def conflict(_: Request, exc: plans.Conflict):
@@ -96,5 +100,12 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     from territorium.api.routers import map as map_router
 
     app.include_router(map_router.router)
+    from territorium.api.routers import dashboard as dashboard_router
+
+    app.include_router(dashboard_router.router)   # KPI dashboards and stored locks of a plan
+    from territorium.api.routers import imports, routing
+
+    for r in (imports.router, routing.router):   # issue 14: what the CLI does, over the API
+        app.include_router(r)
     web.mount(app)   # the web app at / (last: every /api route comes first)
     return app

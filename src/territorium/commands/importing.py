@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from territorium.import_kinds import IMPORT_KINDS as _TABLES  # one list with the API
+
 EXIT_INVALID = 2
 EXIT_STORE = 1
 EXIT_INTERRUPTED = 130
@@ -25,19 +27,6 @@ import_app = typer.Typer(
     "A file with any error imports nothing and exits with status 2.",
     no_args_is_help=True,
 )
-
-_TABLES = {
-    "accounts": ("accounts", "Accounts / companies (Salesforce Account export, HubSpot companies, generic)."),
-    "contacts": ("contacts", "Contacts (Salesforce, HubSpot, generic); their e-mails link shop orders to accounts."),
-    "opportunities": ("opportunities", "Opportunities (Salesforce, generic)."),
-    "deals": ("opportunities", "HubSpot deals (stored as opportunities)."),
-    "orders": ("orders", "Shopify orders export (one row per line item) into orders + order_lines."),
-    "customers": ("customers", "Shopify customers export."),
-    "activities": ("activities", "Salesforce Tasks/Events (visits, calls, e-mails, meetings)."),
-    "reps": ("reps", "Sales reps (Salesforce Users export or generic)."),
-    "alignment": ("alignment", "Current territory alignment: Territory, Zip [, Territory Name, Owner Id]."),
-    "territories": ("territories", "Territories: Territory, Territory Name, Owner Id."),
-}
 
 err_console = Console(stderr=True)
 

@@ -193,33 +193,18 @@ def save_rules(eng, name: str, text: str, *, actor: str, expected_version: int |
 
 def run_stored(eng, rules_name: str, plan_name: str, *, asof=None, quotas=None) -> AlertRun:
     """Evaluate a stored rule set on a stored plan (its alignment and staffing)."""
-    import tempfile
-
     from territorium.plan import plans
+    from territorium.plan.stored import plan_files
     from territorium.plan.workspace import Workspace
 
     found = stored_rules(eng, rules_name)
     if not found:
         raise plans.NotFound(f"no alert rules {rules_name!r}")
     rules = A.parse_rules(found[0]["yaml"], rules_name)
-    info = plans.get_plan(eng, plan_name)
-    with tempfile.TemporaryDirectory(prefix="territorium-alerts-") as tmp:
-        files = plans.export_plan(eng, plan_name, Path(tmp))
-        ws = Workspace(engine=eng)
-        staffing = files.get("staffing")
-        notes = []
-        use_staff = False
-        if staffing is not None:
-            staff = pd.read_csv(staffing, dtype=str)
-            known = set(ws.table("reps")["rep_id"].astype(str))
-            reps = set(staff["rep_id"].dropna()) if "rep_id" in staff.columns else set()
-            use_staff = bool(reps) and reps <= known
-            if reps and not use_staff:
-                notes.append(f"the plan's reps {', '.join(sorted(reps - known)[:5])} are not in the imported reps: "
-                             "rep capacities and per-rep groups are not available")
-        job = AlertJob(rules=tuple(rules), alignment=files["alignment"],
-                       assignment=(staffing,) if use_staff else (), quotas=quotas, level=info.unit_level,
-                       asof=asof)
-        run = run_alerts(ws, job)
-        run.notes[:0] = notes
+    with plan_files(eng, plan_name) as pf:
+        job = AlertJob(rules=tuple(rules), alignment=pf.alignment,
+                       assignment=(pf.staffing,) if pf.staffing is not None else (), quotas=quotas,
+                       level=pf.info.unit_level, asof=asof)
+        run = run_alerts(Workspace(engine=eng), job)
+        run.notes[:0] = [n + "; rep capacities and per-rep groups are not available" for n in pf.notes]
         return run

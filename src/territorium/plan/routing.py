@@ -26,7 +26,8 @@ from territorium.routing.masks import infer_field_kinds
 
 __all__ = [
     "RoutingJobError", "RuleFileInvalid", "RoutingRun", "account_field_kinds", "load_rules", "read_accounts",
-    "build_context", "check_rules", "run_routing", "write_routed",
+    "build_context", "check_rules", "run_routing", "write_routed", "routed_frame", "check_rule_text",
+    "save_rule_set", "stored_rule_set", "route_stored",
 ]
 
 
@@ -220,11 +221,14 @@ class RoutingRun:
     notes: list[str] = field(default_factory=list)
 
 
-def run_routing(rules: Path, ws, *, accounts: Path | None = None, alignment: Path | None = None,
-                assignment: Path | None = None, level: str = "zip", validate_only: bool = False) -> RoutingRun:
-    """Validate and (unless ``validate_only``) route; raises :class:`RuleFileInvalid` on errors."""
-    rs = load_rules(rules)
-    acc = read_accounts(ws, accounts)
+def run_routing(rules: Path | RuleSet, ws, *, accounts: Path | pd.DataFrame | None = None,
+                alignment: Path | None = None, assignment: Path | None = None, level: str = "zip",
+                validate_only: bool = False) -> RoutingRun:
+    """Validate and (unless ``validate_only``) route; raises :class:`RuleFileInvalid` on errors.
+    ``rules``: a rule file or a parsed rule set; ``accounts``: a file, a frame of accounts, or
+    None (the imported ones)."""
+    rs = rules if isinstance(rules, RuleSet) else load_rules(rules)
+    acc = accounts.reset_index(drop=True) if isinstance(accounts, pd.DataFrame) else read_accounts(ws, accounts)
     ctx, acc, notes = build_context(ws, acc, alignment=alignment, assignment=assignment, level=level)
     report = check_rules(rs, ctx, acc)
     if report.errors:
@@ -267,6 +271,24 @@ def write_routed(run: RoutingRun, out: Path, *, dry_run: bool = False) -> list[P
     files.append(_write_csv(changes, out.with_name(out.stem + "_changes.csv")))
     if dry_run:
         return files
+    df = routed_frame(run, rep_name, set(changes["account_id"]))
+    files.insert(0, _write_csv(df, out))
+    if run.credit is not None:
+        c = run.credit.by_owner.copy()
+        c["rep_name"] = c["owner"].map(rep_name)
+        files.append(_write_csv(c, out.with_name(out.stem + "_credit.csv")))
+    return files
+
+
+def routed_frame(run: RoutingRun, rep_name: dict | None = None, changed: set | None = None) -> pd.DataFrame:
+    """One row per routed account: new territory and rep, rule, line, explanation, current
+    owner and territory, whether it changes (and its overlays)."""
+    res, acc = run.result, run.accounts
+    if rep_name is None:
+        rep_name = dict(zip(run.context.reps["rep_id"], run.context.reps["name"])) if run.context.reps is not None \
+            else {}
+    if changed is None:
+        changed = set(run.dry_run.changes["account_id"])
     t = res.table
     df = pd.DataFrame({
         "account_id": t["account_id"], "name": acc["name"].to_numpy(), "territory": t["territory"],
@@ -275,14 +297,78 @@ def write_routed(run: RoutingRun, out: Path, *, dry_run: bool = False) -> list[P
         "current_owner_id": acc["owner_id"].to_numpy() if "owner_id" in acc.columns else None,
         "current_territory": acc["current_territory"].to_numpy(),
     })
-    df["changed"] = df["account_id"].isin(set(changes["account_id"]))
+    df["changed"] = df["account_id"].isin(changed)
     if len(res.overlays):
         own = account_owners(pd.DataFrame({"account_id": t["account_id"], "owner": t["rep"]}), res.overlays)
         df["overlay_owners"] = own["overlay_owners"].to_numpy()
         df["overlays"] = own["overlays"].to_numpy()
-    files.insert(0, _write_csv(df, out))
-    if run.credit is not None:
-        c = run.credit.by_owner.copy()
-        c["rep_name"] = c["owner"].map(rep_name)
-        files.append(_write_csv(c, out.with_name(out.stem + "_credit.csv")))
-    return files
+    return df
+
+
+# ------------------------------------------------------------------- rule sets kept in the database
+def check_rule_text(text: str, name: str, ws=None) -> ValidationReport:
+    """Parse and check a rule set (fields against the imported accounts when there are any;
+    territories and reps are checked when it runs on a plan); :class:`RuleFileInvalid` lists
+    every error with its line."""
+    rs = parse_yaml(text, source=name)
+    fields = None
+    if ws is not None:
+        acc = ws.table("accounts")
+        if not acc.empty:
+            fields = account_field_kinds(list(acc.columns) + list(DERIVED_FIELDS), acc)
+    report = validate(rs, fields=fields, analysis=fields is not None, data=None)
+    if report.errors:
+        raise RuleFileInvalid(report)
+    return report
+
+
+def save_rule_set(eng, name: str, text: str, *, actor: str, expected_version: int | None) -> dict:
+    """Store a routing rule set after :func:`check_rule_text` (versioned; see ``plan.rulesets``)."""
+    from territorium.plan import rulesets
+    from territorium.plan.workspace import Workspace
+
+    ws = Workspace(engine=eng)
+    return rulesets.save(eng, "routing", name, text, actor=actor, expected_version=expected_version,
+                         check=lambda t, n: check_rule_text(t, n, ws))
+
+
+def stored_rule_set(eng, name: str) -> dict:
+    """The stored rule set (name, yaml, version, updated_by, updated_at); NotFound if none."""
+    from territorium.plan import plans, rulesets
+
+    found = rulesets.stored(eng, "routing", name)
+    if not found:
+        raise plans.NotFound(f"no routing rules {name!r}")
+    return found[0]
+
+
+def route_stored(eng, rules_name: str, plan_name: str, *, account_ids: Sequence[str] | None = None,
+                 unrouted_only: bool = True) -> RoutingRun:
+    """Route imported accounts with a stored rule set on a stored plan (its alignment, and its
+    staffing when its reps are imported): the accounts named, else those without an owner
+    (``unrouted_only``) or all. Nothing is written."""
+    from territorium.plan import plans
+    from territorium.plan.stored import plan_files
+    from territorium.plan.workspace import Workspace
+
+    rs = parse_yaml(stored_rule_set(eng, rules_name)["yaml"], source=rules_name)
+    ws = Workspace(engine=eng)
+    acc = read_accounts(ws)
+    ids = acc["account_id"].astype(str)
+    if account_ids is not None:
+        missing = sorted(set(account_ids) - set(ids))
+        if missing:
+            raise plans.NotFound(f"no account {', '.join(repr(m) for m in missing[:5])}"
+                                 + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
+        acc = acc[ids.isin(set(account_ids)).to_numpy()]
+    elif unrouted_only:
+        owner = acc["owner_id"] if "owner_id" in acc.columns else pd.Series(None, index=acc.index)
+        acc = acc[owner.isna() | (owner.astype(str).str.strip() == "")]
+    if acc.empty:
+        raise RoutingJobError("no accounts to route" + ("" if account_ids is not None else
+                              ": every imported account has an owner (name the accounts, or route all)"))
+    with plan_files(eng, plan_name) as pf:
+        run = run_routing(rs, ws, accounts=acc, alignment=pf.alignment, assignment=pf.staffing,
+                          level=pf.info.unit_level)
+    run.notes[:0] = pf.notes
+    return run

@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 
 from territorium.api import schemas as S
+from territorium.api.uploads import save_upload, upload_limit
 from territorium.api.deps import (
     CurrentUser, Eng, IfMatch, VisiblePlanSummary, etag, expected_version, load_plan_summary, require,
 )
@@ -204,30 +205,8 @@ def compare(eng: Eng, plan: list[str] = Query(..., min_length=2, description="tw
                               territories=rec(c.territories), moved=rec(c.moved))
 
 
-UPLOAD_LIMIT = 100 * 1024 * 1024  # bytes per file
-
-
-def _save_upload(field: str, upload, folder) -> "Path":
-    """Copy an upload into ``folder`` under its own (sanitised) file name, refusing oversized files."""
-    import re
-    from pathlib import Path
-
-    raw = Path(upload.filename or f"{field}.csv").name
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", raw) or f"{field}.csv"
-    dest = Path(folder) / field / safe
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    with dest.open("wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            size += len(chunk)
-            if size > UPLOAD_LIMIT:
-                raise HTTPException(413, f"{field}: file {raw!r} is larger than {UPLOAD_LIMIT // 2**20} MiB")
-            out.write(chunk)
-    return dest
-
-
 @router.post("/plans/import", response_model=S.PlanPublic, status_code=201, dependencies=[EDIT])
-def import_plan(user: CurrentUser, eng: Eng, response: Response,
+def import_plan(user: CurrentUser, eng: Eng, response: Response, request: Request,
                 name: str = Form(..., min_length=1, max_length=200),
                 model: str = Form("geographic", min_length=1, max_length=100),
                 unit_level: Literal["zip", "county", "state", "account", "custom"] | None = Form(None),
@@ -245,7 +224,7 @@ def import_plan(user: CurrentUser, eng: Eng, response: Response,
     files = {"alignment": alignment, "staffing": staffing, "accounts": accounts, "quotas": quotas,
              "hierarchy": hierarchy}
     with tempfile.TemporaryDirectory(prefix="territorium-upload-") as d:
-        paths = {k: _save_upload(k, f, d) for k, f in files.items() if f is not None}
+        paths = {k: save_upload(k, f, d, upload_limit(request)) for k, f in files.items() if f is not None}
         try:
             info = plans.import_plan(eng, name, actor=user.username, model=model, unit_level=unit_level, seed=seed,
                                      reason="uploaded over the API", **paths)
