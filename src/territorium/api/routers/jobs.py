@@ -1,96 +1,212 @@
-"""Jobs: realign a plan in a worker process; status, progress as server-sent events, cancel.
+"""Jobs: design, realign, trade-off, assign and size a plan in a worker process; status,
+progress as server-sent events, cancel, the list of a plan's jobs.
 
-A job writes one new plan version only when it succeeds (see :mod:`territorium.plan.jobs`)."""
+A job writes its result only when it succeeds (see :mod:`territorium.plan.jobs`); job records
+live in the database, so they outlive a server restart."""
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from territorium.api import schemas as S
 from territorium.api.deps import CurrentUser, Eng, IfMatch, expected_version, require
-from territorium.plan import plans
+from territorium.plan import job_records, plans
 from territorium.plan.access import EDITORS
+from territorium.plan.job_kinds import KINDS, WRITES_PLAN, scenario_name
 from territorium.plan.jobs import JobManager, JobParams
 
 router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[require(*EDITORS)])
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+#: the body fields each kind takes (besides kind, expected_version, reason, seed, time_limit)
+FIELDS = {
+    "realign": {"balance", "max_disruption", "states"},
+    "design": {"balance", "k", "centers", "states"},
+    "tradeoff": {"balance", "caps", "states"},
+    "assign": {"method", "capacity", "slack", "slots", "weights"},
+    "size": {"balance", "n_min", "n_max", "step", "capacity_hours", "coverage", "tolerance"},
+}
+COMMON = {"kind", "expected_version", "reason", "seed", "time_limit"}
+WEIGHTS = ("travel", "skill", "capacity", "continuity", "vacancy")
+
 
 class JobIn(S.Versioned):
-    kind: Literal["realign"] = "realign"
-    balance: dict[str, float] = Field(default_factory=lambda: {"workload": 0.05},
-                                      description="measure → tolerance (0.05 = ±5 %)")
-    max_disruption: float | None = Field(default=None, gt=0, le=1)
+    """A job on the plan; which fields apply depends on ``kind`` (see docs/server.md)."""
+
+    kind: Literal["design", "realign", "tradeoff", "assign", "size"] = "realign"
     seed: int = 0
-    time_limit: float = Field(default=60.0, gt=0, le=3600)
+    time_limit: float = Field(default=60.0, gt=0, le=3600, description="seconds (per point for tradeoff, per "
+                                                                        "head count for size)")
+    balance: dict[str, float] | None = Field(default=None, description="measure → tolerance (0.05 = ±5 %); "
+                                             "default {\"workload\": 0.05}")
     states: list[str] | None = None
+    max_disruption: float | None = Field(default=None, gt=0, le=1)
+    k: int | None = Field(default=None, ge=1, le=5000)
+    centers: Literal["free", "reps"] | None = None
+    caps: list[Fraction] | None = Field(default=None, min_length=1, max_length=10,
+                                        description="disruption caps, fractions of the disruption measure")
+    method: Literal["lap", "mip"] | None = None
+    capacity: Literal["hours", "share"] | None = None
+    slack: float | None = Field(default=None, ge=0, le=1)
+    slots: int | Literal["auto"] | None = Field(default=None, description="reps per territory: a number or auto")
+    weights: dict[str, float] | None = Field(default=None, description="travel, skill, capacity, continuity, vacancy")
+    n_min: int | None = Field(default=None, ge=1, le=5000)
+    n_max: int | None = Field(default=None, ge=1, le=5000)
+    step: int | None = Field(default=None, ge=1, le=5000)
+    capacity_hours: float | None = Field(default=None, gt=0, le=10_000)
+    coverage: float | None = Field(default=None, gt=0, le=1)
+    tolerance: float | None = Field(default=None, ge=0, le=1)
+
+
+class JobPublic(BaseModel):
+    id: str
+    plan: str
+    kind: str
+    status: str
+    progress: float
+    message: str
+    result_version: int | None
+    result: dict | None
+    params: dict
+    actor: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+def _invalid(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", *field.split(".")), "msg": message, "type": "value_error"}])
+
+
+def _params(body: JobIn, plan: str, version: int) -> JobParams:
+    """The job's parameters, with every check pydantic cannot make alone (422 naming the field)."""
+    given = body.model_fields_set - COMMON
+    wrong = sorted(given - FIELDS[body.kind])
+    if wrong:
+        raise _invalid(wrong[0], f"not a field of a {body.kind} job (it takes "
+                                 f"{', '.join(sorted(FIELDS[body.kind] | COMMON - {'kind'}))})")
+    for m, tol in (body.balance or {}).items():
+        if not 0 < tol < 1:
+            raise _invalid(f"balance.{m}", f"tolerance {tol} must lie between 0 and 1")
+    if body.balance == {}:
+        raise _invalid("balance", "give at least one measure")
+    for w, v in (body.weights or {}).items():
+        if w not in WEIGHTS:
+            raise _invalid(f"weights.{w}", f"unknown weight (one of {', '.join(WEIGHTS)})")
+        if not v >= 0:
+            raise _invalid(f"weights.{w}", f"{v} must be ≥ 0")
+    if body.caps is not None:
+        names = [scenario_name(plan, c) for c in body.caps]
+        dup = next((i for i, n in enumerate(names) if n in names[:i]), None)
+        if dup is not None:
+            raise _invalid(f"caps.{dup}", f"cap {body.caps[dup]} is given twice")
+    if body.kind == "tradeoff" and body.caps is None:
+        raise _invalid("caps", "a tradeoff job needs caps, e.g. [0, 0.02, 0.05, 0.1, 0.2]")
+    if body.kind == "design" and body.k is not None and body.centers == "reps":
+        raise _invalid("k", "with centers 'reps' the reps set the number of territories; leave k out")
+    if isinstance(body.slots, int) and body.slots < 1:
+        raise _invalid("slots", "must be ≥ 1 or 'auto'")
+    kw = {f: getattr(body, f) for f in given if getattr(body, f) is not None}
+    if body.kind == "size":
+        lo, hi, step = kw.get("n_min", 10), kw.get("n_max", max(40, kw.get("n_min", 10))), kw.get("step", 5)
+        if hi < lo:
+            raise _invalid("n_max", f"{hi} is below n_min {lo}")
+        if len(range(lo, hi + 1, step)) > 50:
+            raise _invalid("step", f"{len(range(lo, hi + 1, step))} head counts from {lo} to {hi}: at most 50")
+        kw.update(n_min=lo, n_max=hi, step=step)
+    for f in ("caps", "states"):
+        if f in kw:
+            kw[f] = tuple(kw[f])
+    if "time_limit" not in body.model_fields_set and body.kind == "size":
+        kw["time_limit"] = 5.0
+    elif "time_limit" not in body.model_fields_set and body.kind == "tradeoff":
+        kw["time_limit"] = 20.0
+    else:
+        kw["time_limit"] = body.time_limit
+    return JobParams(plan=plan, expected_version=version, kind=body.kind, seed=body.seed, **kw)
 
 
 def _jobs(request: Request) -> JobManager:
     return request.app.state.jobs
 
 
-def _job(request: Request, job_id: str):
+def _job(request: Request, job_id: str) -> dict:
     job = _jobs(request).get(job_id)
     if job is None:
-        raise plans.NotFound(f"no job {job_id!r} (jobs are kept until the server restarts)")
+        raise plans.NotFound(f"no job {job_id!r}")
     return job
 
 
-@router.post("/plans/{name}/jobs", status_code=202)
-def start_job(name: str, body: JobIn, user: CurrentUser, eng: Eng, request: Request, if_match: IfMatch = None) -> dict:
-    """Start a realignment of a draft plan in a worker process (202 with the job; follow it at
-    /api/jobs/{id} or /api/jobs/{id}/events)."""
-    v = expected_version(body.expected_version, if_match)
-    for m, tol in body.balance.items():
-        if not 0 < tol < 1:
-            raise HTTPException(422, f"body.balance.{m}: tolerance {tol} must lie between 0 and 1")
+@router.post("/plans/{name}/jobs", status_code=202, response_model=JobPublic)
+def start_job(name: str, body: JobIn, user: CurrentUser, eng: Eng, request: Request, if_match: IfMatch = None):
+    """Start a job on the plan in a worker process (202 with the job; follow it at
+    /api/jobs/{id} or /api/jobs/{id}/events). ``design``, ``realign`` and ``assign`` change a
+    draft plan; ``tradeoff`` stores scenario copies; ``size`` writes nothing."""
     info = plans.get_plan(eng, name)
+    if body.kind == "size" and body.expected_version is None and not if_match:
+        v = info.version
+    else:
+        v = expected_version(body.expected_version, if_match)
+    params = _params(body, info.name, v)
     if info.version != v:
         ev, _ = plans.events(eng, info.id, since_version=v)
         raise plans.Conflict(info.name, v, info.version, ev.to_dict("records"))
-    if info.status != "draft":
-        raise plans.PlanError(f"plan {name!r} is {info.status}; only draft plans are realigned")
-    params = JobParams(plan=info.name, expected_version=v, kind=body.kind, balance=dict(body.balance),
-                       max_disruption=body.max_disruption, seed=body.seed, time_limit=body.time_limit,
-                       states=tuple(body.states) if body.states else None)
-    return _jobs(request).start(params, user.username).public()
+    if body.kind in WRITES_PLAN and info.status != "draft":
+        raise plans.PlanError(f"plan {name!r} is {info.status}; a {body.kind} job changes only draft plans "
+                              "(copy it first)")
+    if body.kind == "tradeoff":
+        from territorium.plan.job_kinds import _check_free
+
+        _check_free(eng, [scenario_name(info.name, c) for c in params.caps])
+    return _jobs(request).start(params, user.username)
 
 
-@router.get("/jobs/{job_id}")
-def get_job(job_id: str, request: Request) -> dict:
-    """A job's status, progress and result version."""
-    return _job(request, job_id).public()
+@router.get("/jobs", response_model=S.Page[JobPublic])
+def list_jobs(request: Request, plan: str | None = None,
+              status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+              kind: Literal["design", "realign", "tradeoff", "assign", "size"] | None = None,
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)):
+    """Jobs, newest first (``?plan=NAME`` for one plan's)."""
+    rows, total = job_records.list_jobs(_jobs(request).engine, plan=plan, status=status, kind=kind, limit=limit,
+                                        offset=offset)
+    return S.Page[JobPublic](items=rows, total=total, limit=limit, offset=offset)
 
 
-@router.post("/jobs/{job_id}/cancel", status_code=202)
-def cancel_job(job_id: str, request: Request) -> dict:
-    """Stop the job's worker; the plan stays as it was."""
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+def get_job(job_id: str, request: Request):
+    """A job's status, progress, result and result version."""
+    return _job(request, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobPublic)
+def cancel_job(job_id: str, request: Request):
+    """Stop the job's worker; the plan stays as it was (unless the job had already finished)."""
     _job(request, job_id)
-    return _jobs(request).cancel(job_id).public()
+    return _jobs(request).cancel(job_id)
 
 
 @router.get("/jobs/{job_id}/events")
 async def job_events(job_id: str, request: Request):
     """Progress as server-sent events (``event: running|succeeded|failed|cancelled``), from the
     start of the job; the stream ends when the job does."""
-    job = _job(request, job_id)
+    _job(request, job_id)
+    eng = _jobs(request).engine
 
     async def stream():
-        sent = 0
+        last = 0
         while True:
-            events = job.events
-            while sent < len(events):
-                e = events[sent]
-                sent += 1
+            done = (await asyncio.to_thread(job_records.get, eng, job_id))["status"] in job_records.DONE
+            for e in await asyncio.to_thread(job_records.events, eng, job_id, last):
+                last = e["id"]
                 yield f"event: {e['status']}\ndata: {json.dumps(e)}\n\n"
-            if job.done and sent >= len(job.events):
-                return
-            if await request.is_disconnected():
+            if done or await request.is_disconnected():
                 return
             await asyncio.sleep(0.2)
 
@@ -98,7 +214,8 @@ async def job_events(job_id: str, request: Request):
 
 
 def install(app: FastAPI) -> None:
-    """The job manager (over the app's database URL; its workers are daemon processes that end
-    with the server) and the routes."""
+    """The job manager over the app's database (jobs a stopped server left running are closed
+    now; workers are daemon processes that end with the server) and the routes."""
     app.state.jobs = JobManager(app.state.engine.url.render_as_string(hide_password=False))
+    app.router.on_shutdown.append(app.state.jobs.shutdown)   # running jobs are cancelled, not orphaned
     app.include_router(router)
