@@ -100,9 +100,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     from territorium.api.routers import map as map_router
 
     app.include_router(map_router.router)
-    from territorium.api.routers import imports, routing
+    from territorium.api.routers import exports, imports, quotas, routing
 
-    for r in (imports.router, routing.router):   # issue 14: what the CLI does, over the API
+    for r in (imports.router, routing.router, quotas.router, exports.router):   # issue 14: what the CLI does, over the API
         app.include_router(r)
     web.mount(app)   # the web app at / (last: every /api route comes first)
     return app

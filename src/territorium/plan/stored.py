@@ -52,3 +52,35 @@ def plan_files(eng, ref: str | int, *, version: int | None = None) -> Iterator[P
                              "its staffing is not used (reps matched to territories by current ownership)")
         yield PlanFiles(c.info, c.version, files["alignment"], files["staffing"] if use else None, c.territories,
                         notes)
+
+
+def scoped(plan, territories: set[str]):
+    """The export plan cut to ``territories`` (a rep's or a manager's part): units, their
+    polygons, territories and accounts outside it are left out, and so is the hierarchy."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    keep = plan.units["territory"].astype(str).isin(territories).to_numpy()
+    geometry = None if plan.geometry is None else np.asarray(plan.geometry, dtype=object)[keep]
+    tt = plan.territories[plan.territories["territory_id"].astype(str).isin(territories)].reset_index(drop=True)
+    acc = plan.accounts[plan.accounts["territory_id"].astype(str).isin(territories)].reset_index(drop=True)
+    return replace(plan, units=plan.units[keep].reset_index(drop=True), territories=tt, accounts=acc,
+                   geometry=geometry, hierarchy=None)
+
+
+def export_stored(eng, ref: str | int, fmt: str, out: Path, *, scope: set[str] | None = None,
+                  hierarchy: str = "state", version: int | None = None) -> tuple[list[Path], list[str]]:
+    """Export a stored plan as ``territorium export`` does from its files (``fmt``: one of
+    ``exporting.FORMATS``), cut to ``scope`` when given; returns (files written, notes)."""
+    from territorium.plan.exporting import build_plan, export
+    from territorium.plan.workspace import Workspace
+
+    with plan_files(eng, ref, version=version) as pf:
+        plan = build_plan(Workspace(engine=eng), alignment=pf.alignment, assignment=pf.staffing,
+                          hierarchy="none" if scope is not None else hierarchy, level=pf.info.unit_level,
+                          model_name=pf.info.name)
+        notes = pf.notes + plan.notes
+    if scope is not None:
+        plan = scoped(plan, scope)
+    return export(plan, fmt, out, model_name=plan.model_name), notes
