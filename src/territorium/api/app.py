@@ -100,6 +100,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     from territorium.api.routers import map as map_router
 
     app.include_router(map_router.router)
+    from territorium.api.routers import dashboard as dashboard_router
+
+    app.include_router(dashboard_router.router)   # KPI dashboards and stored locks of a plan
     from territorium.api.routers import exports, imports, quotas, routing
 
     for r in (imports.router, routing.router, quotas.router, exports.router):   # issue 14: what the CLI does, over the API
