@@ -18,7 +18,7 @@ from territorium.api import schemas as S
 from territorium.api.deps import CurrentUser, Eng, IfMatch, expected_version, require
 from territorium.plan import job_records, plans
 from territorium.plan.access import EDITORS
-from territorium.plan.job_kinds import KINDS, WRITES_PLAN, scenario_name
+from territorium.plan.job_kinds import WRITES_PLAN, scenario_name
 from territorium.plan.jobs import JobManager, JobParams
 
 router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[require(*EDITORS)])
