@@ -165,3 +165,45 @@ def test_export_rewrites_its_own_files_and_asks_before_others(demo_small, tmp_pa
     forced = cli(*args, "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert csv.read_bytes() == body
+
+
+def test_potential_and_forecast_follow_the_output_rule(ws, demo_small, tmp_path):
+    tmp, url, crm = ws
+    before = tree(tmp)
+    res = cli("potential", "--out", crm, "--database", url, cwd=tmp)
+    assert_clean_failure(res, 2, "is the accounts file imported into the workspace")
+    (tmp / "mine_sites.csv").write_text("my notes\n")
+    res = cli("potential", "--out", tmp / "mine.csv", "--database", url, cwd=tmp)
+    assert_clean_failure(res, 2, f"{tmp / 'mine_sites.csv'} exists and was not written by Territorium", "--force")
+    (tmp / "mine_sites.csv").unlink()
+    assert tree(tmp) == before
+    _, demo_url = demo_small
+    regions = tmp_path / "regions.csv"
+    regions.write_text("territory,region\nT01,East\n")
+    res = cli("forecast", "--regions", regions, "--out", regions, "--database", demo_url, cwd=tmp_path)
+    assert_clean_failure(res, 2, f"{regions} is an input of this command (--regions)")
+    assert regions.read_text() == "territory,region\nT01,East\n"
+
+
+def test_impact_plot_never_replaces_the_panel_or_a_foreign_file(tmp_path):
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "analytics_causal" / "data" / "mpdta.csv"  # shipped copy
+    panel = tmp_path / "mpdta.csv"
+    shutil.copy(src, panel)
+    args = ("impact", "staggered", "--panel", panel, "--unit", "countyreal", "--time", "year",
+            "--outcome", "lemp", "--first-treat", "first.treat")
+    body = panel.read_bytes()
+    res = cli(*args, "--plot", panel, cwd=tmp_path)
+    assert_clean_failure(res, 2, f"{panel} is an input of this command (--panel)")
+    assert panel.read_bytes() == body
+    mine = tmp_path / "figure.png"
+    mine.write_bytes(b"my own figure")
+    res = cli(*args, "--plot", mine, cwd=tmp_path)
+    assert_clean_failure(res, 2, f"{mine} exists and was not written by Territorium", "--force")
+    assert mine.read_bytes() == b"my own figure"
+    res = cli(*args, "--plot", mine, "--force", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert mine.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = cli(*args, "--plot", mine, cwd=tmp_path)  # its own figure: replaced without --force
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -320,3 +320,26 @@ def test_fuzz_random_bytes_after_a_real_header_never_traceback(tmp_path_factory,
     a = r.frames["accounts"]
     assert (a["account_id"].fillna("") != "").all() and (a["name"].fillna("") != "").all()
     assert set(r.problems["severity"]) <= {"error", "warning"}
+
+
+def test_rejects_file_is_spreadsheet_safe_and_imports_back_unchanged(tmp_path, today, sqlite_engine):
+    formula = '=HYPERLINK("http://evil.example","Salon")'
+    name_cell = '"' + formula.replace('"', '""') + '"'
+    path = write(tmp_path / "accounts.csv", SF_ACCOUNT_HEADER,
+                 [acc_row("001A"), acc_row("001B", name_cell, revenue="-5"), acc_row("001C", "+Plus Spa")])
+    r = import_file(path, "accounts", engine=sqlite_engine, today=today, skip_invalid=True)
+    assert r.rejected == 1 and r.imported == 2
+    with open(r.rejects_path, newline="", encoding="utf-8") as fh:
+        rej = list(csv.DictReader(fh))
+    assert [x["Id"] for x in rej] == ["001B"]
+    assert rej[0]["Name"] == "'" + formula        # a spreadsheet shows the text, never runs it
+    assert rej[0]["AnnualRevenue"] == "'-5"
+    # the planner fixes the amount and imports the rejects file: the name is the original
+    fixed = tmp_path / "fixed.csv"
+    with open(fixed, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=[c for c in rej[0] if not c.startswith("_")], extrasaction="ignore")
+        w.writeheader()
+        w.writerow({**rej[0], "AnnualRevenue": "5"})
+    back = read_file(fixed, "accounts", today=today)
+    assert back.rejected == 0
+    assert list(back.frames["accounts"]["name"]) == [formula]

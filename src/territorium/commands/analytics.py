@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from territorium.commands._outputs import OutputRefused, check_outputs, record_outputs
 from territorium.data.cells import write_csv
 
 _LEVELS = ("territory", "state", "region", "total", "all")
@@ -27,6 +28,17 @@ def _pair(text: str, option: str) -> tuple[float, float]:
     if not 0 < lo < hi < 1:
         _fail(f"{option} {text!r}: need 0 < LOW < HIGH < 1")
     return lo, hi
+
+
+FORCE = typer.Option(False, "--force", help="Replace existing output files that Territorium did not write.")
+
+
+def _guard(outputs: list, ws, force: bool, inputs: dict | None = None) -> None:
+    """The output rule (docs/storage.md), checked before the model runs."""
+    try:
+        check_outputs(outputs, inputs=inputs or {}, force=force, engine=ws.engine)
+    except OutputRefused as exc:
+        _fail(str(exc))
 
 
 def _money(v: float) -> str:
@@ -51,6 +63,7 @@ def potential_command(
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same estimates."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Limit the gradient-boosting threads (e.g. 1 on a busy shared machine; default: all cores)."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = FORCE,
 ) -> None:
     """Account potential and white space, and where the next rep should go.
 
@@ -71,6 +84,9 @@ def potential_command(
     ws = Workspace(database)
     if ws.counts().get("accounts", 0) == 0:
         _fail("the workspace has no accounts: run `territorium import ...` or `make demo` first")
+    t_path = out.with_name(out.stem + "_territories.csv")
+    s_path = out.with_name(out.stem + "_sites.csv")
+    _guard([out, t_path, s_path], ws, force)
     try:
         with con.status("reading accounts, orders and pipeline ...") as st:
             frame = account_frame(ws, level=units)
@@ -82,11 +98,10 @@ def potential_command(
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rep.accounts, out)
-    t_path = out.with_name(out.stem + "_territories.csv")
-    s_path = out.with_name(out.stem + "_sites.csv")
     if len(rep.territories):
         write_csv(rep.territories, t_path)
     write_csv(rep.sites, s_path)
+    record_outputs([out, t_path, s_path], "potential")
 
     c = rep.check
     t = Table(title=f"Potential model (target: {c.target}, {c.n_labelled:,} accounts with a target, "
@@ -161,6 +176,7 @@ def forecast_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap paths behind the exponential-smoothing intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the coverage per level, the backtest table and the forecasts of --level as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = FORCE,
 ) -> None:
     """Monthly sales forecasts per territory, state and total, with calibrated intervals.
 
@@ -196,6 +212,8 @@ def forecast_command(
     ws = Workspace(database)
     if ws.counts().get("orders", 0) == 0:
         _fail("the workspace has no orders: run `territorium import orders FILE` or `make demo` first")
+    out_series = out.with_name(out.stem + "_backtest.csv")
+    _guard([out, out_series, plot], ws, force, inputs={"--regions": regions})
     try:
         mapping = read_regions(regions) if regions is not None else None
         with con.status("aggregating monthly sales ..."):
@@ -226,10 +244,10 @@ def forecast_command(
     keep = fc if level == "all" else fc[fc["level"] == level]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(keep, out)
-    out_series = out.with_name(out.stem + "_backtest.csv")
     write_csv(s, out_series)
     if plot is not None:
         plot_forecast(hf, plot, level="territory" if level == "all" else level)
+    record_outputs([out, out_series, plot], "forecast")
     notes = list(series.notes) + list(hf.notes)
     if as_json:
         import json

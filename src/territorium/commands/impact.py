@@ -32,6 +32,7 @@ PLOT = typer.Option(None, "--plot", help="Also write the result's figure to this
 ALPHA = typer.Option(0.05, "--alpha", help="Significance level (0.05 gives 95 % intervals).")
 SEED = typer.Option(0, "--seed", help="Random seed for placebo draws, bootstraps and sample splits.")
 LOG = typer.Option(False, "--log-outcome", help="The outcome is a logarithm: report exp(effect) − 1 in percent.")
+FORCE = typer.Option(False, "--force", help="Replace an existing --plot file that Territorium did not write.")
 
 
 def _fail(msg: str) -> None:
@@ -73,9 +74,7 @@ def _emit(result, path: Path, as_json: bool, plot: Optional[Path], max_rows: int
     from rich.table import Table
 
     if plot is not None:
-        fig = result.plot()
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(plot, dpi=120)
+        _save_plot(result.plot(), plot)
     if as_json:
         out = result.to_dict()
         out["panel"] = str(path)
@@ -102,9 +101,33 @@ def _emit(result, path: Path, as_json: bool, plot: Optional[Path], max_rows: int
         con.print(f"plot: {plot}")
 
 
-def _run(path: Path, fn, **kw):
+def _guard(panel: Path, plot: Optional[Path], force: bool) -> None:
+    """The output rule (docs/storage.md): never write the plot over the panel, nor over a file
+    Territorium did not write unless --force; checked before the estimate runs."""
+    if plot is None:
+        return
+    from territorium.commands._outputs import OutputRefused, check_outputs
+
+    try:
+        check_outputs([plot], inputs={"--panel": panel}, force=force)
+    except OutputRefused as exc:
+        _fail(str(exc))
+
+
+def _save_plot(fig, plot: Optional[Path]) -> None:
+    if plot is None:
+        return
+    from territorium.commands._outputs import record_outputs
+
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(plot, dpi=120)
+    record_outputs([plot], "impact")
+
+
+def _run(path: Path, fn, plot: Optional[Path] = None, force: bool = False, **kw):
     from rich.console import Console
 
+    _guard(path, plot, force)
     df = read_panel(path)
     try:
         with Console(stderr=True).status(f"estimating on {path.name} …"):
@@ -125,11 +148,11 @@ def did_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: st
             treatment: Optional[str] = TREATMENT, first_treat: Optional[str] = FIRST_TREAT,
             treated: Optional[List[str]] = TREATED, start: Optional[str] = START,
             cluster: Optional[str] = typer.Option(None, "--cluster", help="Cluster column for the SE (default: the unit)."),
-            alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON, plot: Optional[Path] = PLOT) -> None:
+            alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON, plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """2×2 difference-in-differences with clustered SE, event-study plot and pre-trend test."""
     from territorium.analytics.causal import did
 
-    r = _run(panel, did, unit=unit, time=time, outcome=outcome, cluster=cluster, alpha=alpha,
+    r = _run(panel, did, plot=plot, force=force, unit=unit, time=time, outcome=outcome, cluster=cluster, alpha=alpha,
              log_outcome=log_outcome, **_who(treatment, first_treat, treated, start))
     _emit(r, panel, as_json, plot)
 
@@ -139,11 +162,11 @@ def twfe_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: s
              treatment: Optional[str] = TREATMENT, first_treat: Optional[str] = FIRST_TREAT,
              treated: Optional[List[str]] = TREATED, start: Optional[str] = START,
              cluster: Optional[str] = typer.Option(None, "--cluster", help="Cluster column for the SE (default: the unit)."),
-             alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON, plot: Optional[Path] = PLOT) -> None:
+             alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON, plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Two-way fixed effects regression (biased under staggered adoption: compare `staggered`)."""
     from territorium.analytics.causal import twfe
 
-    r = _run(panel, twfe, unit=unit, time=time, outcome=outcome, cluster=cluster, alpha=alpha,
+    r = _run(panel, twfe, plot=plot, force=force, unit=unit, time=time, outcome=outcome, cluster=cluster, alpha=alpha,
              log_outcome=log_outcome, **_who(treatment, first_treat, treated, start))
     _emit(r, panel, as_json, plot)
 
@@ -159,11 +182,11 @@ def staggered_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outco
                   cluster: Optional[str] = typer.Option(None, "--cluster", help="Cluster column (constant within a unit): one bootstrap multiplier per cluster, as R did's clustervars."),
                   multipliers: str = typer.Option("mammen", "--multipliers", help="Bootstrap multipliers: mammen (R did's default) or rademacher."),
                   seed: int = SEED, alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON,
-                  plot: Optional[Path] = PLOT) -> None:
+                  plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Callaway–Sant'Anna group-time ATTs for staggered adoption, with simple, dynamic and group aggregations."""
     from territorium.analytics.causal import callaway_santanna
 
-    r = _run(panel, callaway_santanna, unit=unit, time=time, outcome=outcome, control=control,
+    r = _run(panel, callaway_santanna, plot=plot, force=force, unit=unit, time=time, outcome=outcome, control=control,
              base_period=base_period, aggregation=aggregation, bootstrap=bootstrap, seed=seed, alpha=alpha,
              log_outcome=log_outcome, cluster=cluster, multipliers=multipliers,
              **_who(treatment, first_treat, treated, start))
@@ -176,11 +199,11 @@ def synth_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: 
               treatment: Optional[str] = TREATMENT, first_treat: Optional[str] = FIRST_TREAT,
               placebos: int = typer.Option(200, "--placebos", help="Donors run as placebos (random subset when more)."),
               seed: int = SEED, alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON,
-              plot: Optional[Path] = PLOT) -> None:
+              plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Synthetic control with placebo-in-space (permutation) inference, for one or a few treated units."""
     from territorium.analytics.causal import synthetic_control
 
-    r = _run(panel, synthetic_control, unit=unit, time=time, outcome=outcome, placebos=placebos, seed=seed,
+    r = _run(panel, synthetic_control, plot=plot, force=force, unit=unit, time=time, outcome=outcome, placebos=placebos, seed=seed,
              alpha=alpha, log_outcome=log_outcome, **_who(treatment, first_treat, treated, start))
     _emit(r, panel, as_json, plot)
 
@@ -191,11 +214,11 @@ def sdid_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: s
              treatment: Optional[str] = TREATMENT, first_treat: Optional[str] = FIRST_TREAT,
              reps: int = typer.Option(200, "--reps", help="Placebo replications for the standard error (0: none)."),
              seed: int = SEED, alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON,
-             plot: Optional[Path] = PLOT) -> None:
+             plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Synthetic difference-in-differences (unit and time weights) with the placebo standard error."""
     from territorium.analytics.causal import synthetic_did
 
-    r = _run(panel, synthetic_did, unit=unit, time=time, outcome=outcome, reps=reps, seed=seed, alpha=alpha,
+    r = _run(panel, synthetic_did, plot=plot, force=force, unit=unit, time=time, outcome=outcome, reps=reps, seed=seed, alpha=alpha,
              log_outcome=log_outcome, **_who(treatment, first_treat, treated, start))
     _emit(r, panel, as_json, plot)
 
@@ -208,12 +231,12 @@ def bsts_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outcome: s
              trend: bool = typer.Option(False, "--trend", help="Local linear trend instead of a local level."),
              seasonal: Optional[int] = typer.Option(None, "--seasonal", help="Seasonal period (52 weekly, 12 monthly)."),
              seed: int = SEED, alpha: float = ALPHA, log_outcome: bool = LOG, as_json: bool = JSON,
-             plot: Optional[Path] = PLOT) -> None:
+             plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Structural time-series counterfactual (CausalImpact-style) for the treated series."""
     from territorium.analytics.causal import structural_counterfactual
 
     ctl = None if controls == "none" else (controls if controls in ("mean", "pca") else [c.strip() for c in controls.split(",") if c.strip()])
-    r = _run(panel, structural_counterfactual, unit=unit, time=time, outcome=outcome, controls=ctl, trend=trend,
+    r = _run(panel, structural_counterfactual, plot=plot, force=force, unit=unit, time=time, outcome=outcome, controls=ctl, trend=trend,
              seasonal=seasonal, seed=seed, alpha=alpha, log_outcome=log_outcome,
              **_who(treatment, first_treat, treated, start))
     _emit(r, panel, as_json, plot)
@@ -226,12 +249,12 @@ def dml_cmd(panel: Path = PANEL, outcome: str = OUTCOME,
             learner: str = typer.Option("gbm", "--learner", help="Nuisance learner: gbm, rf or lasso."),
             folds: int = typer.Option(5, "--folds", help="Cross-fitting folds."),
             repeats: int = typer.Option(1, "--repeats", help="Independent sample splits (median combined)."),
-            seed: int = SEED, alpha: float = ALPHA, as_json: bool = JSON, plot: Optional[Path] = PLOT) -> None:
+            seed: int = SEED, alpha: float = ALPHA, as_json: bool = JSON, plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Double machine learning uplift of an activity on an outcome, with a sensitivity note."""
     from territorium.analytics.causal import dml_uplift
 
     cov = [c.strip() for c in covariates.split(",") if c.strip()]
-    r = _run(panel, dml_uplift, outcome=outcome, treatment=treatment, covariates=cov, learner=learner,
+    r = _run(panel, dml_uplift, plot=plot, force=force, outcome=outcome, treatment=treatment, covariates=cov, learner=learner,
              n_folds=folds, n_repeats=repeats, seed=seed, alpha=alpha)
     _emit(r, panel, as_json, plot)
     if not as_json:
@@ -246,18 +269,17 @@ def geo_design_cmd(panel: Path = PANEL, unit: str = UNIT, time: str = TIME, outc
                    test_periods: Optional[int] = typer.Option(None, "--test-periods", help="Planned test length in periods (default: an eighth of the history)."),
                    exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="A region to leave out (repeatable)."),
                    power: float = typer.Option(0.8, "--power", help="Power for the minimum detectable effect."),
-                   seed: int = SEED, alpha: float = ALPHA, as_json: bool = JSON, plot: Optional[Path] = PLOT) -> None:
+                   seed: int = SEED, alpha: float = ALPHA, as_json: bool = JSON, plot: Optional[Path] = PLOT, force: bool = FORCE) -> None:
     """Pick treatment/control regions from history and the minimum detectable effect from placebo windows."""
     from territorium.analytics.causal import design_geo_experiment
 
     if n_treated is None and fraction is None:
         _fail("give --n-treated or --fraction")
-    r = _run(panel, design_geo_experiment, unit=unit, time=time, outcome=outcome, n_treated=n_treated,
+    r = _run(panel, design_geo_experiment, plot=plot, force=force, unit=unit, time=time, outcome=outcome, n_treated=n_treated,
              fraction=fraction, method=method, test_periods=test_periods, exclude=exclude or None, power=power,
              alpha=alpha, seed=seed)
     if plot is not None:
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        r.plot().savefig(plot, dpi=120)
+        _save_plot(r.plot(), plot)
     if as_json:
         typer.echo(json.dumps(dict(r.to_dict(), panel=str(panel)), indent=1))
         return

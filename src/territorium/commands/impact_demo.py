@@ -35,6 +35,7 @@ def impact_report_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of a summary."),
     database: Optional[str] = typer.Option(None, "--database",
                                            help="Database URL (default: sqlite file territorium.db here)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing output files that Territorium did not write."),
 ) -> None:
     """Estimate the demo's planted effects and check them against its truth file.
 
@@ -50,15 +51,26 @@ def impact_report_command(
         err.print(f"[red]error:[/red] truth file {truth} not found: run `territorium demo` "
                   "(it writes truth.yaml beside the exports) and give its path with --truth")
         raise typer.Exit(2)
+    from territorium.commands._outputs import OutputRefused, check_outputs, record_outputs
+
+    outputs = [out, out.with_suffix(".json")]
+    if plots:
+        outputs += [out.with_name(f"{out.stem}_{k}.png") for k in ("campaign", "visits", "realignment")]
     try:
+        ws = Workspace(database)
+        check_outputs(outputs, inputs={"--truth": truth}, force=force, engine=ws.engine)
         with err.status("estimating the planted effects"):
-            report = demo_impact_report(Workspace(database), truth, learner=learner.value,
+            report = demo_impact_report(ws, truth, learner=learner.value,
                                         seed=seed, keep_results=plots)
+    except OutputRefused as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     except (WorkspaceError, ValueError, KeyError) as exc:
         what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
         err.print(f"[red]error:[/red] {truth}: {what}")
         raise typer.Exit(2) from None
     written = write_impact_report(report, out, plots=plots)
+    record_outputs(written.values(), "impact-report")
     if as_json:
         typer.echo(json.dumps(report_json(report), indent=1))
         return

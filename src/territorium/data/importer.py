@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from territorium.data.cells import write_csv
 from territorium.data import geocoding
 from territorium.data.formats import (
     TABLE_ALIASES, Format, Mapping, detect_format, get_format, load_mapping,
@@ -415,7 +416,10 @@ def _finalize_territories(frames: dict[str, pd.DataFrame]) -> None:
 # --------------------------------------------------------------------------- rejects
 def write_rejects(result: ImportResult, path: Path | None = None) -> Path | None:
     """Write the rejected rows, as they were in the file plus ``_row`` and ``_reasons``, to
-    ``<input-stem>.rejects.csv`` next to the input. Returns the path (None if nothing rejected)."""
+    ``<input-stem>.rejects.csv`` next to the input. Returns the path (None if nothing rejected).
+
+    The file is spreadsheet-safe (:func:`territorium.data.cells.write_csv`: a cell such as
+    ``=HYPERLINK(...)`` gets a leading quote), and importing it again restores every value."""
     if not result.rejected:
         return None
     path = path or result.file.with_name(result.file.stem + ".rejects.csv")
@@ -433,7 +437,7 @@ def write_rejects(result: ImportResult, path: Path | None = None) -> Path | None
     )
     out.insert(0, "_row", rows)
     out.insert(1, "_reasons", pd.Series(rows).map(reasons).fillna("rejected with its order").to_numpy())
-    out.to_csv(path, index=False, encoding="utf-8")
+    write_csv(out, path, encoding="utf-8")
     result.rejects_path = path
     return path
 
