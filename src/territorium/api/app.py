@@ -103,9 +103,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     from territorium.api.routers import dashboard as dashboard_router
 
     app.include_router(dashboard_router.router)   # KPI dashboards and stored locks of a plan
-    from territorium.api.routers import exports, imports, quotas, routing
+    from territorium.api.routers import analytics, exports, imports, quotas, routing
 
-    for r in (imports.router, routing.router, quotas.router, exports.router):   # issue 14: what the CLI does, over the API
+    for r in (imports.router, routing.router, quotas.router, exports.router, analytics.router):   # issue 14: what the CLI does, over the API
         app.include_router(r)
     web.mount(app)   # the web app at / (last: every /api route comes first)
     return app
