@@ -23,6 +23,7 @@ __all__ = [
     "WorkloadProfile",
     "load_profile",
     "account_workload",
+    "planned_visits",
     "unit_measures",
 ]
 
@@ -107,6 +108,21 @@ def account_workload(accounts: pd.DataFrame, profile: WorkloadProfile | None = N
     [8.0, 1.29]
     """
     p = profile or WorkloadProfile()
+    seg = accounts["segment"] if "segment" in accounts else pd.Series([None] * len(accounts))
+    minutes = _lookup(seg, p.minutes_per_visit) + p.travel_minutes
+    return planned_visits(accounts, p) * minutes / 60.0
+
+
+def planned_visits(accounts: pd.DataFrame, profile: WorkloadProfile | None = None) -> np.ndarray:
+    """Visits per year the profile plans for each account: the tier's rate (prospects at the
+    prospect rate) times the segment factor. The one definition behind the workload measure,
+    the KPI coverage and the visit goals of quotas.
+
+    >>> a = pd.DataFrame({"tier": ["A", None], "account_type": ["Customer", "Prospect"]})
+    >>> planned_visits(a).tolist()
+    [6.0, 0.5]
+    """
+    p = profile or WorkloadProfile()
     n = len(accounts)
     tier = accounts["tier"] if "tier" in accounts else pd.Series([None] * n)
     seg = accounts["segment"] if "segment" in accounts else pd.Series([None] * n)
@@ -114,9 +130,7 @@ def account_workload(accounts: pd.DataFrame, profile: WorkloadProfile | None = N
     if "account_type" in accounts:
         prospect = accounts["account_type"].astype("string").str.contains("prospect", case=False, na=False)
         visits = np.where(prospect.to_numpy(), p.prospect_visits_per_year, visits)
-    visits = visits * _lookup(seg, p.segment_factor)
-    minutes = _lookup(seg, p.minutes_per_visit) + p.travel_minutes
-    return visits * minutes / 60.0
+    return visits * _lookup(seg, p.segment_factor)
 
 
 def _bincount(pos: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:

@@ -110,7 +110,7 @@ def place(ws, *, alignment: Path | None = None, assignment: Sequence[Path] = (),
           progress=None) -> PlacedData:
     """Place every order, opportunity and visit in the plan (territory, rep, state, ...)."""
     from territorium.geo import locate
-    from territorium.measures import _lookup, load_profile
+    from territorium.measures import _lookup, load_profile, planned_visits
     from territorium.plan.exporting import ExportError, build_plan
     from territorium.plan.workspace import WorkspaceError
 
@@ -175,10 +175,7 @@ def place(ws, *, alignment: Path | None = None, assignment: Sequence[Path] = (),
         opp_out = opp[["account_id", *keep]].join(acc_groups, on="account_id")
         if "created_date" not in opp.columns:
             notes.append("sales cycle needs the opportunities' created date, which this import does not keep")
-    tier = acc["tier"].fillna("default").astype(str).to_numpy(dtype=object)
-    planned = _lookup(tier, prof.visits_per_year)
-    prospect = acc["account_type"].astype("string").str.contains("prospect", case=False, na=False).to_numpy()
-    acc_plan = acc.assign(visits_per_year=np.where(prospect, prof.prospect_visits_per_year, planned))
+    acc_plan = acc.assign(visits_per_year=planned_visits(acc, prof))
     reps = ws.table("reps")
     cap = {}
     if len(reps) and "capacity_hours" in reps.columns:

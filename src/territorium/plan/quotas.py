@@ -117,7 +117,7 @@ def territory_history(ws, job: QuotaJob, load=None) -> tuple[pd.DataFrame, dict]
 
 def _goals(ws, t: pd.DataFrame, info: dict, job: QuotaJob) -> pd.DataFrame:
     """Visits, new accounts, conversion rate and AOV goals per territory."""
-    from territorium.measures import load_profile
+    from territorium.measures import load_profile, planned_visits
 
     acc = info["accounts"]
     start, end = info["window"]
@@ -127,10 +127,7 @@ def _goals(ws, t: pd.DataFrame, info: dict, job: QuotaJob) -> pd.DataFrame:
     # visits: history = completed visits in the last 12 months; driver = visits the profile plans
     act = ws.table("activities")
     prof = load_profile(None)
-    tier = acc["tier"].fillna("default").astype(str)
-    planned = tier.map(lambda x: prof.visits_per_year.get(x, prof.visits_per_year.get("default", 4))).astype(float)
-    planned = planned.where(~acc["account_type"].fillna("").str.contains("prospect", case=False),
-                            prof.prospect_visits_per_year)
+    planned = pd.Series(planned_visits(acc, prof), index=acc.index)
     pv = planned.groupby(acc["territory"]).sum().reindex(labels).fillna(0.0)
     if len(act):
         a = act[(act["type"].astype(str).str.lower() == "visit")]
