@@ -7,6 +7,7 @@ Instances (see ``bench/instances.py``):
   counties20 / counties100  contiguous-US counties, demo-like national accounts, 3 measures ±5%
   demo40                    the demo company's 5k Northeast ZIP units, k=40, 3 measures ±5%
   zips500                   all-US ZIP units, k=500, workload ±5%
+  zips500m                  the same with three measures ±5% (not in the default list)
   realign                   demo ZIPs from the demo's legacy alignment to workload ±5%
   real_pz / real_cz / real_za / real_pza
                             contiguous-US counties, k=20, independent real measures only
@@ -15,7 +16,11 @@ Instances (see ``bench/instances.py``):
                             and all three of population estimate, ZIP count, land area
 
 Peers: GerryChain recursive_tree_part (workload, ε=5%), METIS (pymetis, workload vertex
-weights, contiguous option), weighted k-means (scikit-learn, no contiguity, no balance).
+weights, contiguous option), weighted k-means (scikit-learn, no contiguity, no balance), and
+on instances with two or more measures the issue's plain simulated annealing
+(``peers.plain_anneal``: GerryChain tree start balanced on the first measure, single-unit
+moves keeping every territory connected, penalty on every measure's excess, then compactness
+among plans within the tolerances; ``--anneal-budget`` seconds, default the instance's limit).
 Columns: time, max deviation per balance measure, non-contiguous territories, moment of
 inertia relative to weighted k-means, gap to Territorium's lower bound.
 """
@@ -123,7 +128,7 @@ def evaluate(units, assign, k, measures, w, kmeans_moi, lower_bound, big=None, s
     return row
 
 
-def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
+def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1, anneal_budget=None):
     measures = list(balance)
     big = oversized(units, k, balance)
     strand = stranded(units, k, balance)
@@ -150,6 +155,15 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1):
     ):
         a, s, note = timed(fn, *args, timeout=peer_timeout)
         rows.append({"method": label, "time_s": s, **evaluate(units, a, k, measures, w, km_moi, lb, big, strand), "note": note})
+    if len(measures) > 1 and anneal_budget:
+        # the issue's "plain annealing": tree start balanced on the first measure, single-unit
+        # moves with every territory kept connected, penalty on every measure's excess, then
+        # compactness among plans within the tolerances (peers.plain_anneal)
+        tol = float(max(balance.values()))
+        a, s, note = timed(peers.plain_anneal, units, k, measures, tol, seed, anneal_budget,
+                           timeout=anneal_budget + peer_timeout)
+        rows.append({"method": f"plain annealing ({anneal_budget:.0f} s budget)", "time_s": s,
+                     **evaluate(units, a, k, measures, w, km_moi, lb, big, strand), "note": note})
     rows.append({"method": "weighted k-means (no contiguity)", "time_s": km_secs,
                  **evaluate(units, km, k, measures, w, km_moi, lb, big, strand), "note": km_note})
     return {"instance": name, "units": units.n, "k": k, "balance": balance, "rows": rows,
@@ -286,6 +300,10 @@ def markdown(results) -> str:
     return "\n".join(out)
 
 
+def _budget(args, time_limit):
+    return time_limit if args.anneal_budget is None else args.anneal_budget
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="counties20,counties100,demo40,zips500,realign,realign25,"
@@ -293,6 +311,9 @@ def main(argv=None):
     ap.add_argument("--real-time-limit", type=float, default=60.0)
     ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     ap.add_argument("--peer-timeout", type=float, default=600.0)
+    ap.add_argument("--anneal-budget", type=float, default=None,
+                    help="Seconds for the plain annealing peer on instances with two or more measures "
+                         "(default: the instance's own time limit; 0: skip it).")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
     three = {"workload": 0.05, "potential": 0.05, "account_count": 0.05}
@@ -300,14 +321,19 @@ def main(argv=None):
     if only & {"counties20", "counties100"}:
         cu = instances.counties()
         if "counties20" in only:
-            results.append(run_instance("counties20", cu, 20, three, 30, args.peer_timeout))
+            results.append(run_instance("counties20", cu, 20, three, 30, args.peer_timeout,
+                                        anneal_budget=_budget(args, 30)))
         if "counties100" in only:
             results.append(run_instance("counties100", cu, 100, three, 60, args.peer_timeout))
     if "demo40" in only:
         units, _, _ = instances.demo_region_zips()
-        results.append(run_instance("demo40", units, 40, three, 30, args.peer_timeout))
-    if "zips500" in only:
-        results.append(run_instance("zips500", instances.all_zips(), 500, {"workload": 0.05}, 280, args.peer_timeout))
+        results.append(run_instance("demo40", units, 40, three, 30, args.peer_timeout, anneal_budget=_budget(args, 30)))
+    if only & {"zips500", "zips500m"}:
+        zu = instances.all_zips()
+        if "zips500" in only:
+            results.append(run_instance("zips500", zu, 500, {"workload": 0.05}, 280, args.peer_timeout))
+        if "zips500m" in only:
+            results.append(run_instance("zips500m", zu, 500, three, 280, args.peer_timeout, anneal_budget=0))
     real = {"real_pz": ("pop_est", "zip_count"), "real_cz": ("cities", "zip_count"),
             "real_za": ("zip_count", "land_km2"), "real_pza": ("pop_est", "zip_count", "land_km2")}
     if only & set(real):
@@ -315,7 +341,7 @@ def main(argv=None):
         for name, ms in real.items():
             if name in only:
                 results.append(run_instance(name, ru, 20, {m: 0.05 for m in ms}, args.real_time_limit,
-                                            args.peer_timeout))
+                                            args.peer_timeout, anneal_budget=_budget(args, args.real_time_limit)))
     if "realign" in only:
         results.append(run_realign(60))
     if "realign25" in only:
