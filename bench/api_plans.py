@@ -15,7 +15,8 @@ API token):
 
 Prints a markdown table (``--json`` for machines) with the 1-minute load average at the end of
 each scenario. ``--pg URL`` (default
-``TERRITORIUM_TEST_PG_URL`` or the local CI server) adds PostgreSQL; ``--no-pg`` skips it.
+``TERRITORIUM_TEST_PG_URL`` or the local CI server) adds PostgreSQL; ``--no-pg`` skips it,
+``--no-sqlite`` skips SQLite. Each finished scenario is also written to stderr as one JSON line.
 
     python bench/api_plans.py --seconds 10
 """
@@ -157,6 +158,7 @@ def bench_db(name: str, url: str, seconds: float, units: dict[str, str]) -> list
             r = run(base, token, seconds, kind, ids, terrs)
             rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s,
                          "load_1min": os.getloadavg()[0]})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, in case the run is cut short
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(20)
@@ -168,12 +170,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--pg", default=os.environ.get("TERRITORIUM_TEST_PG_URL") or PG_DEFAULT)
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     units = zip_plan()
     rows = []
-    with tempfile.TemporaryDirectory() as d:
-        rows += bench_db("SQLite", f"sqlite:///{Path(d) / 'bench.db'}", args.seconds, units)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as d:
+            rows += bench_db("SQLite", f"sqlite:///{Path(d) / 'bench.db'}", args.seconds, units)
     if not args.no_pg:
         import sqlalchemy as sa
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -352,6 +354,58 @@ def _frames(state: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return u, t, a
 
 
+SUMMARY_CACHE = 64  # plan summaries (current version, no alignment) kept per engine
+_CACHE_GUARD = threading.Lock()
+
+
+def _summary_cache(eng: Engine) -> OrderedDict:
+    cache = getattr(eng, "_territorium_summaries", None)
+    if cache is None:
+        with _CACHE_GUARD:
+            cache = getattr(eng, "_territorium_summaries", None)
+            if cache is None:
+                cache = eng._territorium_summaries = OrderedDict()
+    return cache
+
+
+def _summary(eng: Engine, conn: Connection, info: PlanInfo) -> PlanContent:
+    """The current version without the alignment (units counted per territory in SQL).
+
+    A version's content never changes (every write bumps the version in its own
+    transaction), so it is kept per engine, keyed by (plan id, version, updated_at), and a
+    read of an unchanged plan costs one query for the plan row. It is only kept when the plan
+    row still shows the same version after the content was read, i.e. no write landed between
+    the statements; otherwise it is read again (at most three times)."""
+    cache, key = _summary_cache(eng), (info.id, info.version, info.updated_at)
+    with _CACHE_GUARD:
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+    for _ in range(3):
+        if hit is not None:
+            break
+        counts = dict(conn.execute(sa.select(_U.c.territory_id, sa.func.count()).where(
+            _U.c.plan_id == info.id).group_by(_U.c.territory_id)).all())
+        state = _read_state(conn, info.id, units=False)
+        _, t, a = _frames(state)
+        c = PlanContent(info, info.version, pd.DataFrame(columns=["unit_id", "territory_id"], dtype=object),
+                        t, a, {k: int(n) for k, n in counts.items()}, tuple(sorted(state["lock"])))
+        now = _info(_plan_row(conn, info.id))
+        if (now.version, now.updated_at) == (info.version, info.updated_at):
+            hit = c
+            with _CACHE_GUARD:
+                cache[key] = c
+                while len(cache) > SUMMARY_CACHE:
+                    cache.popitem(last=False)
+        else:  # a write landed between the statements: read the newer version
+            info, key = now, (now.id, now.version, now.updated_at)
+    if hit is None:  # written to three times while being read: this read's own, uncached
+        return c
+    # callers get their own frames, so nobody can change what is kept
+    return PlanContent(info, info.version, hit.units.copy(), hit.territories.copy(), hit.accounts.copy(),
+                       dict(hit.unit_counts), hit.locks)
+
+
 def plan_content(eng: Engine, ref: str | int, version: int | None = None, *, units: bool = True) -> PlanContent:
     """The plan's content now, or as it was at ``version`` (``ref`` may also say ``name@3``).
 
@@ -364,12 +418,7 @@ def plan_content(eng: Engine, ref: str | int, version: int | None = None, *, uni
     with eng.connect() as conn:
         info = _info(_plan_row(conn, name))
         if not units and version in (None, info.version):
-            counts = dict(conn.execute(sa.select(_U.c.territory_id, sa.func.count()).where(
-                _U.c.plan_id == info.id).group_by(_U.c.territory_id)).all())
-            state = _read_state(conn, info.id, units=False)
-            _, t, a = _frames(state)
-            return PlanContent(info, info.version, pd.DataFrame(columns=["unit_id", "territory_id"], dtype=object),
-                               t, a, {k: int(n) for k, n in counts.items()}, tuple(sorted(state["lock"])))
+            return _summary(eng, conn, info)
         state = _state_at(conn, info, version)
     u, t, a = _frames(state)
     return PlanContent(info, version or info.version, u, t, a,
@@ -425,17 +474,27 @@ def events(eng: Engine, ref: str | int | None = None, *, entity: str | None = No
 
 
 # ------------------------------------------------------------------------------------ writing
-def _begin_write(conn: Connection, info: PlanInfo, expected: int, now: dt.datetime) -> int:
-    """Compare-and-set the version (the first statement of the write transaction)."""
-    r = conn.execute(sa.update(_P).where(_P.c.id == info.id, _P.c.version == int(expected))
-                     .values(version=int(expected) + 1, updated_at=now))
-    if r.rowcount != 1:
-        current = conn.execute(sa.select(_P.c.version).where(_P.c.id == info.id)).scalar_one()
-        evs = conn.execute(sa.select(_E).where(_E.c.plan_id == info.id, _E.c.version > int(expected))
-                           .order_by(_E.c.id)).all()
-        raise Conflict(info.name, int(expected), int(current),
-                       [{**dict(e._mapping), "plan": info.name} for e in evs])
-    return int(expected) + 1
+def _claim(conn: Connection, ref: str | int, expected: int, now: dt.datetime,
+           statuses: Sequence[str] | None = None) -> PlanInfo:
+    """Compare-and-set the version: the first statement of the write transaction, one
+    ``UPDATE plans SET version = v + 1 ... WHERE version = v [AND status IN ...] RETURNING *``.
+    It takes the plan's write lock (the row on PostgreSQL, the database on SQLite), so of two
+    writers on one version exactly one gets the row back. When none comes back, the plan is
+    read to say why: not there (:class:`NotFound`), a newer version (:class:`Conflict` listing
+    what changed since ``expected``), or a status not in ``statuses`` (:class:`PlanError`)."""
+    where = _P.c.id == ref if isinstance(ref, int) else _P.c.name == str(ref)
+    q = sa.update(_P).where(where, _P.c.version == int(expected))
+    if statuses is not None:
+        q = q.where(_P.c.status.in_(list(statuses)))
+    row = conn.execute(q.values(version=_P.c.version + 1, updated_at=now).returning(*_P.c)).first()
+    if row is not None:
+        return _info(row)
+    info = _info(_plan_row(conn, ref))
+    if info.version == int(expected) and statuses is not None:
+        _check_editable(info)
+    evs = conn.execute(sa.select(_E).where(_E.c.plan_id == info.id, _E.c.version > int(expected))
+                       .order_by(_E.c.id)).all()
+    raise Conflict(info.name, int(expected), info.version, [{**dict(e._mapping), "plan": info.name} for e in evs])
 
 
 def _write_events(conn: Connection, plan_id: int, version: int, changes: Sequence[_Change], *, actor: str,
@@ -458,10 +517,17 @@ def _apply(conn: Connection, plan_id: int, changes: Sequence[_Change]) -> None:
             terr_ids.append(c.entity_id)
         elif c.entity == "account":
             acc_ids.append(c.entity_id)
-    if final_units:
-        conn.execute(sa.delete(_U).where(_U.c.plan_id == plan_id, _U.c.unit_id == sa.bindparam("u")),
-                     [{"u": k} for k in final_units])
-        ins = [{"plan_id": plan_id, "unit_id": k, "territory_id": v} for k, v in final_units.items() if v is not None]
+    if final_units:  # a moved unit is one UPDATE (executemany); only added or removed units are inserted / deleted
+        had = {c.entity_id for c in changes if c.entity == "unit" and c.old is not None}
+        upd = [{"u": k, "t": v} for k, v in final_units.items() if k in had and v is not None]
+        gone = [{"u": k} for k, v in final_units.items() if k in had and v is None]
+        ins = [{"plan_id": plan_id, "unit_id": k, "territory_id": v} for k, v in final_units.items()
+               if k not in had and v is not None]
+        if upd:
+            conn.execute(sa.update(_U).where(_U.c.plan_id == plan_id, _U.c.unit_id == sa.bindparam("u"))
+                         .values(territory_id=sa.bindparam("t")), upd)
+        if gone:
+            conn.execute(sa.delete(_U).where(_U.c.plan_id == plan_id, _U.c.unit_id == sa.bindparam("u")), gone)
         if ins:
             conn.execute(sa.insert(_U), ins)
     if terr_ids:
@@ -664,57 +730,96 @@ def copy_plan(eng: Engine, ref: str | int, new_name: str, *, actor: str, version
                        parent_id=c.info.id, locks=c.locks)
 
 
-def _write(eng: Engine, ref: str | int, expected_version: int, actor: str, reason, job, build) -> PlanInfo:
-    """One audited write: ``build(conn, info) -> changes`` runs after the version check."""
+def _write(eng: Engine, ref: str | int, expected_version: int, actor: str, reason, job, build, *,
+           statuses: Sequence[str] | None = None) -> PlanInfo:
+    """One audited write in one transaction: the version check (:func:`_claim`, only for a plan
+    whose status is in ``statuses`` when given), then ``build(conn, info) -> changes``, the
+    content rows and one event per change. The plan row is read again only when ``build``
+    changed it (status, effective date)."""
     store.upgrade(eng)
     now = _now()
-    with eng.connect() as conn:
-        info = _info(_plan_row(conn, parse_ref(ref)[0]))
+    name = parse_ref(ref)[0]
+    info = None
     try:
-        with eng.begin() as conn:
-            v = _begin_write(conn, info, expected_version, now)
-            info = _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
+        with store.write_transaction(eng) as conn:
+            info = _claim(conn, name, expected_version, now, statuses)
             changes = build(conn, info)
             if not changes:
                 raise PlanError(f"nothing to change in plan {info.name!r}")
             _apply(conn, info.id, [c for c in changes if c.entity != "plan"])
-            _write_events(conn, info.id, v, changes, actor=actor, reason=reason, job=job, now=now)
-            return _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
+            _write_events(conn, info.id, info.version, changes, actor=actor, reason=reason, job=job, now=now)
+            if any(c.entity == "plan" for c in changes):
+                info = _info(conn.execute(sa.select(_P).where(_P.c.id == info.id)).one())
+            return info
     except sa.exc.IntegrityError:
         # e.g. two plans of one model promoted at the same time: the one-active index refused this one
-        raise PlanError(f"plan {info.name!r}: the database refused the change because another change "
-                        f"(e.g. another plan of model {info.model!r} becoming active) came first; nothing "
+        model = f" of model {info.model!r}" if info is not None else ""
+        raise PlanError(f"plan {name!r}: the database refused the change because another change "
+                        f"(e.g. another plan{model} becoming active) came first; nothing "
                         "was written. Reload and try again.") from None
+
+
+def _move_facts(conn: Connection, plan_id: int, moves: Mapping[str, str]) -> tuple[dict, set, dict]:
+    """What a move needs to know, in one query: the current territory of each unit to move,
+    which target territories exist, and the units' locks (see :func:`_locks`)."""
+    units, targets = list(moves), list(dict.fromkeys(moves.values()))
+    text, num = sa.cast(sa.null(), _E.c.new_value.type), sa.literal_column("0")
+    q = sa.union_all(
+        sa.select(sa.literal_column("'u'").label("kind"), _U.c.unit_id.label("key"),
+                  _U.c.territory_id.label("value"), num.label("seq"))
+        .where(_U.c.plan_id == plan_id, _U.c.unit_id.in_(units)),
+        sa.select(sa.literal_column("'t'"), _T.c.territory_id, text, num)
+        .where(_T.c.plan_id == plan_id, _T.c.territory_id.in_(targets)),
+        sa.select(sa.literal_column("'l'"), _E.c.entity_id, _E.c.new_value, _E.c.id)
+        .where(_E.c.entity == "lock", _E.c.plan_id == plan_id, _E.c.entity_id.in_(units)),
+    )
+    cur, terrs, lock_rows = {}, set(), []
+    for kind, key, value, seq in conn.execute(q):
+        if kind == "u":
+            cur[key] = value
+        elif kind == "t":
+            terrs.add(key)
+        else:
+            lock_rows.append((seq, key, value))
+    locks: dict[str, str] = {}
+    for _, key, value in sorted(lock_rows):  # the latest lock event of a unit holds
+        if value is None:
+            locks.pop(key, None)
+        else:
+            locks[key] = value
+    return cur, terrs, locks
 
 
 def move_units(eng: Engine, ref: str | int, moves: Mapping[str, str], *, expected_version: int, actor: str,
                reason: str | None = None, job: str | None = None) -> PlanInfo:
-    """Move units to other territories of the plan (a draft), as one new version."""
+    """Move units to other territories of the plan (a draft), as one new version.
+
+    Four statements in one transaction, whatever the plan's size: the version check
+    (:func:`_claim`), one read of the units, target territories and locks
+    (:func:`_move_facts`), one ``UPDATE`` of the moved units and one ``INSERT`` of their
+    audit events (``tests/plan/test_plans.py`` counts them).
+    """
     moves = {str(k): str(v) for k, v in moves.items()}
     if not moves:
         raise PlanError("no units to move")
 
     def build(conn, info):
-        _check_editable(info)
-        cur = dict(conn.execute(sa.select(_U.c.unit_id, _U.c.territory_id).where(
-            _U.c.plan_id == info.id, _U.c.unit_id.in_(list(moves)))).all())
+        cur, terrs, locks = _move_facts(conn, info.id, moves)
         missing = [u for u in moves if u not in cur]
         if missing:
             raise NotFound(f"unit {missing[0]!r} is not in plan {info.name!r}")
-        terrs = set(conn.execute(sa.select(_T.c.territory_id).where(
-            _T.c.plan_id == info.id, _T.c.territory_id.in_(set(moves.values())))).scalars())
         unknown = sorted(set(moves.values()) - terrs)
         if unknown:
             raise NotFound(f"territory {unknown[0]!r} is not in plan {info.name!r}")
         changes = [_Change("unit", u, "territory", cur[u], t) for u, t in moves.items() if cur[u] != t]
-        locked = sorted(_locks(conn, info.id, [c.entity_id for c in changes]))
+        locked = sorted(c.entity_id for c in changes if c.entity_id in locks)
         if locked:
             raise PlanError(f"unit {locked[0]!r} is locked in territory {cur[locked[0]]!r}"
                             + (f" (and {len(locked) - 1} more locked units)" if len(locked) > 1 else "")
                             + "; unlock it first")
         return changes
 
-    return _write(eng, ref, expected_version, actor, reason, job, build)
+    return _write(eng, ref, expected_version, actor, reason, job, build, statuses=EDITABLE)
 
 
 def set_locks(eng: Engine, ref: str | int, *, lock: Iterable[str] = (), unlock: Iterable[str] = (),
