@@ -1,7 +1,9 @@
-"""Realign jobs over the API: a worker process, progress as server-sent events, the result as
-one new version; a failed job and a cancelled job leave the plan untouched."""
+"""Jobs over the API: a worker process, progress as server-sent events, the result as one new
+version (or scenario plans, or a result only); failed and cancelled jobs of every kind leave the
+plan untouched; job records outlive the app; bad bodies are 422 naming the field."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -10,26 +12,45 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plan"))
-from _planws import grid_plan  # noqa: E402
+from _jobws import job_workspace  # noqa: E402
 
 
-@pytest.fixture
-def client(tmp_path):
-    from fastapi.testclient import TestClient
-
+def _workspace(url):
+    """The grid workspace with a planner and a rep; returns their auth headers."""
     from territorium import store
-    from territorium.api import create_app
     from territorium.plan import users as U
 
-    url = f"sqlite:///{tmp_path / 'ws.db'}"
-    grid_plan(url)
+    job_workspace(url)
     eng = store.engine(url)
     U.create_user(eng, "pat", role="planner")
     U.create_user(eng, "ann", role="rep", person_id="r1")
     tok = {u: U.create_token(eng, u) for u in ("pat", "ann")}
-    with TestClient(create_app(engine=eng), base_url="https://testserver") as c:
-        yield c, {u: {"Authorization": f"Bearer {t}"} for u, t in tok.items()}
     eng.dispose()
+    return {u: {"Authorization": f"Bearer {t}"} for u, t in tok.items()}
+
+
+@contextlib.contextmanager
+def _client(url):
+    """A client of a new app on ``url``; its engine is closed afterwards (as when a server
+    process ends), before another app opens the file."""
+    from fastapi.testclient import TestClient
+
+    from territorium.api import create_app
+
+    app = create_app(url)
+    try:
+        with TestClient(app, base_url="https://testserver") as c:
+            yield c
+    finally:
+        app.state.engine.dispose()
+
+
+@pytest.fixture
+def client(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    h = _workspace(url)
+    with _client(url) as c:
+        yield c, h
 
 
 def sse(c, h, job_id):
@@ -95,3 +116,130 @@ def test_failed_cancelled_stale_and_forbidden_jobs_leave_the_plan_untouched(clie
     assert r.status_code == 422 and "body.balance.workload" in r.json()["detail"]
     assert c.post("/api/plans/grid/jobs", json={"expected_version": 1}, headers=h["ann"]).status_code == 403
     assert c.get("/api/jobs/nope", headers=h["pat"]).status_code == 404
+
+
+POINT_KEYS = {"cap", "scenario", "max_deviation", "moved_units", "moved_accounts", "moved_revenue"}
+
+
+def _tradeoff_and_restart(url, h):
+    with _client(url) as c:
+        r = c.post("/api/plans/grid/jobs", json={"kind": "tradeoff", "caps": [0, 0.5], "balance": {"account_count": 0.1},
+                                                  "time_limit": 5, "expected_version": 1}, headers=h["pat"])
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert job["kind"] == "tradeoff" and job["params"]["caps"] == [0.0, 0.5]
+        events = sse(c, h["pat"], job["id"])
+        assert events[0][0] == "running" and events[-1][0] == "succeeded", events
+        progress = [e["progress"] for _, e in events]
+        assert progress == sorted(progress) and len(events) >= 3
+        j = c.get(f"/api/jobs/{job['id']}", headers=h["pat"]).json()
+        points = j["result"]["points"]
+        assert [p["scenario"] for p in points] == ["grid~cap0", "grid~cap50"] and all(set(p) == POINT_KEYS for p in points)
+        assert j["result_version"] is None and j["finished_at"] >= j["started_at"] >= j["created_at"]
+        for p in points:  # each point's numbers are those of its stored scenario
+            units = {u["unit_id"]: u["territory_id"] for u in c.get(f"/api/plans/{p['scenario']}/units",
+                                                                    headers=h["pat"]).json()["items"]}
+            n = [sum(1 for t in units.values() if t == x) for x in ("T1", "T2")]
+            assert p["max_deviation"]["account_count"] == pytest.approx(max(abs(k / 20 - 1) for k in n))
+            assert p["moved_units"] == abs(n[0] - 30)
+        assert c.get("/api/plans/grid", headers=h["pat"]).json()["version"] == 1
+        listed = c.get("/api/jobs?plan=grid&limit=5", headers=h["pat"]).json()
+        assert listed["total"] == 1 and listed["items"][0]["id"] == job["id"] and listed["limit"] == 5
+        assert c.get("/api/jobs?plan=other", headers=h["pat"]).json()["total"] == 0
+    with _client(url) as c:  # a new server process on the same database
+        again = c.get(f"/api/jobs/{job['id']}", headers=h["pat"]).json()
+        assert again == j
+        assert [e for _, e in sse(c, h["pat"], job["id"])] == [e for _, e in events]
+
+
+@pytest.mark.slow
+def test_tradeoff_job_stores_scenarios_and_its_record_outlives_the_app(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    _tradeoff_and_restart(url, _workspace(url))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_tradeoff_job_on_postgresql(tmp_path):
+    from _jobws import pg_schema_url
+
+    with pg_schema_url() as url:
+        _tradeoff_and_restart(url, _workspace(url))
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "design", "k": 3}, {"kind": "tradeoff", "caps": [0.05, 0.1]}, {"kind": "assign"},
+    {"kind": "size", "n_min": 1, "n_max": 3}], ids=lambda b: b["kind"])
+def test_a_cancelled_job_of_every_kind_leaves_everything_as_it_was(client, body):
+    c, h = client
+    r = c.post("/api/plans/grid/jobs", json={**body, "expected_version": 1}, headers=h["pat"])
+    assert r.status_code == 202, r.text
+    j = c.post(f"/api/jobs/{r.json()['id']}/cancel", headers=h["pat"]).json()
+    assert j["status"] == "cancelled" and j["message"] == "cancelled; the plan is unchanged" and j["result"] is None
+    time.sleep(0.5)
+    assert c.get(f"/api/jobs/{j['id']}", headers=h["pat"]).json()["status"] == "cancelled"
+    assert c.get("/api/plans/grid", headers=h["pat"]).json()["version"] == 1
+    assert c.get("/api/plans/grid/events", headers=h["pat"]).json()["total"] == 1
+    assert [p["name"] for p in c.get("/api/plans", headers=h["pat"]).json()["items"]] == ["grid"]
+    assert [e for e, _ in sse(c, h["pat"], j["id"])][-1] == "cancelled"
+
+
+@pytest.mark.slow
+def test_a_failed_design_job_leaves_the_plan_untouched(client):
+    c, h = client
+    r = c.post("/api/plans/grid/jobs", json={"kind": "design", "balance": {"nonsense": 0.1}, "expected_version": 1},
+               headers=h["pat"])
+    j = wait(c, h["pat"], r.json()["id"])
+    assert j["status"] == "failed" and "unknown measure 'nonsense'" in j["message"]
+    assert c.get("/api/plans/grid", headers=h["pat"]).json()["version"] == 1
+
+
+BAD = [
+    ({"kind": "design", "caps": [0.1]}, "body.caps"),
+    ({"kind": "tradeoff"}, "body.caps"),
+    ({"kind": "tradeoff", "caps": [0.1, 1.5]}, "body.caps.1"),
+    ({"kind": "tradeoff", "caps": [0.1, 0.1]}, "body.caps.1"),
+    ({"kind": "tradeoff", "caps": []}, "body.caps"),
+    ({"kind": "design", "k": 0}, "body.k"),
+    ({"kind": "design", "k": 3, "centers": "reps"}, "body.k"),
+    ({"kind": "design", "centers": "mars"}, "body.centers"),
+    ({"kind": "assign", "weights": {"travel": 1, "luck": 2}}, "body.weights.luck"),
+    ({"kind": "assign", "slots": 0}, "body.slots"),
+    ({"kind": "assign", "balance": {"workload": 0.1}}, "body.balance"),
+    ({"kind": "size", "n_min": 5, "n_max": 2}, "body.n_max"),
+    ({"kind": "size", "n_min": 1, "n_max": 500, "step": 1}, "body.step"),
+    ({"kind": "size", "coverage": 2}, "body.coverage"),
+    ({"kind": "realign", "balance": {"workload": 0}}, "body.balance.workload"),
+    ({"kind": "mystery"}, "body.kind"),
+]
+
+
+def test_bad_job_bodies_are_422_naming_the_field(client):
+    c, h = client
+    for body, field in BAD:
+        r = c.post("/api/plans/grid/jobs", json={**body, "expected_version": 1}, headers=h["pat"])
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["errors"][0]["field"] == field and r.json()["detail"].startswith(field), (body, r.json())
+    assert c.get("/api/jobs", headers=h["pat"]).json()["total"] == 0
+
+
+def test_jobs_refused_before_they_start(client):
+    from territorium import store
+    from territorium.plan import plans
+
+    c, h = client
+    eng = c.app.state.engine
+    assert c.post("/api/plans/grid/jobs", json={"kind": "design", "expected_version": 2}, headers=h["pat"]).status_code == 409
+    assert c.post("/api/plans/grid/jobs", json={"kind": "design"}, headers=h["pat"]).status_code == 428
+    assert c.post("/api/plans/nope/jobs", json={"kind": "size"}, headers=h["pat"]).status_code == 404
+    plans.copy_plan(eng, "grid", "grid~cap5", actor="t")
+    r = c.post("/api/plans/grid/jobs", json={"kind": "tradeoff", "caps": [0.05], "expected_version": 1}, headers=h["pat"])
+    assert r.status_code == 400 and "grid~cap5" in r.json()["detail"]
+    v = plans.set_status(eng, "grid", "proposed", expected_version=1, actor="t").version
+    for kind in ("design", "realign", "assign"):
+        r = c.post("/api/plans/grid/jobs", json={"kind": kind, "expected_version": v}, headers=h["pat"])
+        assert r.status_code == 400 and "only draft plans" in r.json()["detail"], r.text
+    assert c.get("/api/jobs", headers=h["ann"]).status_code == 403
+    assert c.get("/api/jobs?limit=0", headers=h["pat"]).status_code == 422
+    assert c.get("/api/jobs", headers=h["pat"]).json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert store  # the app's engine is the test's

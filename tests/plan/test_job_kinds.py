@@ -62,7 +62,7 @@ def test_design_from_scratch_writes_one_version_and_keeps_territory_ids(url):
     eng = store.engine(url)
     before = units(eng)
     out = run_kind(url, JobParams(plan="grid", expected_version=1, kind="design", k=3, balance=BAL, time_limit=3),
-                   "job-d", "tester", on_write(None)[0])
+                   "job-d", "tester", on_write(None)[0], engine=eng)
     assert out.version == 2 and plans.get_plan(eng, "grid").version == 2
     after = units(eng)
     n = sizes(after)
@@ -90,12 +90,13 @@ def test_a_failed_or_overtaken_design_writes_nothing(sqlite_url):
     eng = store.engine(sqlite_url)
     before = units(eng)
     with pytest.raises(plans.PlanError, match="unknown measure 'nope'"):
-        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="design", balance={"nope": 0.1}), "j", "t")
+        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="design", balance={"nope": 0.1}), "j", "t",
+                 engine=eng)
     assert plans.get_plan(eng, "grid").version == 1
     say, seen = on_write(lambda: plans.move_units(eng, "grid", {"acc00": "T2"}, expected_version=1, actor="bob"))
     with pytest.raises(plans.Conflict, match="bob"):
         run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="design", balance=BAL, time_limit=3),
-                 "job-x", "t", say)
+                 "job-x", "t", say, engine=eng)
     assert seen, "the job never reported progress"
     assert units(eng) == {**before, "acc00": "T2"} and plans.get_plan(eng, "grid").version == 2
     ev, _ = plans.events(eng, "grid")
@@ -104,12 +105,13 @@ def test_a_failed_or_overtaken_design_writes_nothing(sqlite_url):
 
 
 @pytest.mark.slow
-def test_tradeoff_stores_one_scenario_per_cap_and_leaves_the_plan(url):
+def test_tradeoff_stores_one_scenario_per_cap_and_leaves_the_plan(sqlite_url):
+    url = sqlite_url  # PostgreSQL: tests/api/test_api_jobs.py runs it through the API and a worker
     eng = store.engine(url)
     base = plans.get_plan(eng, "grid")
     before = units(eng)
     out = run_kind(url, JobParams(plan="grid", expected_version=1, kind="tradeoff", balance=BAL, caps=(0.0, 0.5),
-                                  time_limit=5), "job-t", "tester")
+                                  time_limit=5), "job-t", "tester", engine=eng)
     assert out.version is None
     assert [p["scenario"] for p in out.result["points"]] == ["grid~cap0", "grid~cap50"]
     assert plans.get_plan(eng, "grid").version == 1 and plans.events(eng, "grid")[1] == 1 and units(eng) == before
@@ -135,12 +137,13 @@ def test_a_tradeoff_that_fails_at_its_write_stores_no_scenario(sqlite_url):
     say, _ = on_write(lambda: plans.copy_plan(eng, "grid", "grid~cap50", actor="bob"))
     with pytest.raises(plans.PlanError, match="grid~cap50"):
         run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="tradeoff", balance=BAL,
-                                       caps=(0.0, 0.5), time_limit=3), "job-t", "t", say)
+                                       caps=(0.0, 0.5), time_limit=3), "job-t", "t", say, engine=eng)
     names = {p.name for p in plans.list_plans(eng)[0]}
     assert names == {"grid", "grid~cap50"}  # the scenario for cap 0 was computed first, and is not stored
     assert plans.get_plan(eng, "grid").version == 1
     with pytest.raises(plans.PlanError, match="exists already"):  # refused before any work
-        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="tradeoff", caps=(0.5,)), "j2", "t")
+        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="tradeoff", caps=(0.5,)), "j2", "t",
+                 engine=eng)
     eng.dispose()
 
 
@@ -149,10 +152,11 @@ def test_assign_writes_the_nearest_reps_as_one_version_or_nothing(sqlite_url):
     say, _ = on_write(lambda: plans.update_territories(eng, "grid", {"T1": {"quota": 5.0}}, expected_version=1,
                                                        actor="bob"))
     with pytest.raises(plans.Conflict):
-        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="assign"), "job-y", "t", say)
+        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="assign"), "job-y", "t", say, engine=eng)
     reps = plans.plan_content(eng, "grid").territories.set_index("territory_id")["reps"]
     assert [r[0] for r in reps["T1"]] == ["r1"] and [r[0] for r in reps["T2"]] == ["r2"]
-    out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=2, kind="assign"), "job-a", "tester")
+    out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=2, kind="assign"), "job-a", "tester",
+                   engine=eng)
     # T2 holds the north rows where rA lives; T1 the south rows, by rB
     assert out.version == 3 and out.result["territories"] == {"T1": ["rB"], "T2": ["rA"]}
     c = plans.plan_content(eng, "grid")
@@ -170,7 +174,7 @@ def test_size_returns_the_curve_and_writes_nothing(sqlite_url):
 
     eng = store.engine(sqlite_url)
     out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="size", n_min=1, n_max=2, step=1,
-                                         balance=BAL, time_limit=2, capacity_hours=40.0), "job-s", "t")
+                                         balance=BAL, time_limit=2, capacity_hours=40.0), "job-s", "t", engine=eng)
     total = float(Workspace(engine=eng).load_units("account").units.table["workload"].sum())
     t = out.result["table"]
     assert [r["n"] for r in t] == [1, 2] and total > 0

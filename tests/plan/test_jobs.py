@@ -24,9 +24,9 @@ def sizes(eng):
 
 def test_realign_balances_and_writes_one_audited_version(url):
     seen = []
-    v = run_realign(url, JobParams(plan="grid", expected_version=1, balance={"account_count": 0.1}, time_limit=20),
-                    "job-1", "tester", lambda f, m: seen.append(f))
     eng = store.engine(url)
+    v = run_realign(url, JobParams(plan="grid", expected_version=1, balance={"account_count": 0.1}, time_limit=20),
+                    "job-1", "tester", lambda f, m: seen.append(f), engine=eng)
     assert v == 2 and plans.get_plan(eng, "grid").version == 2
     s = sizes(eng)
     assert sum(s.values()) == 40 and all(abs(n / 20 - 1) <= 0.1 + 1e-9 for n in s.values()), s
@@ -44,10 +44,11 @@ def test_a_failed_or_stale_job_leaves_the_plan_as_it_was(url):
     eng = store.engine(url)
     before = plans.plan_content(eng, "grid")
     with pytest.raises(plans.PlanError, match="unknown measure 'nonsense'"):
-        run_realign(url, JobParams(plan="grid", expected_version=1, balance={"nonsense": 0.1}), "j", "t")
+        run_realign(url, JobParams(plan="grid", expected_version=1, balance={"nonsense": 0.1}), "j", "t", engine=eng)
     plans.move_units(eng, "grid", {"acc00": "T2"}, expected_version=1, actor="bob")
     with pytest.raises(plans.Conflict, match="bob"):
-        run_realign(url, JobParams(plan="grid", expected_version=1, balance={"account_count": 0.1}), "j", "t")
+        run_realign(url, JobParams(plan="grid", expected_version=1, balance={"account_count": 0.1}), "j", "t",
+                    engine=eng)
     after = plans.plan_content(eng, "grid")
     assert after.version == 2 and plans.events(eng, "grid")[1] == 2
     assert dict(zip(after.units["unit_id"], after.units["territory_id"])) == {

@@ -184,9 +184,10 @@ def _realign(eng, params, job_id, actor, say) -> JobOutcome:
     return JobOutcome(info.version, {"moved_units": len(moves), "max_deviation": _clean(result.report.max_abs_dev)})
 
 
-def run_realign(url: str, params: JobParams, job_id: str, actor: str, say: Say | None = None) -> int:
+def run_realign(url: str, params: JobParams, job_id: str, actor: str, say: Say | None = None, *,
+                engine=None) -> int:
     """Realign the plan (in the calling process); returns the plan's version afterwards."""
-    out = run_kind(url, params, job_id, actor, say)
+    out = run_kind(url, params, job_id, actor, say, engine=engine)
     return out.version if out.version is not None else params.expected_version
 
 
@@ -443,19 +444,22 @@ def _size(eng, params, job_id, actor, say) -> JobOutcome:
 _RUN = {"realign": _realign, "design": _design, "tradeoff": _tradeoff, "assign": _assign, "size": _size}
 
 
-def run_kind(url: str, params: JobParams, job_id: str, actor: str, say: Say | None = None) -> JobOutcome:
-    """Run the job in the calling process. Raises PlanError (bad input, wrong status, ...) or
-    Conflict (the plan changed since ``params.expected_version``); writes nothing then."""
+def run_kind(url: str, params: JobParams, job_id: str, actor: str, say: Say | None = None, *,
+             engine=None) -> JobOutcome:
+    """Run the job in the calling process, on the database at ``url`` (or through ``engine``,
+    e.g. in a process that has one open already). Raises PlanError (bad input, wrong status,
+    ...) or Conflict (the plan changed since ``params.expected_version``); writes nothing then."""
     from territorium import store
     from territorium.plan import plans
     from territorium.plan.designing import DesignJobError
 
     if params.kind not in _RUN:
         raise plans.PlanError(f"job kind {params.kind!r} is not one of {', '.join(KINDS)}")
-    eng = store.engine(url, create=False)
+    eng = store.engine(url, create=False) if engine is None else engine
     try:
         return _RUN[params.kind](eng, params, job_id, actor, say or (lambda f, m: None))
     except DesignJobError as exc:
         raise plans.PlanError(str(exc)) from None
     finally:
-        eng.dispose()
+        if engine is None:
+            eng.dispose()

@@ -66,13 +66,16 @@ def _worker(url: str, params: JobParams, job_id: str, actor: str, q, parent: int
 
 class JobManager:
     """Starts jobs in worker processes (spawn) and records their status and events in the
-    database at ``url``."""
+    database at ``url``, through ``engine`` when given (the server's own: a second engine
+    made in a process with open SQLite connections re-reads the file's header, and closing
+    that file handle drops the process's SQLite locks)."""
 
-    def __init__(self, url: str, *, recover: bool = True):
+    def __init__(self, url: str, *, engine=None, recover: bool = True):
         from territorium import store
 
         self.url = url
-        self.engine = store.engine(url)
+        self._own_engine = engine is None
+        self.engine = store.engine(url) if engine is None else engine
         store.upgrade(self.engine)
         self._procs: dict[str, object] = {}
         self._cancelling: set[str] = set()
@@ -173,4 +176,5 @@ class JobManager:
             ids = list(self._procs)
         for job_id in ids:
             self.cancel(job_id)
-        self.engine.dispose()
+        if self._own_engine:
+            self.engine.dispose()

@@ -216,6 +216,7 @@ async def job_events(job_id: str, request: Request):
 def install(app: FastAPI) -> None:
     """The job manager over the app's database (jobs a stopped server left running are closed
     now; workers are daemon processes that end with the server) and the routes."""
-    app.state.jobs = JobManager(app.state.engine.url.render_as_string(hide_password=False))
+    eng = app.state.engine
+    app.state.jobs = JobManager(eng.url.render_as_string(hide_password=False), engine=eng)
     app.router.on_shutdown.append(app.state.jobs.shutdown)   # running jobs are cancelled, not orphaned
     app.include_router(router)
