@@ -156,6 +156,12 @@ def test_kill_9_of_the_server_during_a_job_leaves_the_plan_untouched(tmp_path):
     try:
         assert httpx.get(f"{base}/api/plans/grid", headers=h).json()["version"] == 1
         assert httpx.get(f"{base}/api/plans/grid/events", headers=h).json()["total"] == 1
+        # the job record outlived the server: closed on start-up, saying the plan is unchanged
+        killed = httpx.get(f"{base}/api/jobs/{r.json()['id']}", headers=h).json()
+        assert killed["status"] == "failed" and killed["result_version"] is None, killed
+        assert killed["message"] == "server stopped while the job ran; the plan is unchanged"
+        stream = httpx.get(f"{base}/api/jobs/{killed['id']}/events", headers=h, timeout=10).text
+        assert stream.count("event: running") >= 1 and stream.rstrip().splitlines()[-2] == "event: failed", stream
         # and the plan still takes a job after the restart
         r = httpx.post(f"{base}/api/plans/grid/jobs", json={"balance": {"account_count": 0.1}, "time_limit": 20,
                                                              "expected_version": 1}, headers=h)
@@ -166,6 +172,8 @@ def test_kill_9_of_the_server_during_a_job_leaves_the_plan_untouched(tmp_path):
                 break
             time.sleep(0.3)
         assert j["status"] == "succeeded" and j["result_version"] == 2, j
+        listed = httpx.get(f"{base}/api/jobs?plan=grid", headers=h).json()
+        assert [x["id"] for x in listed["items"]] == [job, killed["id"]] and listed["total"] == 2
     finally:
         server.terminate()
         server.wait(10)
