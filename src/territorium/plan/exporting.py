@@ -438,7 +438,10 @@ def align_units(ws, units, alignment: Path | None) -> tuple[np.ndarray, list[str
         labels = sorted(al["territory"].unique())
         li = {t: i for i, t in enumerate(labels)}
         cur = np.full(units.n, -1, dtype=np.int64)
-        cur[pos] = al["territory"].map(li).to_numpy()
+        # a unit's own row decides its territory; ZIPs folded into it (located rows) only fill
+        # units without one, as the map does (rows written later win, so own rows go last)
+        order = np.argsort(direct >= 0, kind="stable")
+        cur[pos[order]] = al["territory"].map(li).to_numpy()[order]
     else:
         try:
             cur, labels = ws.current_alignment(units)
