@@ -28,8 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -39,6 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from territorium.plan._cache import attached
 from territorium.plan._files import pick_column, read_table
 from territorium.store import db as store
 from territorium.store.models import (
@@ -355,17 +354,6 @@ def _frames(state: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 SUMMARY_CACHE = 64  # plan summaries (current version, no alignment) kept per engine
-_CACHE_GUARD = threading.Lock()
-
-
-def _summary_cache(eng: Engine) -> OrderedDict:
-    cache = getattr(eng, "_territorium_summaries", None)
-    if cache is None:
-        with _CACHE_GUARD:
-            cache = getattr(eng, "_territorium_summaries", None)
-            if cache is None:
-                cache = eng._territorium_summaries = OrderedDict()
-    return cache
 
 
 def _summary(eng: Engine, conn: Connection, info: PlanInfo) -> PlanContent:
@@ -376,11 +364,8 @@ def _summary(eng: Engine, conn: Connection, info: PlanInfo) -> PlanContent:
     read of an unchanged plan costs one query for the plan row. It is only kept when the plan
     row still shows the same version after the content was read, i.e. no write landed between
     the statements; otherwise it is read again (at most three times)."""
-    cache, key = _summary_cache(eng), (info.id, info.version, info.updated_at)
-    with _CACHE_GUARD:
-        hit = cache.get(key)
-        if hit is not None:
-            cache.move_to_end(key)
+    cache, key = attached(eng, "_territorium_summaries", SUMMARY_CACHE), (info.id, info.version, info.updated_at)
+    hit = cache.get(key)
     for _ in range(3):
         if hit is not None:
             break
@@ -393,10 +378,7 @@ def _summary(eng: Engine, conn: Connection, info: PlanInfo) -> PlanContent:
         now = _info(_plan_row(conn, info.id))
         if (now.version, now.updated_at) == (info.version, info.updated_at):
             hit = c
-            with _CACHE_GUARD:
-                cache[key] = c
-                while len(cache) > SUMMARY_CACHE:
-                    cache.popitem(last=False)
+            cache.put(key, c)
         else:  # a write landed between the statements: read the newer version
             info, key = now, (now.id, now.version, now.updated_at)
     if hit is None:  # written to three times while being read: this read's own, uncached

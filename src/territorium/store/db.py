@@ -135,13 +135,17 @@ def _check_sqlite_file(u: sa.URL, create: bool, make_folder: bool = True) -> Non
 
 
 def engine(url: str | None = None, *, schema: str | None = None, echo: bool = False,
-           create: bool = True) -> Engine:
+           create: bool = True, pool_size: int | None = None) -> Engine:
     """An engine for ``url`` (default :func:`territorium.settings.database_url`).
 
     ``schema`` (PostgreSQL only) puts every table in that schema via ``search_path``;
     the tests use it to get a fresh schema per test.
     ``create=False`` (read-only commands) refuses a SQLite file that does not exist yet
     (:class:`NoWorkspace`) instead of creating it and its folders.
+    ``pool_size``: connections kept open (the server: one per request thread, so that
+    concurrent requests neither wait for a connection nor open and close one each time, which
+    costs a new backend process on PostgreSQL); as many again may be opened at a peak.
+    Default: SQLAlchemy's (5, and 10 more at a peak).
 
     Raises
     ------
@@ -156,6 +160,9 @@ def engine(url: str | None = None, *, schema: str | None = None, echo: bool = Fa
     u = _parse_url(url)
     LAST_URL = _shown(u)
     kw: dict = {"echo": echo, "future": True}
+    in_memory = u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
+    if pool_size is not None and not in_memory:  # (an in-memory SQLite database has one connection per thread)
+        kw.update(pool_size=int(pool_size), max_overflow=int(pool_size))
     if u.get_backend_name() == "postgresql":
         if u.drivername == "postgresql":
             u = u.set(drivername="postgresql+psycopg")

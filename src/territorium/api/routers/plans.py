@@ -14,6 +14,7 @@ from territorium.api.deps import (
     CurrentUser, Eng, IfMatch, VisiblePlanSummary, etag, expected_version, load_plan_summary, require,
 )
 from territorium.plan import plans
+from territorium.plan._cache import attached
 from territorium.plan.access import EDITORS, may_set_status, territory_scope
 
 router = APIRouter(prefix="/api", tags=["plans"])
@@ -87,17 +88,30 @@ def _content(loaded) -> S.PlanContentPublic:
     return S.PlanContentPublic(plan=_public(c.info), version=c.version, territories=terr, accounts=acc)
 
 
+CONTENT_CACHE = 64  # rendered content answers kept per app: (plan id, version, updated_at, scope) -> JSON
+
+
 @router.get("/plans/{name}/content", response_model=S.PlanContentPublic)
-def get_content(loaded: VisiblePlanSummary, request: Request, response: Response):
+def get_content(loaded: VisiblePlanSummary, request: Request):
     """Territories (hierarchy, reps, quota, unit count) and explicit account assignments; an
-    earlier version with ?version=N. Managers and reps see their part only."""
-    info = loaded.content.info
-    if loaded.content.version == info.version:
+    earlier version with ?version=N. Managers and reps see their part only. The current
+    version carries an ETag; If-None-Match with it answers 304 without a body."""
+    c, info = loaded.content, loaded.content.info
+    headers = {}
+    if c.version == info.version:
         nm = _not_modified(request, info)
         if nm is not None:
             return nm
-        _with_etag(response, info)
-    return _content(loaded)
+        headers = {"ETag": etag(info), "Vary": "Authorization, Cookie"}
+    # a version's content never changes, so its rendering is kept (pydantic for 500 territories
+    # costs more than the cached read of the plan)
+    cache = attached(request.app.state, "content_cache", CONTENT_CACHE)
+    key = (info.id, c.version, info.updated_at, None if loaded.scope is None else frozenset(loaded.scope))
+    body = cache.get(key)
+    if body is None:
+        body = _content(loaded).model_dump_json().encode()
+        cache.put(key, body)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/plans/{name}/units", response_model=S.Page[S.UnitPublic])
