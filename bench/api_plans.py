@@ -79,13 +79,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(url: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start(url: str, log: Path, threads: int | None = None) -> tuple[subprocess.Popen, str]:
     """The server on a free port, its output in ``log`` (shown when it does not come up)."""
     port = free_port()
     env = {**os.environ, "TERRITORIUM_ADMIN_PASSWORD": "bench-admin-password"}
+    extra = [] if threads is None else ["--threads", str(threads)]
     with log.open("wb") as out:
         p = subprocess.Popen([sys.executable, "-m", "territorium.cli", "serve", "--port", str(port), "--database",
-                              url, "--log-level", "warning"], env=env, stdout=out, stderr=subprocess.STDOUT)
+                              url, "--log-level", "warning", *extra], env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and p.poll() is None:
@@ -148,15 +149,15 @@ def run(base: str, token: str, seconds: float, kind: str, units: list[str], terr
             "max_ms": float(a.max())}
 
 
-def bench_db(name: str, url: str, seconds: float, units: dict[str, str]) -> list[dict]:
+def bench_db(name: str, url: str, seconds: float, units: dict[str, str], threads: int | None = None) -> list[dict]:
     token, setup_s = setup(url, units)
-    server, base = start(url, Path(tempfile.gettempdir()) / f"bench-api-{name}-{os.getpid()}.log")
+    server, base = start(url, Path(tempfile.gettempdir()) / f"bench-api-{name}-{os.getpid()}.log", threads)
     rows = []
     try:
         ids, terrs = list(units), sorted(set(units.values()))
         for kind, label in (("read", "read plan"), ("own", "move (own scenario)"), ("one", "move (one plan)")):
             r = run(base, token, seconds, kind, ids, terrs)
-            rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s,
+            rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s, "threads": threads,
                          "load_1min": os.getloadavg()[0]})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, in case the run is cut short
     finally:
@@ -171,13 +172,14 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("TERRITORIUM_TEST_PG_URL") or PG_DEFAULT)
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="serve --threads (default: the server's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     units = zip_plan()
     rows = []
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as d:
-            rows += bench_db("SQLite", f"sqlite:///{Path(d) / 'bench.db'}", args.seconds, units)
+            rows += bench_db("SQLite", f"sqlite:///{Path(d) / 'bench.db'}", args.seconds, units, args.threads)
     if not args.no_pg:
         import sqlalchemy as sa
 
@@ -192,14 +194,15 @@ def main() -> None:
             sep = "&" if "?" in args.pg else "?"
             url = f"{args.pg}{sep}options=-csearch_path%3D{schema}"
             try:
-                rows += bench_db("PostgreSQL", url, args.seconds, units)
+                rows += bench_db("PostgreSQL", url, args.seconds, units, args.threads)
             finally:
                 with admin.begin() as conn:
                     conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"{len(units):,} units, {TERRITORIES} territories, {CLIENTS} clients, {args.seconds:.0f} s per scenario\n")
+    print(f"{len(units):,} units, {TERRITORIES} territories, {CLIENTS} clients, {args.seconds:.0f} s per scenario, "
+          f"server threads {args.threads or 'default'}\n")
     print("| database | scenario | requests/s | ok | 409 | errors | p50 ms | p95 ms | max ms | load |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
