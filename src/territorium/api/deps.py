@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
+from territorium.store import db as store
 from territorium.plan import plans
 from territorium.plan import users as U
 from territorium.plan.access import territory_scope
@@ -31,6 +32,7 @@ def current_user(request: Request, eng: Eng) -> U.UserInfo:
     """The user of an API token (``Authorization: Bearer ...``) or of a browser session cookie;
     a cookie-authenticated write must echo the session's CSRF token in ``X-CSRF-Token``."""
     auth = request.headers.get("authorization", "")
+    eng = store.reader(eng)  # one SELECT: no transaction around it
     if auth:
         scheme, _, secret = auth.partition(" ")
         user = U.user_for_token(eng, secret.strip()) if scheme.lower() == "bearer" else None

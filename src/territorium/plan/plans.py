@@ -397,7 +397,7 @@ def plan_content(eng: Engine, ref: str | int, version: int | None = None, *, uni
     store.upgrade(eng)
     name, v = parse_ref(ref)
     version = version if version is not None else v
-    with eng.connect() as conn:
+    with store.reader(eng).connect() as conn:  # (the summary checks its statements against each other)
         info = _info(_plan_row(conn, name))
         if not units and version in (None, info.version):
             return _summary(eng, conn, info)
