@@ -77,6 +77,11 @@ def test_users_cli_adds_roles_and_tokens_and_the_first_admin(tmp_path):
     url = f"sqlite:///{tmp_path / 'ws.db'}"
     app = command_app(users_cmd)
     run = CliRunner()
+    r = run.invoke(app, ["users", "list", "--database", url])  # users commands never create a workspace
+    assert r.exit_code != 0 and "no workspace at" in str(r.exception) and not (tmp_path / "ws.db").exists()
+    made = store.engine(url)
+    store.upgrade(made)
+    made.dispose()
     r = run.invoke(app, ["users", "add", "ann", "--role", "rep", "--database", url])
     assert r.exit_code == 2 and "a rep needs --person" in r.output
     r = run.invoke(app, ["users", "add", "ann", "--role", "rep", "--person", "r1", "--password-stdin",

@@ -24,9 +24,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(url: str, port: int, env: dict) -> subprocess.Popen:
+def _start(url: str, port: int, env: dict, *extra: str) -> subprocess.Popen:
     p = subprocess.Popen([sys.executable, "-m", "territorium.cli", "serve", "--port", str(port), "--database", url,
-                          "--no-secure-cookies", "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
+                          "--no-secure-cookies", "--log-level", "warning", *extra], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -47,7 +47,7 @@ def test_real_server_login_token_conflict_and_kill_9_during_writes(tmp_path):
     env = {**os.environ, "TERRITORIUM_ADMIN_PASSWORD": PASSWORD}
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _start(url, port, env)
+    server = _start(url, port, env, "--create")  # a new, empty workspace
     try:
         with httpx.Client(base_url=base, timeout=10) as web:
             r = web.post("/api/auth/login", json={"username": "admin", "password": PASSWORD})

@@ -79,6 +79,9 @@ def territories_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: sqlite file territorium.db here)."),
     force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
+    plan: Optional[str] = typer.Option(None, "--plan", help="Staff the stored draft plan NAME (its alignment and unit level replace --alignment and --units) and store the reps of every territory in it as one new version (see `territorium plan`)."),
+    expect_version: Optional[int] = typer.Option(None, "--expect-version", help="With --plan: the version the staffing is made against (default: the current one); a plan changed since is refused (exit status 3)."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="With --plan: who makes the change, for the audit trail (default: cli:<login name>)."),
 ) -> None:
     """Reps (or teams) to territories at least cost: travel from home, skills, capacity, continuity.
 
@@ -96,24 +99,43 @@ def territories_command(
     from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
+    import tempfile
+
+    from territorium.plan import plans as stored
+
     console = Console(stderr=as_json)
-    try:
-        job = TerritoryJob(alignment=None if alignment is None or str(alignment).lower() == "none" else alignment,
-                           level=units, reps=reps_from, weights=RepWeights.parse(weights), capacity=capacity,
-                           slack=slack, must=must, forbid=must_not, require=require,
-                           protect=_rule(protect, protect_days, protect_min_prob), method=method,
-                           slots=slots, by=by, teams=teams)
-        ws = Workspace(database)
-        check_outputs([out], force=force, engine=ws.engine, inputs={
-            "--alignment": job.alignment, "--teams": teams,
-            "--reps-from": None if reps_from == "workspace" else reps_from,
-            "--slots": slots if slots and Path(slots).suffix else None})  # a file, not auto or a number
-        with _progress(console, as_json) as progress:
-            res = run_assign_territories(job, ws, progress=progress)
-        paths = write_territory_outputs(res, out)
-        record_outputs(paths.values(), "assign territories")
-    except (AssignJobError, AssignInputError, WorkspaceError) as exc:
-        _fail(console, exc)
+    stored_as = None
+    with tempfile.TemporaryDirectory(prefix="territorium-assign-") as tmp:
+        try:
+            job = TerritoryJob(alignment=None if alignment is None or str(alignment).lower() == "none" else alignment,
+                               level=units, reps=reps_from, weights=RepWeights.parse(weights), capacity=capacity,
+                               slack=slack, must=must, forbid=must_not, require=require,
+                               protect=_rule(protect, protect_days, protect_min_prob), method=method,
+                               slots=slots, by=by, teams=teams)
+            ws = Workspace(database)
+            if plan is not None:
+                job.alignment, job.level, version = _plan_alignment(ws.engine, plan, expect_version, Path(tmp))
+            check_outputs([out], force=force, engine=ws.engine, inputs={
+                "--alignment": job.alignment, "--teams": teams,
+                "--reps-from": None if reps_from == "workspace" else reps_from,
+                "--slots": slots if slots and Path(slots).suffix else None})  # a file, not auto or a number
+            with _progress(console, as_json) as progress:
+                res = run_assign_territories(job, ws, progress=progress)
+            paths = write_territory_outputs(res, out)
+            record_outputs(paths.values(), "assign territories")
+            if plan is not None:
+                from territorium.commands.plan import _actor
+                from territorium.plan.assigning import store_plan_reps, territory_reps
+
+                r = res.result
+                stored_as = store_plan_reps(ws.engine, plan, territory_reps(r), expected_version=version,
+                                            actor=_actor(actor), reason=f"assign territories --plan ({r.method}, "
+                                            f"cost {r.objective:,.0f} km-eq.)") or stored.get_plan(ws.engine, plan)
+        except stored.Conflict as exc:
+            console.print(f"[red]error:[/red] {exc} (the files were written; nothing was stored)")
+            raise typer.Exit(3) from None
+        except (AssignJobError, AssignInputError, WorkspaceError, stored.PlanError) as exc:
+            _fail(console, exc)
     r = res.result
     idc = r.id_column
     if as_json:
@@ -123,7 +145,8 @@ def territories_command(
             "territories": json.loads(r.table.to_json(orient="records")),
             "territory_summary": json.loads(r.territories.to_json(orient="records")),
             "protected": int(len(res.handover.protected)), "moved": int(len(res.handover.moves)),
-            "files": {k: str(v) for k, v in paths.items()}}, indent=1))
+            "files": {k: str(v) for k, v in paths.items()},
+            **({"plan": {"name": stored_as.name, "version": stored_as.version}} if stored_as else {})}, indent=1))
         return
     names = res.reps.set_index("rep_id")["name"].to_dict()
     who = "Teams" if r.by == "team" else "Reps"
@@ -166,6 +189,29 @@ def territories_command(
     for n in res.notes:
         console.print(f"[dim]note:[/dim] {n}")
     console.print("written: " + ", ".join(str(p) for p in paths.values()))
+    if stored_as is not None:
+        console.print(f"stored in plan {stored_as.name}: version {stored_as.version} (territorium plan show "
+                      f"{stored_as.name})")
+
+
+def _plan_alignment(eng, name: str, expect: Optional[int], folder: Path) -> tuple[Path, str, int]:
+    """The stored draft plan's alignment as a file for the staffing job, its unit level, and
+    the version the staffing is made against (a stale ``expect`` raises the conflict now)."""
+    from territorium.plan import plans
+
+    c = plans.plan_content(eng, name)
+    v = expect if expect is not None else c.info.version
+    if v != c.info.version:
+        raise plans.Conflict(c.info.name, v, c.info.version,
+                             plans.events(eng, c.info.id, since_version=v)[0].to_dict("records"))
+    if c.info.status != "draft":
+        raise plans.PlanError(f"--plan {name}: the plan is {c.info.status}; only draft plans are changed "
+                              f"(copy it: territorium plan copy {name} NEW_NAME)")
+    if c.units.empty:
+        raise plans.PlanError(f"--plan {name}: the plan has no units to staff")
+    path = folder / "plan_alignment.csv"
+    c.units.rename(columns={"territory_id": "territory"}).to_csv(path, index=False)
+    return path, c.info.unit_level, v
 
 
 @assign_app.command("accounts")

@@ -18,9 +18,11 @@ EXPECT_HELP = "Version the change is made against (default: the current one); a 
 
 
 def _engine(database: str | None):
+    """The workspace's engine; a SQLite file that does not exist is refused ("no workspace at
+    ..."), never created from a mistyped path."""
     from territorium import store
 
-    eng = store.engine(database)
+    eng = store.engine(database, create=False)
     store.upgrade(eng)
     return eng
 

@@ -20,6 +20,9 @@ def serve_command(
     threads: int = typer.Option(DEFAULT_THREADS, "--threads", min=1, max=256,
                                 help="Threads that run the API's endpoints (more requests wait in turn); the "
                                      "database keeps as many connections open."),
+    create: bool = typer.Option(False, "--create", help="Create the workspace database when the SQLite file does "
+                                "not exist yet (without it, a missing file is refused: a mistyped --database "
+                                "creates nothing)."),
 ) -> None:
     """Start the API server; OpenAPI docs at /docs. On a workspace without users, an admin is
     created with the password in TERRITORIUM_ADMIN_PASSWORD or a printed one-time password."""
@@ -27,7 +30,7 @@ def serve_command(
     from territorium.api import create_app
     from territorium.plan import users as U
 
-    eng = store.engine(database, pool_size=threads)
+    eng = store.engine(database, pool_size=threads, create=create)
     try:
         pw = U.ensure_admin(eng, os.environ.get("TERRITORIUM_ADMIN_PASSWORD") or None)
     except U.UserError as exc:

@@ -11,9 +11,11 @@ DB_HELP = "Database URL (default: sqlite file territorium.db here, or TERRITORIU
 
 
 def _eng(database):
+    """The workspace's engine; a SQLite file that does not exist is refused ("no workspace at
+    ..."), never created from a mistyped path."""
     from territorium import store
 
-    return store.engine(database)
+    return store.engine(database, create=False)
 
 
 def _password(stdin: bool) -> str:

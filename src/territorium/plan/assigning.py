@@ -7,6 +7,8 @@
 * :func:`run_assign_accounts` — accounts straight to reps (generalized assignment with
   capacities and skills, a lower bound and the gap); hand-over list.
 * :func:`run_sizing` — the sizing curve ("how many reps?") and :func:`plot_sizing`.
+* :func:`territory_reps` and :func:`store_plan_reps` — the staffing written into a stored plan
+  (``assign territories --plan`` and the API's ``assign`` job).
 
 Every input problem raises :class:`AssignJobError` with a message naming the file, row, column
 or rep. Outputs are written next to each other, each through a temporary file, so a failed job
@@ -36,7 +38,7 @@ __all__ = [
     "TerritoryJob", "TerritoryJobResult", "run_assign_territories",
     "AccountJob", "AccountJobResult", "run_assign_accounts",
     "write_territory_outputs", "write_account_outputs",
-    "run_sizing", "plot_sizing", "output_paths",
+    "run_sizing", "plot_sizing", "output_paths", "territory_reps", "store_plan_reps",
 ]
 
 #: Selling hours per year of one full-time rep when the reps table gives none.
@@ -768,3 +770,41 @@ def plot_sizing(s: SizingResult, path: Path, title: str = "How many reps?") -> N
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Staffing of a stored plan
+# --------------------------------------------------------------------------------------------
+
+def territory_reps(r: RepAssignment) -> dict[str, list]:
+    """The reps of every territory of an assignment, as a plan stores them: rep ids (cheapest
+    first), or with ``by="team"`` every member as ``(rep_id, "team:<team>")``."""
+    out = {}
+    for j, tid in enumerate(r.territory_ids):
+        who = [r.rep_ids[a] for a in r.reps_of_territory[j]]
+        out[str(tid)] = ([(str(m), f"team:{t}") for t in who for m in r.members[t]] if r.by == "team"
+                         else [str(a) for a in who])
+    return out
+
+
+def store_plan_reps(eng, plan: str, reps: Mapping[str, list], *, expected_version: int, actor: str, reason: str,
+                    job: str | None = None):
+    """Write the reps of the plan's territories as ONE new version (against
+    ``expected_version``: a plan edited meanwhile raises ``Conflict`` and nothing is written).
+    Returns the new :class:`PlanInfo`, or None when every territory has these reps already."""
+    from territorium.plan import plans
+
+    c = plans.plan_content(eng, plan, units=False)
+
+    def norm(rr):
+        return [tuple(x) if isinstance(x, (list, tuple)) else (str(x), "rep") for x in rr]
+
+    have = {str(t): norm(rr) for t, rr in zip(c.territories["territory_id"], c.territories["reps"])}
+    changes = {t: {"reps": list(v)} for t, v in reps.items() if have.get(t, []) != norm(v)}
+    if not changes:
+        if c.info.version != expected_version:
+            ev, _ = plans.events(eng, c.info.id, since_version=expected_version)
+            raise plans.Conflict(c.info.name, expected_version, c.info.version, ev.to_dict("records"))
+        return None
+    return plans.update_territories(eng, plan, changes, expected_version=expected_version, actor=actor,
+                                    reason=reason, job=job)

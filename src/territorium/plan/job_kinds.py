@@ -388,7 +388,8 @@ def _check_free(eng, names) -> None:
 def _assign(eng, params, job_id, actor, say) -> JobOutcome:
     from territorium.assign import AssignInputError, RepWeights
     from territorium.plan import plans
-    from territorium.plan.assigning import AssignJobError, TerritoryJob, run_assign_territories
+    from territorium.plan.assigning import (AssignJobError, TerritoryJob, run_assign_territories, store_plan_reps,
+                                            territory_reps)
     from territorium.plan.workspace import Workspace, WorkspaceError
 
     say(0.01, "reading the plan")
@@ -401,20 +402,14 @@ def _assign(eng, params, job_id, actor, say) -> JobOutcome:
         except (AssignJobError, AssignInputError, WorkspaceError) as exc:
             raise plans.PlanError(str(exc)) from None
     r = res.result
-    reps = {str(t): [str(r.rep_ids[a]) for a in r.reps_of_territory[j]] for j, t in enumerate(r.territory_ids)}
+    reps = territory_reps(r)
     out = {"territories": reps, "vacant": list(map(str, r.vacant)), "benched": list(map(str, r.benched)),
            "objective": float(r.objective), "moved_accounts": int(len(res.handover.moves))}
-    have = {str(t): [str(x[0]) for x in rr] for t, rr in zip(c.territories["territory_id"], c.territories["reps"])}
-    changes = {t: {"reps": v} for t, v in reps.items() if have.get(t, []) != v}
-    if not changes:
-        say(1.0, "every territory already has these reps: nothing written")
-        return JobOutcome(None, out)
-    say(0.97, f"writing the reps of {len(changes)} territories")
-    info = plans.update_territories(eng, params.plan, changes, expected_version=params.expected_version, actor=actor,
-                                    reason=f"assign job: reps to territories ({r.method}, cost {r.objective:,.0f})",
-                                    job=job_id)
-    say(1.0, f"done: version {info.version}")
-    return JobOutcome(info.version, out)
+    say(0.97, "writing the reps of the territories")
+    info = store_plan_reps(eng, params.plan, reps, expected_version=params.expected_version, actor=actor,
+                           reason=f"assign job: reps to territories ({r.method}, cost {r.objective:,.0f})", job=job_id)
+    say(1.0, "done: " + (f"version {info.version}" if info else "every territory had these reps already"))
+    return JobOutcome(info.version if info else None, out)
 
 
 def _size(eng, params, job_id, actor, say) -> JobOutcome:
