@@ -184,3 +184,22 @@ def test_size_returns_the_curve_and_writes_nothing(sqlite_url):
     assert (out.result["recommended"] == 1) == (total <= 44.0)
     assert out.version is None and plans.get_plan(eng, "grid").version == 1 and plans.events(eng, "grid")[1] == 1
     eng.dispose()
+
+
+@pytest.mark.slow
+def test_design_around_rep_homes_keeps_each_reps_territory(sqlite_url):
+    eng = store.engine(sqlite_url)
+    # T1 (the south 30 units) is staffed by rA, who lives in the north; T2 (the north 10) by rB in the south:
+    # around rep homes, rA's territory T1 moves north (matching by overlap would keep T1 south)
+    plans.update_territories(eng, "grid", {"T1": {"reps": ["rA"]}, "T2": {"reps": ["rB"]}}, expected_version=1,
+                             actor="t")
+    out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=2, kind="design", centers="reps", balance=BAL,
+                                         time_limit=3), "job-r", "t", engine=eng)
+    assert out.version == 3 and out.result["new_territories"] == [] and out.result["k"] == 2
+    after = units(eng)
+    n = sizes(after)
+    assert set(n) == {"T1", "T2"} and all(18 <= v <= 22 for v in n.values()), n
+    lat = {f"acc{i:02d}": 42.0 + (i // 8) * 0.1 for i in range(40)}  # the grid's rows, south to north
+    mean = {t: sum(lat[u] for u in after if after[u] == t) / n[t] for t in n}
+    assert mean["T1"] > mean["T2"] + 0.1  # rA's territory lies north, around rA's home
+    eng.dispose()

@@ -93,7 +93,11 @@ class JobManager:
         R.create(self.engine, job_id, plan=params.plan, kind=params.kind, params=params.to_dict(), actor=actor)
         q = self._ctx.Queue()
         p = self._ctx.Process(target=_worker, args=(self.url, params, job_id, actor, q, os.getpid()), daemon=True)
-        p.start()
+        try:
+            p.start()
+        except OSError as exc:  # no process could be started (memory, process limit): say so, change nothing
+            R.record(self.engine, job_id, "failed", 1.0, f"the worker process could not start: {exc}")
+            return R.get(self.engine, job_id)
         with self._lock:
             self._procs[job_id] = p
         R.record(self.engine, job_id, "running", 0.0, "started")
