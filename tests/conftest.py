@@ -69,11 +69,11 @@ def _pg_url() -> str:
 
 
 @pytest.fixture
-def pg_engine():
-    """An engine on a fresh PostgreSQL schema, dropped afterwards."""
+def pg_url():
+    """The URL of a fresh PostgreSQL schema, dropped afterwards. The schema is the URL's
+    ``search_path`` (``options``), so worker processes and servers started with the URL find
+    it too."""
     import sqlalchemy as sa
-
-    from territorium import store
 
     url = _pg_url()
     try:
@@ -87,14 +87,24 @@ def pg_engine():
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    eng = store.engine(url, schema=schema)
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url):
+    """An engine on a fresh PostgreSQL schema, dropped afterwards."""
+    from territorium import store
+
+    eng = store.engine(pg_url)
     try:
         yield eng
     finally:
         eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -160,11 +160,8 @@ def test_tradeoff_job_stores_scenarios_and_its_record_outlives_the_app(tmp_path)
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_tradeoff_job_on_postgresql(tmp_path):
-    from _jobws import pg_schema_url
-
-    with pg_schema_url() as url:
-        _tradeoff_and_restart(url, _workspace(url))
+def test_tradeoff_job_on_postgresql(pg_url):
+    _tradeoff_and_restart(pg_url, _workspace(pg_url))
 
 
 @pytest.mark.parametrize("body", [

@@ -9,21 +9,16 @@ from territorium import store
 from territorium.plan import plans
 from territorium.plan.jobs import JobParams, run_kind
 
-from _jobws import job_workspace, pg_schema_url
+from _jobws import job_workspace
 
 BAL = {"account_count": 0.1}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def url(request, tmp_path):
-    if request.param == "sqlite":
-        u = f"sqlite:///{tmp_path / 'ws.db'}"
-        job_workspace(u)
-        yield u
-    else:
-        with pg_schema_url() as u:
-            job_workspace(u)
-            yield u
+    u = f"sqlite:///{tmp_path / 'ws.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    job_workspace(u)
+    return u
 
 
 @pytest.fixture

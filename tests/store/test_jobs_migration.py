@@ -5,18 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from territorium import store
-from territorium.store.db import _alembic_config, current_revision
+from territorium.store.db import current_revision
+
+from test_plans_migration import _downgrade
 
 NEW = {"jobs", "job_events"}
-
-
-def _downgrade(eng, rev):
-    from alembic import command
-
-    cfg = _alembic_config()
-    with eng.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, rev)
 
 
 def test_jobs_tables_from_0005_with_data_and_back(db_engine):
