@@ -15,8 +15,9 @@ import pandas as pd
 from territorium.model import Units
 
 from ._bound import mass_concentration_bound
+from ._certificate import Certificate, violation_bound
 from ._lp import disruption_lp, lagrangian_bound
-from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels, violation_lower_bound
+from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels
 from ._shape import polsby_popper, shape_table
 from ._worker import run_start
 
@@ -57,6 +58,13 @@ class DesignReport:
         minimum and the ratio to it.
     violations, diagnostics : tuple of str
     time_s, seed, n_starts, stopped, start_objectives
+    violation_bound : float or None
+        A valid lower bound on the worst excess over a tolerance of any contiguous plan
+        (0 for a plan within every tolerance; see ``docs/design.md``, Infeasibility proofs).
+    violation_bound_method : str
+    certificate : Certificate or None
+        Why no plan meets the tolerances (which units, measure, region), when the bound is
+        positive.
     """
 
     status: str
@@ -83,6 +91,9 @@ class DesignReport:
     n_starts: int
     stopped: str
     start_objectives: tuple = field(default_factory=tuple)
+    violation_bound: float | None = None
+    violation_bound_method: str = ""
+    certificate: Certificate | None = None
 
     def summary(self) -> str:
         """A few lines of plain text (for a CLI to print)."""
@@ -108,6 +119,8 @@ class DesignReport:
             lines.append(f"  ! {v}")
         if len(self.violations) > 10:
             lines.append(f"  ! ... {len(self.violations) - 10} more violations")
+        if self.certificate is not None:
+            lines.append(f"  certificate ({self.certificate.kind}, {self.certificate.measure}): {self.certificate.text}")
         for v in self.diagnostics:
             lines.append(f"  ? {v}")
         return "\n".join(lines)
@@ -213,7 +226,7 @@ def _quiet_shape_table(units: Units) -> None:
 
 
 def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed: int,
-            diagnostics: list, shape_metrics, mode: str, lp_minimum=None):
+            diagnostics: list, shape_metrics, mode: str, lp_minimum=None, bound_time: float = 5.0):
     """Build the report, the move explanations and the final centres (km) of ``best``."""
     k, m = P.k, P.m
     labels = territory_labels(k)
@@ -346,22 +359,21 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
     if pp is not None:
         tdf["polsby_popper"] = pp
     status = "feasible" if not viol else "infeasible"
+    vbound, vmethod, cert = (0.0, "plan within every tolerance", None) if not viol else (None, "", None)
     if viol and m:
         act = ~P.frozen
         worst = float(np.max(np.abs(dev[act]) - P.tol[None, :])) if act.any() else 0.0
-        vlb, vu = violation_lower_bound(P)
-        if vlb > 0:
+        vb = violation_bound(P, units.ids, time_limit=bound_time)
+        vbound, vmethod, cert = vb.lower_bound, vb.method, vb.certificate
+        if cert is not None:
             diagnostics = list(diagnostics) + [
                 f"proof: no contiguous plan meets every tolerance; the worst excess over a tolerance is at least "
-                f"{vlb:.2%} of target (unit {units.ids[vu]}: alone, or with any one neighbour); this plan's worst "
-                f"excess is {worst:.2%}"]
+                f"{vbound:.2%} of target ({cert.kind}: {cert.text}); this plan's worst excess is {worst:.2%}"]
         elif worst > 0:
-            relax_ok = best.get("relaxation") is not None
             diagnostics = list(diagnostics) + [
                 f"no proof that the tolerances cannot be met: this plan's worst excess over a tolerance is "
-                f"{worst:.2%} of target, and the valid lower bound on that excess is 0"
-                + (" (the fractional relaxation meets every tolerance, and no unit is proven unable to fit)"
-                   if relax_ok else " (no unit is proven unable to fit)")]
+                f"{worst:.2%} of target, and the valid lower bound on that excess is 0 ({vmethod}"
+                + (f"; {'; '.join(vb.notes)}" if vb.notes else "") + ")"]
     rep = DesignReport(
         status=status,
         territories=tdf,
@@ -387,6 +399,9 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
         n_starts=len(results),
         stopped=best["stopped"],
         start_objectives=tuple((r["index"], round(r["violation"], 9), r["pieces_bad"], r["objective"]) for r in results),
+        violation_bound=vbound,
+        violation_bound_method=vmethod,
+        certificate=cert,
     )
     return rep, moves, cen
 
@@ -774,7 +789,11 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
             lp_min["all_scope"] = scope
     if progress is not None:
         progress(0.98, "report")
-    rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min)
+    # the violation bound (only for a plan that misses a tolerance) gets what is left of the
+    # time limit's +10 % margin, at least half a second
+    bound_time = max(0.5, t0 + 1.08 * time_limit - time.time())
+    rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min,
+                              bound_time=bound_time)
     centers_m = cen * 1000.0 + P.origin_m
     if progress is not None:
         progress(1.0, "done")

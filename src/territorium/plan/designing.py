@@ -401,5 +401,10 @@ def report_json(result: DesignResult, labels: Sequence[str]) -> dict:
         "max_distance_km": r.max_distance_km, "disruption": r.disruption,
         "violations": list(r.violations), "diagnostics": list(r.diagnostics), "time_s": r.time_s,
         "seed": r.seed, "n_starts": r.n_starts, "stopped": r.stopped,
+        "violation_bound": r.violation_bound, "violation_bound_method": r.violation_bound_method,
+        "certificate": None if r.certificate is None else {
+            "kind": r.certificate.kind, "bound": r.certificate.bound, "measure": r.certificate.measure,
+            "territories": [labels[t] for t in r.certificate.territories], "text": r.certificate.text,
+            "n_units": len(r.certificate.units)},
         "territories": json.loads(terr.to_json(orient="records")),
     })
