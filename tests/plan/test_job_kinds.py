@@ -7,7 +7,7 @@ import pytest
 
 from territorium import store
 from territorium.plan import plans
-from territorium.plan.jobs import JobParams, run_kind
+from territorium.plan.jobs import JobParams, run_kind, run_realign
 
 from _jobws import job_workspace
 
@@ -197,4 +197,25 @@ def test_design_around_rep_homes_keeps_each_reps_territory(sqlite_url):
     lat = {f"acc{i:02d}": 42.0 + (i // 8) * 0.1 for i in range(40)}  # the grid's rows, south to north
     mean = {t: sum(lat[u] for u in after if after[u] == t) / n[t] for t in n}
     assert mean["T1"] > mean["T2"] + 0.1  # rA's territory lies north, around rA's home
+    eng.dispose()
+
+
+@pytest.mark.slow
+def test_locked_units_stay_put_in_realign_tradeoff_and_design(sqlite_url):
+    eng = store.engine(sqlite_url)
+    locked = [f"acc{i:02d}" for i in range(24, 30)]  # T1's units next to T2: a realignment would move them first
+    plans.set_locks(eng, "grid", lock=locked, expected_version=1, actor="t")
+    out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=2, kind="tradeoff", balance=BAL, caps=(0.5,),
+                                         time_limit=3), "job-t", "t", engine=eng)
+    scen = units(eng, "grid~cap50")
+    assert all(scen[u] == "T1" for u in locked) and out.result["points"][0]["moved_units"] >= 8
+    assert set(plans.plan_content(eng, "grid~cap50").locks) == set(locked)  # the scenario keeps the locks
+    v = run_realign(sqlite_url, JobParams(plan="grid", expected_version=2, balance=BAL, time_limit=3), "job-r", "t",
+                    engine=eng)
+    after = units(eng)
+    assert v == 3 and all(after[u] == "T1" for u in locked) and all(18 <= n <= 22 for n in sizes(after).values())
+    out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=3, kind="design", k=3, balance=BAL,
+                                         time_limit=3), "job-d", "t", engine=eng)
+    after = units(eng)
+    assert out.version == 4 and {after[u] for u in locked} == {"T1"}  # together, and T1 keeps them
     eng.dispose()
