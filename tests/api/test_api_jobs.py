@@ -221,7 +221,6 @@ def test_bad_job_bodies_are_422_naming_the_field(client):
 
 
 def test_jobs_refused_before_they_start(client):
-    from territorium import store
     from territorium.plan import plans
 
     c, h = client
@@ -229,9 +228,6 @@ def test_jobs_refused_before_they_start(client):
     assert c.post("/api/plans/grid/jobs", json={"kind": "design", "expected_version": 2}, headers=h["pat"]).status_code == 409
     assert c.post("/api/plans/grid/jobs", json={"kind": "design"}, headers=h["pat"]).status_code == 428
     assert c.post("/api/plans/nope/jobs", json={"kind": "size"}, headers=h["pat"]).status_code == 404
-    plans.copy_plan(eng, "grid", "grid~cap5", actor="t")
-    r = c.post("/api/plans/grid/jobs", json={"kind": "tradeoff", "caps": [0.05], "expected_version": 1}, headers=h["pat"])
-    assert r.status_code == 400 and "grid~cap5" in r.json()["detail"]
     v = plans.set_status(eng, "grid", "proposed", expected_version=1, actor="t").version
     for kind in ("design", "realign", "assign"):
         r = c.post("/api/plans/grid/jobs", json={"kind": kind, "expected_version": v}, headers=h["pat"])
@@ -239,4 +235,3 @@ def test_jobs_refused_before_they_start(client):
     assert c.get("/api/jobs", headers=h["ann"]).status_code == 403
     assert c.get("/api/jobs?limit=0", headers=h["pat"]).status_code == 422
     assert c.get("/api/jobs", headers=h["pat"]).json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
-    assert store  # the app's engine is the test's

@@ -127,7 +127,7 @@ def test_tradeoff_stores_one_scenario_per_cap_and_leaves_the_plan(sqlite_url):
 
 
 @pytest.mark.slow
-def test_a_tradeoff_that_fails_at_its_write_stores_no_scenario(sqlite_url):
+def test_a_tradeoff_that_fails_at_its_write_stores_no_scenario_and_taken_names_get_a_suffix(sqlite_url):
     eng = store.engine(sqlite_url)
     say, _ = on_write(lambda: plans.copy_plan(eng, "grid", "grid~cap50", actor="bob"))
     with pytest.raises(plans.PlanError, match="grid~cap50"):
@@ -136,9 +136,11 @@ def test_a_tradeoff_that_fails_at_its_write_stores_no_scenario(sqlite_url):
     names = {p.name for p in plans.list_plans(eng)[0]}
     assert names == {"grid", "grid~cap50"}  # the scenario for cap 0 was computed first, and is not stored
     assert plans.get_plan(eng, "grid").version == 1
-    with pytest.raises(plans.PlanError, match="exists already"):  # refused before any work
-        run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="tradeoff", caps=(0.5,)), "j2", "t",
-                 engine=eng)
+    # run again: the taken name gets the next free suffix
+    out = run_kind(sqlite_url, JobParams(plan="grid", expected_version=1, kind="tradeoff", balance=BAL, caps=(0.5,),
+                                         time_limit=2), "j2", "t", engine=eng)
+    assert [p["scenario"] for p in out.result["points"]] == ["grid~cap50-2"]
+    assert {p.name for p in plans.list_plans(eng)[0]} == {"grid", "grid~cap50", "grid~cap50-2"}
     eng.dispose()
 
 

@@ -13,7 +13,8 @@ edited since the job's version raises :class:`Conflict`; neither writes anything
   centres or one per rep home); the new territories keep the ids of the old ones they overlap
   most; one new version.
 - ``tradeoff``: one realignment per disruption cap, each stored as a draft scenario plan
-  ``{plan}~cap{percent}`` copied from the plan; all scenarios in one transaction.
+  ``{plan}~cap{percent}`` (``-2``, ``-3``, ... when taken) copied from the plan; all scenarios
+  in one transaction.
 - ``assign``: the workspace's reps assigned to the plan's territories (``assign
   territories``); the reps of every territory, as one new version.
 - ``size``: the head-count sizing curve on the plan's unit level; writes nothing.
@@ -333,8 +334,7 @@ def _tradeoff(eng, params, job_id, actor, say) -> JobOutcome:
 
     say(0.01, "reading the plan")
     c = _snapshot(eng, params, draft=False)
-    names = [scenario_name(c.info.name, cap) for cap in params.caps]
-    _check_free(eng, names)
+    names = _free_names(eng, [scenario_name(c.info.name, cap) for cap in params.caps])
     ws = Workspace(engine=eng)
     old = dict(zip(c.units["unit_id"], c.units["territory_id"]))
     points, alignments = [], []
@@ -373,16 +373,26 @@ def _tradeoff(eng, params, job_id, actor, say) -> JobOutcome:
     return JobOutcome(None, {"points": points})
 
 
-def _check_free(eng, names) -> None:
-    from territorium.plan import plans
+def _free_names(eng, names: list[str]) -> list[str]:
+    """Each name, or when a plan has it already (an earlier trade-off), the first free one of
+    ``name-2``, ``name-3``, ... (plan names are never reused, archived plans keep theirs)."""
+    import sqlalchemy as sa
 
+    from territorium.store.models import Plan
+
+    P = Plan.__table__
+    with eng.connect() as conn:
+        taken = set(conn.execute(sa.select(P.c.name).where(sa.or_(*[
+            sa.or_(P.c.name == n, P.c.name.startswith(f"{n}-", autoescape=True)) for n in names]))).scalars())
+    out = []
     for n in names:
-        try:
-            plans.get_plan(eng, n)
-        except plans.NotFound:
-            continue
-        raise plans.PlanError(f"a plan called {n!r} exists already (from an earlier trade-off?); archive or rename "
-                              "it, or run the trade-off on a copy")
+        free, i = n, 1
+        while free in taken:
+            i += 1
+            free = f"{n}-{i}"
+        taken.add(free)
+        out.append(free)
+    return out
 
 
 def _assign(eng, params, job_id, actor, say) -> JobOutcome:

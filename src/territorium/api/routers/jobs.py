@@ -161,10 +161,6 @@ def start_job(name: str, body: JobIn, user: CurrentUser, eng: Eng, request: Requ
     if body.kind in WRITES_PLAN and info.status != "draft":
         raise plans.PlanError(f"plan {name!r} is {info.status}; a {body.kind} job changes only draft plans "
                               "(copy it first)")
-    if body.kind == "tradeoff":
-        from territorium.plan.job_kinds import _check_free
-
-        _check_free(eng, [scenario_name(info.name, c) for c in params.caps])
     return _jobs(request).start(params, user.username)
 
 
