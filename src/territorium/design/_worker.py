@@ -164,6 +164,11 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 if _spread_by_mass(P, c_new, fill):
                     c = c_new
                     continue
+            if sol.slack > 1e-7 and P.fixed.all() and L_cur < min(48, P.k) and it < lloyd - 1:
+                # fixed centres (rep homes) do not move, so only more candidate territories per
+                # unit can take the slack away (demo: 12 nearest homes leave the LP 10.9 target
+                # shares short; all 40 balance it): solve again with twice as many
+                continue
             if P.fixed.all() or np.allclose(c_new, c, atol=1e-3):
                 break
             if it < lloyd - 1:
