@@ -16,6 +16,7 @@ from typing import Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from territorium.store.db import write_transaction
 from territorium.store.models import Job, JobEvent, PlanEvent
 
 __all__ = ["DONE", "STATUSES", "STOPPED_MESSAGE", "create", "record", "get", "list_jobs", "events", "recover",
@@ -49,7 +50,7 @@ def _public(row) -> dict:
 
 def create(eng: Engine, job_id: str, *, plan: str, kind: str, params: Mapping, actor: str) -> dict:
     """A new ``queued`` job row."""
-    with eng.begin() as conn:
+    with write_transaction(eng) as conn:  # the server's writers take turns (SQLite)
         conn.execute(sa.insert(_J).values(id=job_id, plan=plan, kind=kind, params=json.dumps(dict(params), default=str),
                                           actor=actor, status="queued", progress=0.0, message="queued",
                                           created_at=_now()))
@@ -72,7 +73,7 @@ def record(eng: Engine, job_id: str, status: str, progress: float, message: str,
         values["finished_at"] = now
         values["result"] = json.dumps(dict(result), default=str) if result is not None else None
         values["result_version"] = result_version
-    with eng.begin() as conn:
+    with write_transaction(eng) as conn:  # the server's writers take turns (SQLite)
         n = conn.execute(sa.update(_J).where(_J.c.id == job_id, _J.c.status.not_in(DONE)).values(**values)).rowcount
         if n != 1:
             return False
