@@ -99,13 +99,14 @@ def territories_command(
     from territorium.commands._outputs import check_outputs, record_outputs
     from territorium.plan.workspace import Workspace, WorkspaceError
 
-    import tempfile
+    from contextlib import ExitStack
 
     from territorium.plan import plans as stored
+    from territorium.plan.job_kinds import plan_files, plan_snapshot
 
     console = Console(stderr=as_json)
     stored_as = None
-    with tempfile.TemporaryDirectory(prefix="territorium-assign-") as tmp:
+    with ExitStack() as stack:
         try:
             job = TerritoryJob(alignment=None if alignment is None or str(alignment).lower() == "none" else alignment,
                                level=units, reps=reps_from, weights=RepWeights.parse(weights), capacity=capacity,
@@ -113,8 +114,9 @@ def territories_command(
                                protect=_rule(protect, protect_days, protect_min_prob), method=method,
                                slots=slots, by=by, teams=teams)
             ws = Workspace(database)
-            if plan is not None:
-                job.alignment, job.level, version = _plan_alignment(ws.engine, plan, expect_version, Path(tmp))
+            if plan is not None:  # the stored plan's alignment, checked now: a stale version is refused before the work
+                c = plan_snapshot(ws.engine, plan, expect_version, draft=True, what="assign --plan")
+                (job.alignment, _), job.level, version = stack.enter_context(plan_files(c)), c.info.unit_level, c.version
             check_outputs([out], force=force, engine=ws.engine, inputs={
                 "--alignment": job.alignment, "--teams": teams,
                 "--reps-from": None if reps_from == "workspace" else reps_from,
@@ -192,26 +194,6 @@ def territories_command(
     if stored_as is not None:
         console.print(f"stored in plan {stored_as.name}: version {stored_as.version} (territorium plan show "
                       f"{stored_as.name})")
-
-
-def _plan_alignment(eng, name: str, expect: Optional[int], folder: Path) -> tuple[Path, str, int]:
-    """The stored draft plan's alignment as a file for the staffing job, its unit level, and
-    the version the staffing is made against (a stale ``expect`` raises the conflict now)."""
-    from territorium.plan import plans
-
-    c = plans.plan_content(eng, name)
-    v = expect if expect is not None else c.info.version
-    if v != c.info.version:
-        raise plans.Conflict(c.info.name, v, c.info.version,
-                             plans.events(eng, c.info.id, since_version=v)[0].to_dict("records"))
-    if c.info.status != "draft":
-        raise plans.PlanError(f"--plan {name}: the plan is {c.info.status}; only draft plans are changed "
-                              f"(copy it: territorium plan copy {name} NEW_NAME)")
-    if c.units.empty:
-        raise plans.PlanError(f"--plan {name}: the plan has no units to staff")
-    path = folder / "plan_alignment.csv"
-    c.units.rename(columns={"territory_id": "territory"}).to_csv(path, index=False)
-    return path, c.info.unit_level, v
 
 
 @assign_app.command("accounts")

@@ -803,8 +803,9 @@ def store_plan_reps(eng, plan: str, reps: Mapping[str, list], *, expected_versio
     changes = {t: {"reps": list(v)} for t, v in reps.items() if have.get(t, []) != norm(v)}
     if not changes:
         if c.info.version != expected_version:
-            ev, _ = plans.events(eng, c.info.id, since_version=expected_version)
-            raise plans.Conflict(c.info.name, expected_version, c.info.version, ev.to_dict("records"))
+            from territorium.plan.job_kinds import stale
+
+            raise stale(eng, c.info, expected_version)
         return None
     return plans.update_territories(eng, plan, changes, expected_version=expected_version, actor=actor,
                                     reason=reason, job=job)

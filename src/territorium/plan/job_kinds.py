@@ -31,7 +31,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["JobParams", "JobOutcome", "KINDS", "WRITES_PLAN", "run_kind", "run_realign", "scenario_name"]
+__all__ = ["JobParams", "JobOutcome", "KINDS", "WRITES_PLAN", "run_kind", "run_realign", "scenario_name",
+           "plan_snapshot", "plan_files", "stale"]
 
 KINDS = ("design", "realign", "tradeoff", "assign", "size")
 #: kinds that write a new version of the plan itself (so it must be a draft at the job's version)
@@ -95,25 +96,38 @@ def scenario_name(plan: str, cap: float) -> str:
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _snapshot(eng, params: JobParams, *, draft: bool):
-    """The plan at the job's version, checked: current version, draft status, some units."""
+def stale(eng, info, expected: int):
+    """The :class:`Conflict` of a change made against ``expected`` when the plan is at
+    ``info.version`` now: it lists the events made since."""
     from territorium.plan import plans
 
-    c = plans.plan_content(eng, params.plan, params.expected_version)
-    if c.info.version != params.expected_version:
-        raise plans.Conflict(c.info.name, params.expected_version, c.info.version,
-                             plans.events(eng, c.info.id, since_version=params.expected_version)[0]
-                             .to_dict("records"))
+    return plans.Conflict(info.name, expected, info.version,
+                          plans.events(eng, info.id, since_version=expected)[0].to_dict("records"))
+
+
+def plan_snapshot(eng, name: str, version: int | None = None, *, draft: bool, what: str = "a job"):
+    """The plan at ``version`` (default: the current one), checked: still the current version
+    (else :class:`Conflict`), a draft when ``draft``, some units (else :class:`PlanError`
+    naming ``what`` is refused)."""
+    from territorium.plan import plans
+
+    c = plans.plan_content(eng, name, version)
+    if c.info.version != c.version:
+        raise stale(eng, c.info, c.version)
     if draft and c.info.status != "draft":
-        raise plans.PlanError(f"plan {c.info.name!r} is {c.info.status}; only draft plans are changed by a "
-                              f"{params.kind} job (copy it first)")
+        raise plans.PlanError(f"plan {c.info.name!r} is {c.info.status}; only draft plans are changed by "
+                              f"{what} (copy it first: territorium plan copy {c.info.name} NEW_NAME)")
     if c.units.empty:
         raise plans.PlanError(f"plan {c.info.name!r} has no units")
     return c
 
 
+def _snapshot(eng, params: JobParams, *, draft: bool):
+    return plan_snapshot(eng, params.plan, params.expected_version, draft=draft, what=f"a {params.kind} job")
+
+
 @contextlib.contextmanager
-def _plan_files(c):
+def plan_files(c):
     """The plan's alignment (and its locks) as the CSV files the design and assign jobs read."""
     with tempfile.TemporaryDirectory(prefix="territorium-job-") as d:
         cur = Path(d) / "current.csv"
@@ -167,7 +181,7 @@ def _realign(eng, params, job_id, actor, say) -> JobOutcome:
 
     say(0.01, "reading the plan")
     c = _snapshot(eng, params, draft=True)
-    with _plan_files(c) as (cur, locks):
+    with plan_files(c) as (cur, locks):
         job = _design_job(params, c.info.unit_level, realign=True, current=cur, locks=locks,
                           max_disruption=params.max_disruption)
         say(0.05, "building the units")
@@ -338,7 +352,7 @@ def _tradeoff(eng, params, job_id, actor, say) -> JobOutcome:
     ws = Workspace(engine=eng)
     old = dict(zip(c.units["unit_id"], c.units["territory_id"]))
     points, alignments = [], []
-    with _plan_files(c) as (cur, locks):
+    with plan_files(c) as (cur, locks):
         say(0.03, "building the units")
         load = None
         for i, (cap, name) in enumerate(zip(params.caps, names)):
@@ -404,7 +418,7 @@ def _assign(eng, params, job_id, actor, say) -> JobOutcome:
 
     say(0.01, "reading the plan")
     c = _snapshot(eng, params, draft=True)
-    with _plan_files(c) as (cur, _):
+    with plan_files(c) as (cur, _):
         job = TerritoryJob(alignment=cur, level=c.info.unit_level, weights=RepWeights(**(params.weights or {})),
                            capacity=params.capacity, slack=params.slack, method=params.method, slots=params.slots)
         try:

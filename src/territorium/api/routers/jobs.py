@@ -18,7 +18,7 @@ from territorium.api import schemas as S
 from territorium.api.deps import CurrentUser, Eng, IfMatch, expected_version, require
 from territorium.plan import job_records, plans
 from territorium.plan.access import EDITORS
-from territorium.plan.job_kinds import WRITES_PLAN, scenario_name
+from territorium.plan.job_kinds import WRITES_PLAN, scenario_name, stale
 from territorium.plan.jobs import JobManager, JobParams
 
 router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[require(*EDITORS)])
@@ -156,8 +156,7 @@ def start_job(name: str, body: JobIn, user: CurrentUser, eng: Eng, request: Requ
         v = expected_version(body.expected_version, if_match)
     params = _params(body, info.name, v)
     if info.version != v:
-        ev, _ = plans.events(eng, info.id, since_version=v)
-        raise plans.Conflict(info.name, v, info.version, ev.to_dict("records"))
+        raise stale(eng, info, v)
     if body.kind in WRITES_PLAN and info.status != "draft":
         raise plans.PlanError(f"plan {name!r} is {info.status}; a {body.kind} job changes only draft plans "
                               "(copy it first)")
