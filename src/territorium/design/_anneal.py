@@ -14,9 +14,9 @@ deviations spread outwards instead of stalling), and a small moment-of-inertia t
 the walk from growing tentacles. A move sends one unit across a territory border to the
 neighbouring territory (a random cut edge); it is accepted with the Metropolis rule at a
 temperature that falls geometrically with the time spent. The receiving territory stays
-connected because the unit borders it; for the giving one, the unit's neighbours in it
-must be connected among themselves (checked only when the move would be accepted), which
-is sufficient, so contiguity holds at every step. Locked units, exclave units and frozen territories never move, and no
+connected because the unit borders it; the giving one must stay connected without the unit
+(checked only when the move would be accepted: the unit's neighbours in it connected among
+themselves, else a BFS inside it; exact), so contiguity holds at every step. Locked units, exclave units and frozen territories never move, and no
 territory is emptied.
 
 The loop runs on Python floats (a few microseconds a try) and keeps the plan with the
@@ -42,6 +42,12 @@ MARGIN = 0.9
 LAM_PER_TERRITORY = 0.02
 #: start and end temperatures, in tolerance units of excess
 T_START, T_END = 0.05, 0.001
+#: reheat (start the cooling again over the time left) when the best violation has not
+#: fallen for this share of the budget (and at least REHEAT_MIN_S seconds)
+REHEAT_AFTER = 0.15
+REHEAT_MIN_S = 3.0
+#: the temperature a reheat starts from
+REHEAT_T = 0.015
 
 
 def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None = None,
@@ -103,8 +109,6 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
     dst = srch.dst
     src_l, dst_l = src.tolist(), dst.tolist()
     rng = srch.rng
-    nbrs = st.nbrs
-    excl = P.exclave.tolist()
 
     def real_violation():
         return sum(excess(t, tot[t], tol, False) for t in range(k))
@@ -114,20 +118,26 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
     best_a = st.a.copy()
     a_start = st.a.copy()
     cur_v = best_v
-    log_ratio = math.log(T_END / T_START)
     temp = T_START
-    tries = moves = 0
+    tries = moves = reheats = 0
+    t_cycle = t_best = t_begin
+    t_hi = T_START
     batch = 1024
     since_best = 0
     while True:
         now = time.monotonic()
         if now >= end or srch.out_of_time():
             break
-        frac = (now - t_begin) / max(end - t_begin, 1e-9)
+        if best_v > 0 and now - t_best > max(REHEAT_MIN_S, REHEAT_AFTER * (end - t_begin)) and end - now > REHEAT_MIN_S:
+            # stuck near the end of a cooling with a tolerance still unmet: heat again and
+            # cool over the time that is left
+            t_cycle, t_best, t_hi = now, now, REHEAT_T
+            reheats += 1
+        frac = (now - t_cycle) / max(end - t_cycle, 1e-9)
         if _DEBUG and now - _last[0] > 2.0:
             _last[0] = now
             print(f"anneal {now - t_begin:.1f}s T={temp:.4f} E={sum(E_t):.3f} best_v={best_v:.4f} tries={tries} moves={moves}", flush=True)
-        temp = T_START * math.exp(log_ratio * frac)
+        temp = t_hi * math.exp(math.log(T_END / t_hi) * frac)
         a_np = st.a
         cut = np.flatnonzero(a_np[src] != a_np[dst])
         if len(cut) == 0:
@@ -156,22 +166,10 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
                 dE += lam * dm
             if dE > 0 and ur[r] >= math.exp(-dE / temp):
                 continue
-            # contiguity: u's neighbours in ta must hang together among themselves (a
-            # sufficient test, O(degree^2); a unit whose removal would need a detour
-            # around a hole is simply not moved)
-            nb = [v for v in nbrs[u] if al[v] == ta and not excl[v]]
-            if len(nb) > 1:
-                ring = set(nb)
-                seen_r = {nb[0]}
-                stack = [nb[0]]
-                while stack:
-                    v = stack.pop()
-                    for x in nbrs[v]:
-                        if x in ring and x not in seen_r:
-                            seen_r.add(x)
-                            stack.append(x)
-                if len(seen_r) != len(ring):
-                    continue
+            # contiguity: ta must stay connected without u (ring of u's neighbours in ta
+            # first, then a BFS inside ta; exact)
+            if not st.connected_without(u):
+                continue
             # apply
             st.move(u, tb)
             tot[ta], tot[tb] = ra, rb
@@ -191,9 +189,11 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
                 if cur_v < best_v - 1e-12 or (cur_v <= best_v + 1e-12 and cur_v <= 0.0):
                     obj = sum(mom(t, S0[t], Sx[t], Sy[t], S2[t]) for t in range(k))
                     if cur_v < best_v - 1e-12 or obj < best_obj:
+                        if cur_v < best_v - 1e-12:
+                            t_best = time.monotonic()
                         best_v, best_obj = cur_v, obj
                         best_a = st.a.copy()
-                if stop_when_feasible and sum(E_t) <= 0.0:
+                if stop_when_feasible and (sum(E_t) <= 0.0 or cur_v <= 0.0):
                     break
         else:
             continue
@@ -207,6 +207,6 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
     for u in np.flatnonzero(st.a != a_start).tolist():
         srch._note(u, int(a_start[u]), int(st.a[u]), "balance")
     srch.n_moves += moves
-    out.update(tries=tries, moves=moves, violation_after=st.violation(P.tol, sq=False),
+    out.update(tries=tries, moves=moves, reheats=reheats, violation_after=st.violation(P.tol, sq=False),
                seconds=time.monotonic() - t_begin)
     return out

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._anneal import anneal
 from ._bisect import applicable as bisect_applicable, bisect_plan
+from ._compact import anneal_feasible, applicable as compact_applicable, recombine_feasible
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
 from ._recom import recombine, recombine_disruption
@@ -124,6 +125,18 @@ def _sub_deadline(srch, share: float, fn, *args, **kw):
             srch.stopped = "converged"
 
 
+def _improve_keeping_feasible(srch) -> None:
+    """The penalised descent on a plan that meets every tolerance; when it ends outside one,
+    or less compact (it aims at the inner margin, 97 % of each tolerance, and pays for it in
+    compactness when the plan sits between the two), the plan goes back to what it was."""
+    st, P = srch.s, srch.P
+    a0, reason0, f0 = st.a.copy(), dict(srch.reason), st.objective()
+    srch.improve()
+    st.sync_centers()
+    if st.violation(P.tol) > 0 or st.objective() > f0 * (1 + 1e-9):
+        srch._restore(a0, reason0)
+
+
 def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: float,
               mode: str = "design", L: int = 12, lloyd: int = 3, cancel=None, progress=None,
               polish: int = 0) -> dict:
@@ -133,6 +146,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     rng = np.random.default_rng(seed_seq)
     relax = None
     anneal_info = None
+    compact_info = None
     duals = None
     cscale = 1.0
     lp_status = None
@@ -221,8 +235,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
             anneal_info = info
             st.sync_centers()
             if st.violation(P.tol) <= 0:
-                srch.improve()
-                st.sync_centers()
+                _improve_keeping_feasible(srch)
         if st.violation(P.tol) > 0 and not hopeless and anneal_info is None:
             srch.iterated()
             st.sync_centers()
@@ -235,6 +248,14 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                     st.move(u, int(a[u]))
                 st.recount()
                 st.sync_centers()
+        if polish and st.violation(P.tol) <= 0 and compact_applicable(P, st):
+            # lexicographic: compactness among plans that meet every tolerance (recombination
+            # of bordering pairs whose cut keeps both within tolerance, then annealing of
+            # feasibility-keeping unit moves; see design/_compact.py)
+            compact_info = {"recombine": _sub_deadline(srch, COMPACT_RECOM_SHARE, recombine_feasible, srch,
+                                                       COMPACT_RECOM_TRIES * P.k)}
+            compact_info["anneal"] = anneal_feasible(srch, COMPACT_ANNEAL_SHARE * (mono_deadline - time.monotonic()))
+            _improve_keeping_feasible(srch)
         if polish and st.violation(P.tol) <= 0:
             srch.polish(polish)
             st.sync_centers()
@@ -266,6 +287,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         "time": time.time() - t_start,
         "realign": realign_info if mode == "realign" else None,
         "anneal": anneal_info,
+        "compact": compact_info,
         "bisect": bisected,
     }
 
@@ -276,6 +298,14 @@ BISECT_EVERY = 2
 #: share of a start's time after which the bisection stops its extra cut rounds (disc cuts,
 #: retries) and finishes with line cuts and their repair
 BISECT_SHARE = 1.0
+
+#: once every tolerance holds (design mode, free centres): recombination tries per territory
+#: on bordering pairs (a cut must keep both within every tolerance and lower their moment),
+#: the share of the remaining time they may take, and the share of what is left then that
+#: the feasibility-keeping annealing may take (the descent and the polish get the rest)
+COMPACT_RECOM_TRIES = 8
+COMPACT_RECOM_SHARE = 0.15
+COMPACT_ANNEAL_SHARE = 0.85
 
 #: share of a start's time the first penalised descent may take with several measures
 IMPROVE_SHARE = 0.25
