@@ -1,10 +1,10 @@
 """What each kind of plan job does: read a snapshot of the plan, call the engine, write the
 result in ONE transaction at the end (or nothing).
 
-Every function here runs in the calling process (the job manager calls them in a worker
-process), takes the database URL, the :class:`JobParams`, the job id, the actor and a
-``say(fraction, message)`` progress callback, and returns a :class:`JobOutcome` (the new plan
-version, if any, and the job's JSON result). Input problems raise :class:`PlanError`, a plan
+:func:`run_kind` runs a job in the calling process (the job manager calls it in a worker
+process) with the database URL (or an engine), the :class:`JobParams`, the job id, the actor
+and a ``say(fraction, message)`` progress callback, and returns a :class:`JobOutcome` (the new
+plan version, if any, and the job's JSON result). Input problems raise :class:`PlanError`, a plan
 edited since the job's version raises :class:`Conflict`; neither writes anything.
 
 - ``realign``: the draft plan realigned by the design engine; the units that moved, as one
