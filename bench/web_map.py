@@ -1,14 +1,19 @@
 """The web map in a real browser (Debian's chromium via Playwright) against a real server:
 time to the first meaningful paint (log in → the plan's map drawn and idle) and the map
-request itself. (A move's balance update is timed in the page by tests/e2e/test_web_map.py,
-which asserts < 100 ms.)
+request itself, the map document's size, and a one-unit move's balance update in the page.
 
-    python bench/web_map.py [--size small|medium] [--repeat 3]
+    python bench/web_map.py [--units demo|counties|zips-us] [--k K] [--size small|medium] [--repeat 3]
 
-It generates the demo company of ``--size`` (ZIP units of its states), imports it, makes plan
-``demo`` from its alignment (tests/e2e/_webws.py) and serves it. The first request after a
-server start builds the geography (once per unit level, kept in memory): reported apart as
-"cold"; the paint figures are with a warm server, as a planner meets it after the first user.
+``--units demo`` (default): the demo company of ``--size`` (ZIP units of its 9 states), plan
+``demo`` from its imported alignment (tests/e2e/_webws.py). ``--units counties``: the small
+demo plus accounts in every contiguous state, so the workspace's county units are the 3,108
+counties of the lower 48 and DC (plotly-geo via territorium.geo); plan ``demo`` is a k-means
+alignment of the county centres (``--k``, default 100). ``--units zips-us``: the same
+workspace with ZIP units (about 29k cells), k-means with ``--k`` 500.
+
+The first request after a server start builds the geography (once per unit level, kept in
+memory): reported apart as "cold"; the paint figures are with a warm server, as a planner
+meets it after the first user.
 """
 from __future__ import annotations
 
@@ -27,8 +32,65 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def _add_us_accounts(demo: Path, per_state: int = 3) -> None:
+    """Append ``per_state`` accounts at real ZIPs of every contiguous state to the demo's
+    accounts file (so the workspace's units cover the lower 48 and DC)."""
+    import csv
+
+    from territorium.geo.reference import CONTIGUOUS, zip_table
+
+    z = zip_table()
+    z = z[(z["zip_type"] == "STANDARD") & z["active"]]
+    path = demo / "accounts.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    tmpl = rows[0]
+    k = 0
+    for st in CONTIGUOUS:
+        for _, r in z[z["state"] == st].sample(per_state, random_state=1).iterrows():
+            k += 1
+            rows.append({**tmpl, "Id": f"0018d0000BENCH{k:04d}", "Name": f"Bench account {k}", "BillingStreet": "1 Main St",
+                         "BillingCity": r["city"], "BillingState": st, "BillingPostalCode": r["zip"]})
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(tmpl), quoting=csv.QUOTE_ALL)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _kmeans_workspace(src: Path, dst: Path, level: str, k: int) -> int:
+    """Copy ``src`` to ``dst`` with plan ``demo``: the workspace's ``level`` units in ``k``
+    k-means territories of their centres, and user ``planner``; returns the unit count."""
+    import shutil
+
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    from _webws import PASSWORD
+    from territorium import store
+    from territorium.plan import plans
+    from territorium.plan import users as U
+    from territorium.plan.workspace import Workspace
+
+    shutil.copy(src, dst)
+    eng = store.engine(f"sqlite:///{dst}")
+    t = Workspace(engine=eng).load_units(level).units.table
+    xy = np.c_[t["lon"].to_numpy() * np.cos(np.radians(t["lat"].to_numpy())), t["lat"].to_numpy()]
+    lab = KMeans(k, n_init=1, random_state=0).fit_predict(xy)
+    tids = [f"T{i:03d}" for i in range(k)]
+    plans.create_plan(eng, "demo", units=dict(zip(t["unit_id"].astype(str), (tids[i] for i in lab))),
+                      territories={x: {"name": x} for x in tids}, actor="bench", unit_level=level,
+                      reason="k-means alignment")
+    U.create_user(eng, "planner", role="planner", password=PASSWORD)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return len(t)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--units", choices=("demo", "counties", "zips-us"), default="demo")
+    ap.add_argument("--k", type=int, default=None, help="territories (counties: 100, zips-us: 500)")
     ap.add_argument("--size", default="small")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
@@ -40,15 +102,21 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
     generate(tmp / "demo", seed=7, size=a.size)
+    if a.units != "demo":
+        _add_us_accounts(tmp / "demo")
     assert import_directory(tmp / "demo", url=f"sqlite:///{tmp / 'demo' / 'ws.db'}", replace=True).ok
-    make_workspace(tmp / "demo" / "ws.db", tmp / "web.db")
+    if a.units == "demo":
+        make_workspace(tmp / "demo" / "ws.db", tmp / "web.db")
+    else:
+        level = "county" if a.units == "counties" else "zip"
+        _kmeans_workspace(tmp / "demo" / "ws.db", tmp / "web.db", level, a.k or (100 if level == "county" else 500))
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("territorium")), "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "territorium.cli", "serve", "--port", str(port),
                              "--database", f"sqlite:///{tmp / 'web.db'}", "--log-level", "warning"])
     try:
         for _ in range(300):
@@ -59,7 +127,7 @@ def main() -> None:
                 time.sleep(0.2)
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            paints, fetches, cold = [], [], None
+            paints, fetches, moves, cold = [], [], [], None
             for k in range(a.repeat + 1):
                 pg = b.new_page(viewport={"width": 1366, "height": 768})
                 pg.on("pageerror", lambda e: print("page error:", e, file=sys.stderr))
@@ -72,6 +140,10 @@ def main() -> None:
                 dt = time.perf_counter() - t0
                 n = pg.evaluate("() => window.__territorium.unitT.length")
                 fetch = pg.evaluate("() => window.__territorium.timing.fetched") / 1000
+                size0 = pg.evaluate("""() => performance.getEntriesByType("resource")
+                    .filter((r) => r.name.includes("/map") && r.name.includes("detail=0"))
+                    .reduce((s, r) => s + r.decodedBodySize, 0)""")
+                moves.append(_move_ms(pg))
                 if k == 0:
                     cold = dt
                 else:
@@ -79,13 +151,33 @@ def main() -> None:
                     fetches.append(fetch)
                 pg.close()
             b.close()
-        print(f"{n:,} {a.size} demo ZIP units, chromium {a.repeat} runs (loopback, machine shared):")
+        what = f"{a.size} demo ZIP units" if a.units == "demo" else f"{a.units} units"
+        print(f"{n:,} {what}, chromium {a.repeat} runs (loopback, machine shared):")
         print(f"  cold server (geography built on the first request): {cold:.2f} s to the first paint")
         print(f"  warm: first meaningful paint median {statistics.median(paints):.2f} s "
               f"(min {min(paints):.2f}), of which the map request {statistics.median(fetches):.2f} s")
+        print(f"  map document at detail 0: {size0 / 1e6:.1f} MB ({size0 / n:,.0f} bytes per unit)")
+        print(f"  a one-unit move's balance update in the page: median {statistics.median(moves):.1f} ms "
+              f"(max {max(moves):.1f})")
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _move_ms(pg) -> float:
+    """Select one unit with a neighbour in another territory and move it there (the page's own
+    controls); the page's timing of the balance update (totals, bars, colours, borders)."""
+    return pg.evaluate("""async () => {
+        const S = window.__territorium;
+        const e = S.data.edges.find(([a, b]) => S.unitT[a] >= 0 && S.unitT[b] >= 0 && S.unitT[a] !== S.unitT[b]);
+        const to = S.data.territories[S.unitT[e[1]]].id;
+        const sel = document.getElementById("target");
+        sel.value = to; sel.dispatchEvent(new Event("change"));
+        S.sel.clear(); S.sel.add(e[0]);
+        document.getElementById("move").disabled = false;
+        document.getElementById("move").click();
+        await S.saving;
+        return S.lastBalanceMs; }""")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 // API with the plan's version (409: what changed meanwhile). Everything is drawn from the
 // server's own data: no tiles, no fonts, no network beyond the app's origin.
 import maplibregl from "maplibre-gl";
-import { bindMap, colourOf, drawMap, paintAll, paintUnits } from "./mapdata.js";
+import { bindMap, colourOf, drawMap, fetchMap, paintAll, paintUnits, upgradeDetail } from "./mapdata.js";
 
 const LABELS = { account_count: "Accounts", revenue: "Revenue", potential: "Potential", workload: "Workload",
   order_count: "Orders" };
@@ -90,21 +90,13 @@ async function showApp() {
 async function loadPlan(name) {
   say(`Loading ${name}…`);
   const t0 = performance.now();
-  const r = await api(`/api/plans/${encodeURIComponent(name)}/map?detail=0`);
+  const r = await fetchMap(name, 0);   // the head; MapLibre's worker fetches the geometry
   if (!r.ok) { say(r.body?.detail || `could not load ${name} (${r.status})`, "error"); return; }
   S.plan = r.body.plan;
-  setData(r.body);
   S.timing = { fetched: performance.now() - t0 };
+  setData(r.body);
   // sharper shapes once the first picture is there
-  api(`/api/plans/${encodeURIComponent(name)}/map?detail=1`).then((r1) => {
-    if (r1.ok && S.plan?.name === name && S.map?.getSource("units")) {
-      S.map.getSource("units").setData(r1.body.units);
-      S.data.borders = r1.body.borders;
-      S.bordersOf = null;
-      S.map.getSource("borders").setData(r1.body.borders);
-      S.map.once("idle", () => { paintAll(); document.body.dataset.detail = "1"; });
-    }
-  });
+  S.map.once("idle", () => { if (S.plan?.name === name) upgradeDetail(1); });
 }
 
 function setData(d) {
@@ -487,5 +479,5 @@ function hover(i) {
 }
 
 window.addEventListener("error", (e) => say(`Error: ${e.message}`, "error"));
-bindMap(S, { $, say, fmt, LABELS, setupInteraction });
+bindMap(S, { $, say, fmt, LABELS, api, setupInteraction });
 start();

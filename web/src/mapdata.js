@@ -1,24 +1,64 @@
 // The map's data and drawing: MapLibre sources and layers from the server's map document,
 // territory colours, territory borders, choropleth classes and territory labels. The page's
 // state (S) and a few UI helpers are bound by main.js (bindMap) before anything is drawn.
+//
+// Speed (issue 15): the page reads only the map's "head" (per-unit arrays: ids, territories,
+// names, centroids, measures, the unit graph) on its main thread; the geometry (units, borders,
+// state outlines: one FeatureCollection, one source, so the map draws fewer frames while it
+// loads) is handed to MapLibre as the URL of the same plan version, so its worker fetches
+// and parses it. A unit's territory colour and a border's "territory border" flag are feature
+// properties drawn by data-driven styles, so the first paint makes no per-feature calls; the
+// feature state only overrides them for what changed since (moves, selection, locks,
+// choropleth), see paintAll / paintUnits / paintBorders.
 import maplibregl from "maplibre-gl";
 
 export const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
   "#9c755f", "#bab0ac", "#86bcb6", "#d37295"];
 export const RAMP = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
+const NONE = "#dddddd";
 
 let S = null;
 let ui = null;
 const $ = (id) => ui.$(id);
 
-/** Bind the page state and its helpers ({$, say, fmt, LABELS, setupInteraction}). */
+/** Bind the page state and its helpers ({$, say, fmt, LABELS, api, setupInteraction}). */
 export function bindMap(state, helpers) { S = state; ui = helpers; }
 
-export function colourOf(ti) { return ti < 0 ? "#dddddd" : PALETTE[S.data.territories[ti].colour % PALETTE.length]; }
+export function colourOf(ti) { return ti < 0 ? NONE : PALETTE[S.data.territories[ti].colour % PALETTE.length]; }
+
+const mapUrl = (name, version, detail, part) =>
+  `/api/plans/${encodeURIComponent(name)}/map?detail=${detail}&part=${part}&version=${version}`;
+
+/** The plan's map at ``detail`` as the page uses it: the head document plus ``units`` (features
+ *  without geometry: ``id`` and properties ``u``, ``t``, for code that reads them) and ``shapes``,
+ *  the URL of the geometry of the same version. Answers like api(): {ok, status, body}. */
+export async function fetchMap(name, detail = 0) {
+  const r = await ui.api(`/api/plans/${encodeURIComponent(name)}/map?detail=${detail}&part=head`);
+  if (!r.ok) return r;
+  const d = r.body;
+  const ts = d.unit_territories;
+  d.units = { type: "FeatureCollection", features: d.unit_ids.map((u, i) => ({ type: "Feature", id: i,
+    properties: { u, t: ts[i] } })) };
+  d.shapes = mapUrl(name, d.plan.version, detail, "shapes");
+  return r;
+}
+
+/** Sharper shapes once the first picture is there: the geometry of the loaded version at
+ *  ``detail`` (feature ids are the same, so colours, selection and borders stay). */
+export function upgradeDetail(detail) {
+  const d = S.data;
+  if (!S.map?.getSource("units")) return;
+  d.shapes = mapUrl(d.plan.name, S.loadedVersion, detail, "shapes");
+  S.map.getSource("units").setData(d.shapes);
+  S.map.once("idle", () => { if (S.data === d) document.body.dataset.detail = String(detail); });
+}
 
 export function drawMap(d) {
   const bounds = new maplibregl.LngLatBounds();
   for (const [x, y] of d.centroids) bounds.extend([x, y]);
+  S.loadedVersion = d.plan.version;
+  S.unitT0 = Int32Array.from(S.unitT);   // the territories the geometry's properties carry
+  S.drawn = { coloured: new Set(), flagged: new Set(), borders: new Set() };
   if (!S.map) {
     S.map = new maplibregl.Map({
       container: "map", attributionControl: false, boxZoom: false, doubleClickZoom: false,
@@ -26,15 +66,15 @@ export function drawMap(d) {
       bounds: bounds.isEmpty() ? [[-125, 24], [-66, 50]] : bounds, fitBoundsOptions: { padding: 30 },
     });
     S.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
-    S.map.on("load", () => addLayers(d));
+    S.map.on("load", () => addLayers(S.data));
     ui.setupInteraction();
   } else {
     for (const m of S.labels) m.remove();
     S.labels = [];
-    for (const id of ["units", "states", "accounts", "reps", "borders"]) if (S.map.getSource(id)) {
-      S.map.getSource(id).setData(id === "units" ? d.units : id === "states" ? d.state_outlines : id === "borders" ? d.borders
-        : id === "accounts" ? accountsGeo(d) : repsGeo(d));
-    }
+    S.map.removeFeatureState({ source: "units" });
+    S.map.getSource("units").setData(d.shapes);
+    S.map.getSource("accounts").setData(accountsGeo(d));
+    S.map.getSource("reps").setData(repsGeo(d));
     if (!bounds.isEmpty()) S.map.fitBounds(bounds, { padding: 30, duration: 0 });
     paintAll();
     placeLabels();
@@ -46,29 +86,35 @@ export const accountsGeo = (d) => ({ type: "FeatureCollection", features: d.acco
 export const repsGeo = (d) => ({ type: "FeatureCollection", features: d.reps.map((r) => ({ type: "Feature",
   properties: { id: r.id, name: r.name, t: r.t }, geometry: { type: "Point", coordinates: [r.lon, r.lat] } })) });
 
+// a unit's territory colour: the feature state's (set after a move or for a choropleth), else
+// its territory's palette colour from the property ``c`` (the colour index, -1: none)
+const TERRITORY_FILL = ["match", ["%", ["get", "c"], PALETTE.length], ...PALETTE.flatMap((p, k) => [k, p]), NONE];
+const SEL = ["boolean", ["feature-state", "sel"], false];
+const LOCKED = ["boolean", ["feature-state", "locked"], false];
+
 function addLayers(d) {
   const m = S.map;
-  m.addSource("units", { type: "geojson", data: d.units });
-  m.addSource("states", { type: "geojson", data: d.state_outlines });
-  m.addSource("borders", { type: "geojson", data: d.borders });
+  // one source: units (property c), borders (property on) and state outlines (property state)
+  m.addSource("units", { type: "geojson", data: d.shapes });
   m.addSource("accounts", { type: "geojson", data: accountsGeo(d), cluster: true, clusterRadius: 28, clusterMaxZoom: 10 });
   m.addSource("reps", { type: "geojson", data: repsGeo(d) });
-  m.addLayer({ id: "units-fill", type: "fill", source: "units", paint: {
-    "fill-color": ["coalesce", ["feature-state", "colour"], "#dddddd"],
-    "fill-opacity": ["case", ["boolean", ["feature-state", "sel"], false], 0.95, 0.78] } });
-  m.addLayer({ id: "units-line", type: "line", source: "units", paint: {
-    "line-color": ["case", ["boolean", ["feature-state", "sel"], false], "#111111",
-      ["boolean", ["feature-state", "locked"], false], "#7a0019", "#ffffff"],
-    "line-width": ["case", ["boolean", ["feature-state", "sel"], false], 2,
-      ["boolean", ["feature-state", "locked"], false], 2, 0.3] } });
-  m.addLayer({ id: "units-proposed", type: "fill", source: "units", paint: {
-    "fill-color": ["coalesce", ["feature-state", "proposed"], "rgba(0,0,0,0)"],
-    "fill-opacity": ["case", ["to-boolean", ["feature-state", "proposed"]], 0.95, 0] } });
-  m.addLayer({ id: "units-proposed-line", type: "line", source: "units", paint: {
-    "line-color": "#d40000", "line-width": ["case", ["to-boolean", ["feature-state", "proposed"]], 2.2, 0] } });
-  m.addLayer({ id: "borders", type: "line", source: "borders", paint: { "line-color": "#1d232a",
-    "line-width": 1.6, "line-opacity": ["case", ["boolean", ["feature-state", "on"], false], 1, 0] } });
-  m.addLayer({ id: "states-line", type: "line", source: "states", paint: { "line-color": "#333", "line-width": 1.2 } });
+  // one fill and one line layer for the units (a proposed move's colour and red outline from
+  // the feature state "proposed"); unit outlines only from zoom 4 on (below, selected, locked
+  // and proposed units are outlined): fewer fragments for the software renderer
+  const proposed = ["to-boolean", ["feature-state", "proposed"]];
+  m.addLayer({ id: "units-fill", type: "fill", source: "units", filter: ["has", "c"], paint: {
+    "fill-color": ["case", proposed, ["feature-state", "proposed"], ["coalesce", ["feature-state", "colour"], TERRITORY_FILL]],
+    "fill-opacity": ["case", proposed, 0.95, SEL, 0.95, 0.78] } });
+  const width = (plain) => ["case", proposed, 2.2, SEL, 2, LOCKED, 2, plain];
+  m.addLayer({ id: "units-line", type: "line", source: "units", filter: ["has", "c"], paint: {
+    "line-color": ["case", proposed, "#d40000", SEL, "#111111", LOCKED, "#7a0019", "#ffffff"],
+    "line-width": ["interpolate", ["linear"], ["zoom"], 3.5, width(0), 5, width(0.3)] } });
+  // a border is drawn where its two units lie in different territories: the property ``on``
+  // for the loaded version, the feature state once a move changed it (width 0, not opacity 0:
+  // a line of no width costs the renderer no pixels)
+  m.addLayer({ id: "borders", type: "line", source: "units", filter: ["has", "on"], paint: { "line-color": "#1d232a",
+    "line-width": ["case", ["boolean", ["feature-state", "on"], ["==", ["get", "on"], 1]], 1.6, 0] } });
+  m.addLayer({ id: "states-line", type: "line", source: "units", filter: ["has", "state"], paint: { "line-color": "#333", "line-width": 1.2 } });
   m.addLayer({ id: "accounts-cluster", type: "circle", source: "accounts", filter: ["has", "point_count"], paint: {
     "circle-color": "rgba(40,40,40,0.55)", "circle-stroke-color": "#fff", "circle-stroke-width": 1,
     "circle-radius": ["step", ["get", "point_count"], 6, 10, 9, 50, 13, 200, 18] } });
@@ -109,6 +155,9 @@ export function placeLabels() {
   }
 }
 
+/** Colour every unit by the chosen mode and mark selection, locks and territory borders. In
+ *  territory mode only units whose drawing differs from their properties get a feature state
+ *  (moved since the load, selected, locked, or coloured before). */
 export function paintAll() {
   if (!S.map || !S.map.getSource("units")) return;
   const mode = $("colour-by").value || "territory";
@@ -127,28 +176,49 @@ export function paintAll() {
     breaks.push(sorted.length ? sorted[sorted.length - 1] : 0);
   }
   S.breaks = breaks;
-  for (let i = 0; i < S.unitT.length; i++) {
-    let colour;
-    if (!values) colour = colourOf(S.unitT[i]);
+  const { coloured, flagged } = S.drawn;
+  const units = values ? S.unitT.keys() : new Set([...coloured, ...flagged, ...S.sel, ...S.locked, ...moved()]);
+  const nowColoured = new Set(), nowFlagged = new Set();
+  for (const i of units) {
+    let colour = null;
+    if (!values) { if (S.unitT[i] !== S.unitT0[i]) colour = colourOf(S.unitT[i]); }
     else { let k = 0; while (k < 4 && values[i] > breaks[k]) k++; colour = RAMP[k === 0 ? 0 : Math.min(k + 1, 4)]; }
-    S.map.setFeatureState({ source: "units", id: i }, { colour, sel: S.sel.has(i), locked: S.locked.has(i) });
+    const sel = S.sel.has(i), locked = S.locked.has(i);
+    S.map.setFeatureState({ source: "units", id: i }, { colour, sel, locked });
+    if (colour !== null) nowColoured.add(i);
+    if (sel || locked) nowFlagged.add(i);
   }
+  S.drawn.coloured = nowColoured;
+  S.drawn.flagged = nowFlagged;
   renderLegend(mode, breaks);
   paintBorders(null);
 }
 
+function moved() {
+  const out = [];
+  for (let i = 0; i < S.unitT.length; i++) if (S.unitT[i] !== S.unitT0[i]) out.push(i);
+  return out;
+}
+
+/** Territory borders around ``units`` (null: every border); a feature state only where the
+ *  border differs from the loaded version's (or had one before). The unit graph's edge
+ *  ``S.data.edges[k]`` is the border feature ``n + k`` of the units source (n units). */
 export function paintBorders(units) {
-  // a unit border is a territory border where the two units lie in different territories
-  const feats = S.data.borders.features;
+  const edges = S.data.edges;
   if (!S.bordersOf) {
     S.bordersOf = new Map();
-    feats.forEach((f, k) => { for (const u of [f.properties.a, f.properties.b]) {
+    edges.forEach(([a, b], k) => { for (const u of [a, b]) {
       if (!S.bordersOf.has(u)) S.bordersOf.set(u, []); S.bordersOf.get(u).push(k); } });
   }
-  const ks = units ? new Set([...units].flatMap((u) => S.bordersOf.get(u) || [])) : feats.keys();
+  const set = S.drawn.borders;
+  const t = S.unitT, t0 = S.unitT0, n = t.length;
+  const ks = units ? new Set([...units].flatMap((u) => S.bordersOf.get(u) || [])) : edges.keys();
   for (const k of ks) {
-    const p = feats[k].properties;
-    S.map.setFeatureState({ source: "borders", id: k }, { on: S.unitT[p.a] !== S.unitT[p.b] });
+    const [a, b] = edges[k];
+    const on = t[a] !== t[b];
+    if (!set.has(k) && on === (t0[a] !== t0[b])) continue;
+    S.map.setFeatureState({ source: "units", id: n + k }, { on });
+    set.add(k);
   }
 }
 
@@ -170,7 +240,10 @@ export function paintUnits(ids) {
   const mode = $("colour-by").value || "territory";
   if (mode !== "territory") return paintAll();
   paintBorders(ids);
-  for (const i of ids) S.map.setFeatureState({ source: "units", id: i },
-    { colour: colourOf(S.unitT[i]), sel: S.sel.has(i), locked: S.locked.has(i) });
+  for (const i of ids) {
+    const sel = S.sel.has(i), locked = S.locked.has(i);
+    S.map.setFeatureState({ source: "units", id: i }, { colour: colourOf(S.unitT[i]), sel, locked });
+    S.drawn.coloured.add(i);
+    if (sel || locked) S.drawn.flagged.add(i);
+  }
 }
-

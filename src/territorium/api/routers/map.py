@@ -183,50 +183,122 @@ def _colours(unit_t: np.ndarray, edges: np.ndarray, k: int) -> np.ndarray:
     return territory_colours(unit_t, edges, k) if k else np.zeros(0, dtype=np.int64)
 
 
-@router.get("/plans/{name}/map")
-def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
-             detail: int = Query(1, ge=0, le=len(TOLERANCE) - 1, description="0 whole country .. 2 close up")):
-    """The plan on a map (one JSON document): units (GeoJSON features whose ``id`` is the
-    position in every per-unit array), per-unit measures, territories with a colour index
-    such that neighbours differ, the unit graph's edges, state outlines, rep homes, accounts
-    and the latest move of each unit with its reason. Managers and reps get their part only."""
-    c, scope = loaded.content, loaded.scope
-    geo = geography(request, eng, c.info.unit_level)
+@dataclass
+class _Placement:
+    """The plan's units placed on the level's geography, as the current user may see them."""
+
+    tids: list[str]                 # territory ids (sorted); a unit's territory is an index into it
+    unit_t: np.ndarray              # per map unit: territory index or -1
+    colours: np.ndarray             # per territory: colour index (neighbours differ)
+    visible_t: np.ndarray           # per territory: the user may see it
+    pos: np.ndarray                 # the map units shown, in answer order
+    new_pos: np.ndarray             # map unit -> answer position or -1
+    plan_ids: dict[int, list[str]]  # map unit -> the plan's unit ids on it
+
+
+def _place(geo: _Geo, c, scope) -> _Placement:
     tids = sorted(c.territories["territory_id"].astype(str))
     t_index = {t: i for i, t in enumerate(tids)}
     unit_t = np.full(len(geo.ids), -1, dtype=np.int64)
-    unit_plan_ids: dict[int, list[str]] = {}
+    plan_ids: dict[int, list[str]] = {}
     for uid, tid in zip(c.units["unit_id"].astype(str), c.units["territory_id"].astype(str)):
         for p in geo.members.get(uid, ()):
             if unit_t[p] < 0 or geo.ids[p] == uid:
                 unit_t[p] = t_index.get(tid, -1)
-            unit_plan_ids.setdefault(p, []).append(uid)
+            plan_ids.setdefault(p, []).append(uid)
     colours = _colours(unit_t, geo.edges, len(tids))
     visible_t = np.array([scope is None or t in scope for t in tids], dtype=bool)
     show = (unit_t >= 0) & visible_t[np.maximum(unit_t, 0)] if scope is not None else np.ones(len(geo.ids), bool)
     pos = np.flatnonzero(show)
     new_pos = np.full(len(geo.ids), -1)
     new_pos[pos] = np.arange(len(pos))
-    d, bd, outlines = level_of(geo, detail)
-    feats = ",".join(
+    return _Placement(tids, unit_t, colours, visible_t, pos, new_pos, plan_ids)
+
+
+def _unit_features(geo: _Geo, pl: _Placement, geoms: list[str]) -> str:
+    """The shown units as GeoJSON features (comma-separated): ``id`` the answer position,
+    properties ``u`` (unit id), ``t`` (territory id or null) and ``c`` (the territory's colour
+    index, -1: none)."""
+    tids, unit_t, colours = pl.tids, pl.unit_t, pl.colours
+    return ",".join(
         f'{{"type":"Feature","id":{k},"properties":{{"u":{json.dumps(str(geo.ids[p]))},'
-        f'"t":{json.dumps(tids[unit_t[p]]) if unit_t[p] >= 0 else "null"}}},'
-        f'"geometry":{d[p]}}}' for k, p in enumerate(pos))
+        f'"t":{json.dumps(tids[unit_t[p]]) if unit_t[p] >= 0 else "null"},'
+        f'"c":{int(colours[unit_t[p]]) if unit_t[p] >= 0 else -1}}},'
+        f'"geometry":{geoms[p]}}}' for k, p in enumerate(pl.pos))
+
+
+def _borders(geo: _Geo, pl: _Placement, borders: list[str]) -> tuple[list, list[tuple[str, int, int, int, bool]]]:
+    """(edges between shown units in answer positions, the shown borders as (geometry text,
+    edge position, a, b, territory border)): a border is drawn where its two units lie in
+    different territories."""
     e = geo.edges
-    keep = show[e[:, 0]] & show[e[:, 1]] if len(e) else np.zeros(0, bool)
-    edges = new_pos[e[keep]].tolist() if len(e) else []
-    shown = [(bd[j], a, b) for j, (a, b) in zip(np.flatnonzero(keep), edges) if bd[j] != "null"]
-    border_feats = ",".join(f'{{"type":"Feature","id":{k},"properties":{{"a":{a},"b":{b}}},"geometry":{g}}}'
-                            for k, (g, a, b) in enumerate(shown))
+    if not len(e):
+        return [], []
+    show = pl.new_pos >= 0
+    keep = show[e[:, 0]] & show[e[:, 1]]
+    edges = pl.new_pos[e[keep]].tolist()
+    t = pl.unit_t
+    shown = [(borders[j], k, a, b, bool(t[e[j, 0]] != t[e[j, 1]]))
+             for k, (j, (a, b)) in enumerate(zip(np.flatnonzero(keep), edges)) if borders[j] != "null"]
+    return edges, shown
+
+
+def _border_features(shown, offset: int = 0) -> str:
+    """The borders as GeoJSON features (comma-separated): ``id`` the edge's position in
+    ``edges`` plus ``offset``, properties ``a``, ``b`` (its units) and ``on`` (1: a territory
+    border in this placement)."""
+    return ",".join(f'{{"type":"Feature","id":{k + offset},"properties":{{"a":{a},"b":{b},"on":{int(on)}}},'
+                    f'"geometry":{g}}}' for g, k, a, b, on in shown)
+
+
+def _collection(features: str) -> str:
+    return _FC + features + "]}"
+
+
+_FC = '{"type":"FeatureCollection","features":['
+PARTS = ("all", "head", "shapes")
+
+
+@router.get("/plans/{name}/map")
+def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
+             detail: int = Query(1, ge=0, le=len(TOLERANCE) - 1, description="0 whole country .. 2 close up"),
+             part: str = Query("all", pattern="^(" + "|".join(PARTS) + ")$",
+                               description="all: one document; head: everything but the geometry (plus "
+                                           "per-unit ids and territories); shapes: the geometry alone, as one "
+                                           "GeoJSON FeatureCollection")):
+    """The plan on a map (one JSON document): units (GeoJSON features whose ``id`` is the
+    position in every per-unit array), per-unit measures, territories with a colour index
+    such that neighbours differ, the unit graph's edges, state outlines, rep homes, accounts
+    and the latest move of each unit with its reason. Managers and reps get their part only.
+
+    A border feature's ``id`` is its edge's position in ``edges``; a unit feature carries its
+    territory's colour index (``c``) and a border whether it is a territory border (``on``),
+    so the page draws the plan without a call per feature.
+
+    ``part`` splits the document so the browser parses the geometry off its main thread (a
+    map source given the URL): ``head`` is the document without geometry, with ``unit_ids``
+    and ``unit_territories``; ``shapes`` is all the geometry as one FeatureCollection (units
+    with ids 0..n-1, then borders with ids n + edge position, then state outlines with
+    property ``state``); ask it with ``version`` = the head's version for the same placement."""
+    c, scope = loaded.content, loaded.scope
+    geo = geography(request, eng, c.info.unit_level)
+    pl = _place(geo, c, scope)
+    d, bd, outlines = level_of(geo, detail)
+    edges, shown = _borders(geo, pl, bd)
+    if part == "shapes":   # one source for the page's map: units, then borders (ids after the units), states
+        assert outlines.startswith(_FC)
+        feats = [_unit_features(geo, pl, d), _border_features(shown, len(pl.pos)), outlines[len(_FC):-2]]
+        return _json_text(_collection(",".join(f for f in feats if f)))
+    tids, unit_t, pos = pl.tids, pl.unit_t, pl.pos
     trows = c.territories.set_index("territory_id")
     parents = set(c.territories["parent"].dropna().astype(str))
     territories = []
     for i, t in enumerate(tids):
         r = trows.loc[t]
-        territories.append({"id": t, "name": r["name"] if r["name"] is not None else t, "colour": int(colours[i]),
+        territories.append({"id": t, "name": r["name"] if r["name"] is not None else t, "colour": int(pl.colours[i]),
                             "parent": r["parent"], "reps": [x[0] for x in r["reps"]],
                             "quota": None if r["quota"] != r["quota"] else float(r["quota"]),
-                            "visible": bool(visible_t[i]), "leaf": t not in parents})
+                            "visible": bool(pl.visible_t[i]), "leaf": t not in parents})
     territories = [t for t in territories if t["visible"]]
     # accounts: the unit's territory unless the plan assigns the account explicitly
     acc = geo.accounts
@@ -253,7 +325,7 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
     if can_edit(user) or scope is not None:
         allr = _reasons(eng, c.info.name)
         for p in pos:
-            for uid in unit_plan_ids.get(p, ()):
+            for uid in pl.plan_ids.get(p, ()):
                 if uid in allr:
                     reasons[str(geo.ids[p])] = allr[uid]
     measures = {m: [round(float(v), 4) for v in arr[pos]] for m, arr in geo.measures.items()}
@@ -266,14 +338,22 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
         "names": [geo.names[p] for p in pos],
         "states": [geo.states[p] for p in pos],
         "centroids": np.round(geo.centroids[pos], 5).tolist(),
-        "members": [unit_plan_ids.get(p, [str(geo.ids[p])]) for p in pos],
+        "members": [pl.plan_ids.get(p, [str(geo.ids[p])]) for p in pos],
         "measures": measures, "edges": edges, "accounts": accounts, "reps": reps, "reasons": reasons,
         "detail": detail, "tolerance": TOLERANCE[detail],
     }
+    if part == "head":
+        head["unit_ids"] = [str(geo.ids[p]) for p in pos]
+        head["unit_territories"] = [tids[unit_t[p]] if unit_t[p] >= 0 else None for p in pos]
+        return _json_text(json.dumps(head, separators=(",", ":"), allow_nan=False))
     body = json.dumps(head, separators=(",", ":"), allow_nan=False)
-    body = (body[:-1] + ',"units":{"type":"FeatureCollection","features":[' + feats + ']}'
-            + ',"borders":{"type":"FeatureCollection","features":[' + border_feats + ']}'
+    body = (body[:-1] + ',"units":' + _collection(_unit_features(geo, pl, d))
+            + ',"borders":' + _collection(_border_features(shown))
             + ',"state_outlines":' + outlines + "}")
+    return _json_text(body)
+
+
+def _json_text(body: str) -> Response:
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
