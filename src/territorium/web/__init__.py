@@ -1,9 +1,11 @@
 """The web app's built files (``web/`` compiled by ``make web`` into ``static/``), served at ``/``."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-STATIC = Path(__file__).parent / "static"
+#: the built app; ``TERRITORIUM_WEB_STATIC`` serves another build (e.g. a branch's, while testing)
+STATIC = Path(os.environ.get("TERRITORIUM_WEB_STATIC") or Path(__file__).parent / "static")
 
 
 def mount(app) -> None:
