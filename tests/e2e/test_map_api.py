@@ -137,3 +137,88 @@ def test_moved_units_carry_their_reason(client):
 
     m3 = json.loads(r.text, parse_constant=no_constants)
     assert m3["reasons"][uid]["job"] is None and m3["reasons"][uid]["actor"] == "cli"
+
+
+def _parts(c, plan: str, detail: int = 0) -> tuple[dict, dict, dict]:
+    """(whole document, head, shapes) of ``plan`` at ``detail``, head and shapes of the
+    whole document's version."""
+    m = c.get(f"/api/plans/{plan}/map?detail={detail}").json()
+    v = m["plan"]["version"]
+    head = c.get(f"/api/plans/{plan}/map?detail={detail}&part=head&version={v}").json()
+    shapes = c.get(f"/api/plans/{plan}/map?detail={detail}&part=shapes&version={v}").json()
+    return m, head, shapes
+
+
+@pytest.mark.parametrize("user", ["planner", "rep"])
+def test_head_and_shapes_split_the_whole_document(client, user):
+    """What the page loads (head on its main thread, shapes in MapLibre's worker) is the whole
+    document: same units in the same order, borders keyed by their edge, territory flags."""
+    c, facts, _ = client
+    _login(c, user)
+    m, head, shapes = _parts(c, "demo")
+    geometry = {"units", "borders", "state_outlines"}
+    assert {k: v for k, v in m.items() if k not in geometry} == \
+        {k: v for k, v in head.items() if k not in ("unit_ids", "unit_territories")}
+    feats = m["units"]["features"]
+    n = len(feats)
+    assert head["unit_ids"] == [f["properties"]["u"] for f in feats]
+    assert head["unit_territories"] == [f["properties"]["t"] for f in feats]
+    if user == "rep":
+        assert set(head["unit_territories"]) == {facts["rep_territory"]}
+    units = [f for f in shapes["features"] if "c" in f["properties"]]
+    borders = [f for f in shapes["features"] if "on" in f["properties"]]
+    states = [f for f in shapes["features"] if "state" in f["properties"]]
+    assert len(units) + len(borders) + len(states) == len(shapes["features"])
+    assert [f["id"] for f in units] == list(range(n))
+    assert [f["geometry"] for f in units] == [f["geometry"] for f in feats]
+    colour = {t["id"]: t["colour"] for t in head["territories"]}
+    assert [f["properties"]["c"] for f in units] == [colour.get(t, -1) for t in head["unit_territories"]]
+    # border n + k is edge k, drawn when its two units lie in different territories
+    t_of = head["unit_territories"]
+    assert [f["id"] - n for f in borders] == [f["id"] for f in m["borders"]["features"]]
+    for f in borders:
+        a, b = head["edges"][f["id"] - n]
+        assert (f["properties"]["a"], f["properties"]["b"]) == (a, b)
+        assert f["properties"]["on"] == int(t_of[a] != t_of[b])
+    assert states == m["state_outlines"]["features"]
+    assert c.get("/api/plans/demo/map?part=tiles").status_code == 422
+
+
+def test_county_plan_payload_and_borders(client):
+    """A county plan (territory = state) on the demo's states: the geometry the page loads stays
+    small per unit, and its territory borders are exactly the state lines between the units:
+    their length equals the dissolved territories' shared boundary, computed here from the
+    unit polygons."""
+    c, _, eng = client
+    from territorium.plan import plans
+    from territorium.plan.workspace import Workspace
+
+    t = Workspace(engine=eng).load_units("county").units.table
+    plans.create_plan(eng, "counties", units=dict(zip(t["unit_id"].astype(str), t["state"].astype(str))),
+                      territories={s: {"name": s} for s in set(t["state"].astype(str))}, actor="test",
+                      unit_level="county")
+    _login(c, "planner")
+    m, head, shapes = _parts(c, "counties")
+    n = len(head["unit_ids"])
+    assert n == len(t) > 150
+    per_unit = {k: v for k, v in head.items() if k not in ("accounts", "territories", "reps")}
+    raw = {k: len(json.dumps(v, separators=(",", ":"))) for k, v in (("head", per_unit), ("shapes", shapes))}
+    # measured 2026-12 (217 counties): 1.8 kB of shapes and about 100 B of per-unit head data per county
+    assert raw["head"] / n < 250 and raw["shapes"] / n < 2500, raw
+    polys = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in shapes["features"] if "c" in f["properties"]}
+    on = [shapely.geometry.shape(f["geometry"]) for f in shapes["features"] if f["properties"].get("on") == 1]
+    off = [f for f in shapes["features"] if f["properties"].get("on") == 0]
+    assert on and off
+    # every border lies on the boundary of both its units (coordinates on a 0.001 degree grid)
+    for f in shapes["features"][n:n + 300]:
+        if "on" in f["properties"]:
+            pts = shapely.points(shapely.get_coordinates(shapely.geometry.shape(f["geometry"])))
+            for u in (f["properties"]["a"], f["properties"]["b"]):
+                assert shapely.distance(pts, polys[u].boundary).max() < 1.5e-3
+    # territory borders: half of (sum of territory perimeters - perimeter of the whole)
+    ts = np.asarray(head["unit_territories"])
+    geoms = np.asarray([polys[i] for i in range(n)], dtype=object)
+    dissolved = [shapely.union_all(geoms[ts == s], grid_size=1e-6) for s in sorted(set(ts))]
+    whole = shapely.union_all(dissolved, grid_size=1e-6)
+    expected = (sum(d.boundary.length for d in dissolved) - whole.boundary.length) / 2
+    assert sum(g.length for g in on) == pytest.approx(expected, rel=0.03)

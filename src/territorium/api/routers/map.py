@@ -83,7 +83,11 @@ def _detail(geo: "_Geo", d: int) -> None:
         geo.borders[d] = ["null"] * len(geo.edges)
         return
     digits = 3 + d
+    # on the served grid first, so the borders are cut from the polygons as drawn (snapping
+    # can drop a sliver of a unit; a border along it would float beside the unit)
     simple = _simplified(geo.base, TOLERANCE[d])
+    ok = ~(shapely.is_missing(simple) | shapely.is_empty(simple))
+    simple[ok] = shapely.set_precision(simple[ok], 10.0 ** -digits)
     e = geo.edges
     bnd = shapely.boundary(simple)
     with np.errstate(all="ignore"):   # coverage_simplify keeps a shared border identical on both sides
