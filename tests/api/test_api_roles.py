@@ -94,6 +94,32 @@ CASES = [
 ]
 
 
+_RULES = "rules:\n  - {name: a, when: {zip: '10001'}, assign: {territory: T1}}\n"
+
+
+def _routing_rules(eng):
+    from territorium.plan.routing import save_rule_set
+
+    save_rule_set(eng, "r", _RULES, actor="setup", expected_version=None)
+
+
+# issue 14: imports, routing, quotas, exports, analytics
+CASES += [
+    ("import kinds", "GET", "/api/imports", None, None, only(200, ROLES)),
+    # a JSON body is not a multipart upload: editors get the 422 naming the file field
+    ("import upload", "POST", "/api/imports/accounts", lambda e, u: {}, None, only(422, EDITORS)),
+    ("list routing rules", "GET", "/api/routing/rules", None, None, only(200, EDITORS)),
+    ("store routing rules", "PUT", "/api/routing/rules/r", lambda e, u: {"yaml": _RULES}, None, only(200, EDITORS)),
+    ("route accounts", "POST", "/api/routing/rules/r/route", lambda e, u: {"plan": "p", "accounts": ["a1"]},
+     _routing_rules, only(200, EDITORS)),
+    ("quotas", "POST", "/api/plans/p/quotas", lambda e, u: {"total": 1000, "goals": False}, None,
+     only(200, EDITORS)),
+    ("export", "GET", "/api/plans/p/export?format=csv", None, None, SEES_P),
+    # no order of this workspace carries a shipping state: editors get the 404 naming it
+    ("impact", "POST", "/api/analytics/impact", lambda e, u: {"treated": ["NY"], "treated_from": "2026-04-01"},
+     None, only(404, EDITORS)),
+]
+
 @pytest.mark.parametrize("user", ROLES)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_role_matrix(api, case, user):
