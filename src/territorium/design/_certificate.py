@@ -277,6 +277,10 @@ def _lp_min_excess(P: Problem, ok: np.ndarray, time_limit: float):
     h, highspy = _highs()
     inf = highspy.kHighsInf
     h.setOptionValue("time_limit", float(max(time_limit, 0.2)))
+    # interior point without crossover: the min-max LP is very degenerate for the simplex
+    # (demo, 214k columns: 6.6 s instead of over 60 s); a bound needs the value, not a vertex
+    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("run_crossover", "off")
     h.addVars(ncol + 1, np.zeros(ncol + 1), np.r_[np.ones(ncol), inf])
     h.changeColCost(ncol, 1.0)
     A = csr_array((np.ones(ncol), (pu, np.arange(ncol))), shape=(n, ncol + 1))
@@ -307,7 +311,7 @@ def _lp_min_excess(P: Problem, ok: np.ndarray, time_limit: float):
     duals = np.zeros((m, k))
     for (j, sign), r0 in row_of.items():
         duals[j, act] += rd[r0:r0 + na]
-    return max(s, 0.0), st, duals
+    return max(s - 1e-6, 0.0), st, duals  # an interior-point value: keep it below the optimum
 
 
 def relaxation_bound(P: Problem, ids, time_limit: float = 10.0,

@@ -2,9 +2,10 @@
 
 Binary ``x_c`` for candidate pairs ``c = (unit pu[c], territory pt[c])``; every unit takes
 exactly one of its candidates; every (territory, measure) total lies within
-``[(1 − tol − z_j) T, (1 + tol + z_j) T]`` where ``z_j ≥ 0`` is the excess over the
-tolerance of measure ``j`` (penalised far above any cost, so the MIP minimises the worst
-excess first and the cost second; ``z = 0`` means every tolerance holds).
+``[(1 − tol − z_j) T, (1 + tol + z_j) T]`` where ``z_j`` is the excess over the tolerance
+of measure ``j``: held at 0 (every tolerance holds) until HiGHS proves that impossible with
+the cuts so far, then free and penalised far above the costs, so the MIP minimises the
+worst excess first and the cost second.
 
 Contiguity is imposed by cut constraints, added only when a solution violates them. If the
 territory ``t`` holds a piece ``S`` that is not its root's piece, every plan in which ``t``
@@ -56,7 +57,8 @@ def _pieces(P: Problem, a: np.ndarray) -> np.ndarray:
 def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: np.ndarray, *,
                               roots: np.ndarray | None = None, tol_scale: float = 1.0,
                               time_limit: float = 30.0, mip_gap: float = 1e-3,
-                              start: np.ndarray | None = None, max_rounds: int = 60) -> MipResult:
+                              start: np.ndarray | None = None, max_rounds: int = 60,
+                              root_sets: list | None = None) -> MipResult:
     """Solve the assignment MIP over candidate pairs with lazy contiguity cuts.
 
     Parameters
@@ -73,6 +75,11 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
     start : array (n,), optional
         A plan to give HiGHS as its first incumbent (pairs missing from the candidates
         are ignored).
+    root_sets : list of arrays, optional
+        Per territory, units of which every plan of interest keeps at least one in it (e.g.
+        its current units, when a territory that kept none would move more than a known
+        plan does). A piece with none of them cannot hold the root, so it gets the strong
+        cut ``x_ut ≤ Σ_{v∈∂S} x_vt``; other pieces get the pair cut.
     """
     t0 = time.time()
     n, k, m = P.n, P.k, P.m
@@ -100,7 +107,8 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
     tol = P.tol * tol_scale
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.addVars(ncol + m, np.zeros(ncol + m), np.r_[np.ones(ncol), np.full(m, inf)])
+    h.addVars(ncol + m, np.zeros(ncol + m), np.r_[np.ones(ncol), np.zeros(m)])
+    elastic = False
     h.changeColsCost(ncol + m, np.arange(ncol + m, dtype=np.int32), np.r_[cost / cscale, np.full(m, pen)])
     h.changeColsIntegrality(ncol, np.arange(ncol, dtype=np.int32),
                             np.ones(ncol, np.uint8))
@@ -134,7 +142,7 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
             tot = np.zeros((k, m))
             np.add.at(tot, start, P.A)
             dev = np.abs(tot / P.T.clip(1e-300) - 1)[active_t] - tol[None, :]
-            xv[ncol:] = dev.max(0).clip(0) + 1e-9
+            xv[ncol:] = dev.max(0).clip(0)
             sol.col_value = list(xv)
             sol.value_valid = True
             h.setSolution(sol)
@@ -154,6 +162,11 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
         h.run()
         rounds += 1
         status = h.modelStatusToString(h.getModelStatus())
+        if status == "Infeasible" and not elastic and m:
+            # no plan meets every tolerance (with the cuts so far): minimise the excess instead
+            elastic = True
+            h.changeColsBounds(m, np.arange(ncol, ncol + m, dtype=np.int32), np.zeros(m), np.full(m, inf))
+            continue
         x = np.asarray(h.getSolution().col_value)
         if len(x) != ncol + m or not h.getInfo().primal_solution_status:
             break
@@ -176,10 +189,14 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
                 sizes = [(int((lab == c).sum()), int(c)) for c in comps]
                 keep = max(sizes)[1]
             w_unit = r if r >= 0 else int(np.flatnonzero(lab == keep)[0])
+            rs = None if root_sets is None else np.asarray(root_sets[t], np.int64)
             for cpn in comps:
-                if cpn == keep:
+                if cpn == keep and (rs is None or r >= 0):
                     continue
                 S = np.flatnonzero(lab == cpn)
+                strong = r >= 0 or (rs is not None and not np.isin(S, rs).any())
+                if cpn == keep and not strong:
+                    continue
                 inS = np.zeros(n, bool)
                 inS[S] = True
                 nbr = np.unique(dst[inS[src] & ~inS[dst]])
@@ -189,7 +206,7 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
                     idx = [cu] + bcols
                     val = [1.0] + [-1.0] * len(bcols)
                     hi = 0.0
-                    if r < 0:  # pair cut with a unit of the kept piece
+                    if not strong:  # pair cut with a unit of the kept piece
                         idx.append(col_of[(w_unit, t)])
                         val.append(1.0)
                         hi = 1.0
