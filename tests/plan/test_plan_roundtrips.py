@@ -163,3 +163,20 @@ def test_many_writers_of_one_process_all_commit(eng):
         assert plans.get_plan(eng, f"s{i}").version == n_moves + 1
         ev, n = plans.events(eng, f"s{i}", since_version=1)
         assert n == n_moves and set(ev["actor"]) == {f"w{i}"}
+
+
+def test_a_move_carries_the_summary_to_the_new_version(eng):
+    before = plans.plan_content(eng, "p", units=False)
+    # every unit of T05 leaves it (an emptied territory is no longer counted), two units arrive in T06
+    t05 = [f"{u:05d}" for u in range(5, N_UNITS, N_TERR)]
+    moves = {**{u: "T07" for u in t05}, "00000": "T06", "00001": "T06"}
+    plans.move_units(eng, "p", moves, expected_version=1, actor="bob")
+    with Counter(eng) as c:
+        after = plans.plan_content(eng, "p", units=False)
+    assert c.statements == ["SELECT"]
+    full = plans.plan_content(eng, "p")  # the alignment itself, counted here
+    assert after.version == full.version == 2
+    assert after.unit_counts == full.unit_counts
+    assert "T05" not in after.unit_counts and after.unit_counts["T07"] == before.unit_counts["T07"] + len(t05)
+    assert after.unit_counts["T06"] == before.unit_counts["T06"] + 2
+    assert after.territories.equals(full.territories) and after.info.version == 2

@@ -356,16 +356,41 @@ def _frames(state: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 SUMMARY_CACHE = 64  # plan summaries (current version, no alignment) kept per engine
 
 
+def _summaries(eng: Engine):
+    return attached(eng, "_territorium_summaries", SUMMARY_CACHE)
+
+
+def _carry_summary(eng: Engine, after: PlanInfo, changes: Sequence[_Change]) -> None:
+    """After a committed move from version v - 1 to ``after``: the summary of the new version
+    is the kept one of v - 1 with the moved units' counts carried from their old territory to
+    the new one (nothing else changes in a move), so the next read needs no count query."""
+    cache = _summaries(eng)
+    prev = cache.get((after.id, after.version - 1))
+    if prev is None:
+        return
+    counts = dict(prev.unit_counts)
+    for c in changes:
+        counts[c.old] -= 1
+        counts[c.new] = counts.get(c.new, 0) + 1
+    counts = {t: n for t, n in counts.items() if n}  # as the GROUP BY counts them: held territories only
+    cache.put((after.id, after.version), PlanContent(after, after.version, prev.units, prev.territories,
+                                                     prev.accounts, counts, prev.locks))
+
+
 def _summary(eng: Engine, conn: Connection, info: PlanInfo) -> PlanContent:
     """The current version without the alignment (units counted per territory in SQL).
 
     A version's content never changes (every write bumps the version in its own
-    transaction), so it is kept per engine, keyed by (plan id, version, updated_at), and a
-    read of an unchanged plan costs one query for the plan row. It is only kept when the plan
-    row still shows the same version after the content was read, i.e. no write landed between
-    the statements; otherwise it is read again (at most three times)."""
-    cache, key = attached(eng, "_territorium_summaries", SUMMARY_CACHE), (info.id, info.version, info.updated_at)
+    transaction), so it is kept per engine, keyed by (plan id, version) and checked against
+    the row's ``updated_at``, and a read of an unchanged plan costs one query for the plan
+    row. It is only kept when the plan row still shows the same version after the content was
+    read, i.e. no write landed between the statements; otherwise it is read again (at most
+    three times). A move made through this engine carries it to the new version
+    (:func:`_carry_summary`)."""
+    cache, key = _summaries(eng), (info.id, info.version)
     hit = cache.get(key)
+    if hit is not None and hit.info.updated_at != info.updated_at:
+        hit = None
     for _ in range(3):
         if hit is not None:
             break
@@ -380,7 +405,7 @@ def _summary(eng: Engine, conn: Connection, info: PlanInfo) -> PlanContent:
             hit = c
             cache.put(key, c)
         else:  # a write landed between the statements: read the newer version
-            info, key = now, (now.id, now.version, now.updated_at)
+            info, key = now, (now.id, now.version)
     if hit is None:  # written to three times while being read: this read's own, uncached
         return c
     # callers get their own frames, so nobody can change what is kept
@@ -784,6 +809,7 @@ def move_units(eng: Engine, ref: str | int, moves: Mapping[str, str], *, expecte
     moves = {str(k): str(v) for k, v in moves.items()}
     if not moves:
         raise PlanError("no units to move")
+    made: list[_Change] = []
 
     def build(conn, info):
         cur, terrs, locks = _move_facts(conn, info.id, moves)
@@ -799,9 +825,12 @@ def move_units(eng: Engine, ref: str | int, moves: Mapping[str, str], *, expecte
             raise PlanError(f"unit {locked[0]!r} is locked in territory {cur[locked[0]]!r}"
                             + (f" (and {len(locked) - 1} more locked units)" if len(locked) > 1 else "")
                             + "; unlock it first")
+        made.extend(changes)
         return changes
 
-    return _write(eng, ref, expected_version, actor, reason, job, build, statuses=EDITABLE)
+    after = _write(eng, ref, expected_version, actor, reason, job, build, statuses=EDITABLE)  # committed
+    _carry_summary(eng, after, made)
+    return after
 
 
 def set_locks(eng: Engine, ref: str | int, *, lock: Iterable[str] = (), unlock: Iterable[str] = (),
