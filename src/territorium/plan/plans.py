@@ -69,6 +69,43 @@ _E = PlanEvent.__table__
 _O = AccountOwner.__table__
 _ACT = PlanActivation.__table__
 
+# Statements of the hot paths (a move, a plan read), built once with bind parameters:
+# SQLAlchemy then reuses their cache key and compiled form instead of building, keying and
+# looking up a new statement object on every call (that was most of a move's time in-process).
+_PLAN_BY_ID = sa.select(_P).where(_P.c.id == sa.bindparam("ref"))
+_PLAN_BY_NAME = sa.select(_P).where(_P.c.name == sa.bindparam("ref"))
+_SET_UNIT = (sa.update(_U).where(_U.c.plan_id == sa.bindparam("p"), _U.c.unit_id == sa.bindparam("u"))
+             .values(territory_id=sa.bindparam("t")))
+_ADD_EVENTS = sa.insert(_E)
+
+
+def _claim_statement(by_id: bool, statuses: bool):
+    key = _P.c.id if by_id else _P.c.name
+    q = sa.update(_P).where(key == sa.bindparam("ref"), _P.c.version == sa.bindparam("expected"))
+    if statuses:
+        q = q.where(_P.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    return q.values(version=_P.c.version + 1, updated_at=sa.bindparam("now")).returning(*_P.c)
+
+
+_CLAIM = {(by_id, st): _claim_statement(by_id, st) for by_id in (False, True) for st in (False, True)}
+
+
+def _move_facts_statement():
+    text, num = sa.cast(sa.null(), _E.c.new_value.type), sa.literal_column("0")
+    units = sa.bindparam("units", expanding=True)
+    return sa.union_all(
+        sa.select(sa.literal_column("'u'").label("kind"), _U.c.unit_id.label("key"),
+                  _U.c.territory_id.label("value"), num.label("seq"))
+        .where(_U.c.plan_id == sa.bindparam("plan_id"), _U.c.unit_id.in_(units)),
+        sa.select(sa.literal_column("'t'"), _T.c.territory_id, text, num)
+        .where(_T.c.plan_id == sa.bindparam("plan_id"), _T.c.territory_id.in_(sa.bindparam("targets", expanding=True))),
+        sa.select(sa.literal_column("'l'"), _E.c.entity_id, _E.c.new_value, _E.c.id)
+        .where(_E.c.entity == "lock", _E.c.plan_id == sa.bindparam("plan_id"), _E.c.entity_id.in_(units)),
+    )
+
+
+_MOVE_FACTS = _move_facts_statement()
+
 
 # ------------------------------------------------------------------------------------ errors
 class PlanError(Exception):
@@ -231,8 +268,8 @@ def parse_ref(ref: str | int) -> tuple[str | int, int | None]:
 
 
 def _plan_row(conn: Connection, ref: str | int):
-    q = sa.select(_P).where(_P.c.id == ref if isinstance(ref, int) else _P.c.name == str(ref))
-    row = conn.execute(q).first()
+    by_id = isinstance(ref, int)
+    row = conn.execute(_PLAN_BY_ID if by_id else _PLAN_BY_NAME, {"ref": ref if by_id else str(ref)}).first()
     if row is None:
         raise NotFound(f"no plan {ref!r} (territorium plan list shows the plans)")
     return row
@@ -489,11 +526,11 @@ def _claim(conn: Connection, ref: str | int, expected: int, now: dt.datetime,
     writers on one version exactly one gets the row back. When none comes back, the plan is
     read to say why: not there (:class:`NotFound`), a newer version (:class:`Conflict` listing
     what changed since ``expected``), or a status not in ``statuses`` (:class:`PlanError`)."""
-    where = _P.c.id == ref if isinstance(ref, int) else _P.c.name == str(ref)
-    q = sa.update(_P).where(where, _P.c.version == int(expected))
+    by_id = isinstance(ref, int)
+    params = {"ref": ref if by_id else str(ref), "expected": int(expected), "now": now}
     if statuses is not None:
-        q = q.where(_P.c.status.in_(list(statuses)))
-    row = conn.execute(q.values(version=_P.c.version + 1, updated_at=now).returning(*_P.c)).first()
+        params["statuses"] = list(statuses)
+    row = conn.execute(_CLAIM[by_id, statuses is not None], params).first()
     if row is not None:
         return _info(row)
     info = _info(_plan_row(conn, ref))
@@ -507,7 +544,7 @@ def _claim(conn: Connection, ref: str | int, expected: int, now: dt.datetime,
 def _write_events(conn: Connection, plan_id: int, version: int, changes: Sequence[_Change], *, actor: str,
                   reason: str | None, job: str | None, now: dt.datetime) -> None:
     if changes:
-        conn.execute(sa.insert(_E), [
+        conn.execute(_ADD_EVENTS, [
             {"plan_id": plan_id, "version": version, "at": now, "actor": actor, "entity": c.entity,
              "entity_id": c.entity_id, "field": c.field, "old_value": c.old, "new_value": c.new,
              "reason": reason, "job": job} for c in changes])
@@ -531,8 +568,7 @@ def _apply(conn: Connection, plan_id: int, changes: Sequence[_Change]) -> None:
         ins = [{"plan_id": plan_id, "unit_id": k, "territory_id": v} for k, v in final_units.items()
                if k not in had and v is not None]
         if upd:
-            conn.execute(sa.update(_U).where(_U.c.plan_id == plan_id, _U.c.unit_id == sa.bindparam("u"))
-                         .values(territory_id=sa.bindparam("t")), upd)
+            conn.execute(_SET_UNIT, [{"p": plan_id, **x} for x in upd])
         if gone:
             conn.execute(sa.delete(_U).where(_U.c.plan_id == plan_id, _U.c.unit_id == sa.bindparam("u")), gone)
         if ins:
@@ -769,19 +805,9 @@ def _write(eng: Engine, ref: str | int, expected_version: int, actor: str, reaso
 def _move_facts(conn: Connection, plan_id: int, moves: Mapping[str, str]) -> tuple[dict, set, dict]:
     """What a move needs to know, in one query: the current territory of each unit to move,
     which target territories exist, and the units' locks (see :func:`_locks`)."""
-    units, targets = list(moves), list(dict.fromkeys(moves.values()))
-    text, num = sa.cast(sa.null(), _E.c.new_value.type), sa.literal_column("0")
-    q = sa.union_all(
-        sa.select(sa.literal_column("'u'").label("kind"), _U.c.unit_id.label("key"),
-                  _U.c.territory_id.label("value"), num.label("seq"))
-        .where(_U.c.plan_id == plan_id, _U.c.unit_id.in_(units)),
-        sa.select(sa.literal_column("'t'"), _T.c.territory_id, text, num)
-        .where(_T.c.plan_id == plan_id, _T.c.territory_id.in_(targets)),
-        sa.select(sa.literal_column("'l'"), _E.c.entity_id, _E.c.new_value, _E.c.id)
-        .where(_E.c.entity == "lock", _E.c.plan_id == plan_id, _E.c.entity_id.in_(units)),
-    )
+    params = {"plan_id": plan_id, "units": list(moves), "targets": list(dict.fromkeys(moves.values()))}
     cur, terrs, lock_rows = {}, set(), []
-    for kind, key, value, seq in conn.execute(q):
+    for kind, key, value, seq in conn.execute(_MOVE_FACTS, params):
         if kind == "u":
             cur[key] = value
         elif kind == "t":
