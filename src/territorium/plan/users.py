@@ -183,9 +183,13 @@ def user_for_token(eng: Engine, secret: str) -> UserInfo | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     with eng.connect() as conn:
-        row = conn.execute(sa.select(_U).join(_TK, _TK.c.user_id == _U.c.id).where(
-            _TK.c.token_hash == _sha(secret), _TK.c.revoked.is_(False), _U.c.active.is_(True))).first()
+        row = conn.execute(_BY_TOKEN, {"h": _sha(secret)}).first()
     return None if row is None else _info(row)
+
+
+# every API request looks its token up: built once, so SQLAlchemy reuses its compiled form
+_BY_TOKEN = sa.select(_U).join(_TK, _TK.c.user_id == _U.c.id).where(
+    _TK.c.token_hash == sa.bindparam("h"), _TK.c.revoked.is_(False), _U.c.active.is_(True))
 
 
 def create_session(eng: Engine, user: UserInfo, hours: float = 12.0) -> tuple[str, str]:
