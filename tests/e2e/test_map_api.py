@@ -181,7 +181,13 @@ def test_head_and_shapes_split_the_whole_document(client, user):
         assert (f["properties"]["a"], f["properties"]["b"]) == (a, b)
         assert f["properties"]["on"] == int(t_of[a] != t_of[b])
     assert states == m["state_outlines"]["features"]
+    # the first paint's shapes: the territory borders alone
+    v = head["plan"]["version"]
+    few = c.get(f"/api/plans/demo/map?detail=0&part=shapes&version={v}&borders=territory").json()["features"]
+    assert [f for f in few if "on" in f["properties"]] == [f for f in borders if f["properties"]["on"] == 1]
+    assert [f for f in few if "on" not in f["properties"]] == units + states
     assert c.get("/api/plans/demo/map?part=tiles").status_code == 422
+    assert c.get("/api/plans/demo/map?part=shapes&borders=some").status_code == 422
 
 
 def test_county_plan_payload_and_borders(client):

@@ -324,11 +324,11 @@ async function startJob() {
 
 async function showProposal() {
   const { copy } = S.job;
-  const r = await api(`/api/plans/${encodeURIComponent(copy)}/map?detail=0`);
+  const r = await api(`/api/plans/${encodeURIComponent(copy)}/map?detail=0&part=head`);   // no geometry
   if (!r.ok) { jobPanel("form"); say(`Could not read the proposal: ${r.body?.detail || r.status}`, "error"); return; }
   const changes = [];
-  r.body.units.features.forEach((f, i) => {
-    const to = S.tIndex.has(f.properties.t) ? S.tIndex.get(f.properties.t) : -1;
+  r.body.unit_territories.forEach((t, i) => {
+    const to = S.tIndex.has(t) ? S.tIndex.get(t) : -1;
     if (to >= 0 && to !== S.unitT[i]) changes.push([i, S.unitT[i], to]);
   });
   S.proposal = changes;

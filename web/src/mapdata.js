@@ -26,8 +26,11 @@ export function bindMap(state, helpers) { S = state; ui = helpers; }
 
 export function colourOf(ti) { return ti < 0 ? NONE : PALETTE[S.data.territories[ti].colour % PALETTE.length]; }
 
+// detail 0 (the first paint) brings the territory borders alone; the borders inside
+// territories (most of the bytes) come with detail 1, before anyone is likely to need them
 const mapUrl = (name, version, detail, part) =>
-  `/api/plans/${encodeURIComponent(name)}/map?detail=${detail}&part=${part}&version=${version}`;
+  `/api/plans/${encodeURIComponent(name)}/map?detail=${detail}&part=${part}&version=${version}` +
+  (part === "shapes" && detail === 0 ? "&borders=territory" : "");
 
 /** The plan's map at ``detail`` as the page uses it: the head document plus ``units`` (features
  *  without geometry: ``id`` and properties ``u``, ``t``, for code that reads them) and ``shapes``,
@@ -202,7 +205,8 @@ function moved() {
 
 /** Territory borders around ``units`` (null: every border); a feature state only where the
  *  border differs from the loaded version's (or had one before). The unit graph's edge
- *  ``S.data.edges[k]`` is the border feature ``n + k`` of the units source (n units). */
+ *  ``S.data.edges[k]`` is the border feature ``n + k`` of the units source (n units); a state
+ *  set before the feature arrives (detail 0 has the territory borders only) applies then. */
 export function paintBorders(units) {
   const edges = S.data.edges;
   if (!S.bordersOf) {

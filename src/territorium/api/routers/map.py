@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ router = APIRouter(prefix="/api", tags=["map"])
 TOLERANCE = (0.02, 0.004, 0.0008)
 MEASURES = ("account_count", "revenue", "potential", "workload", "order_count")
 _LOCK = threading.Lock()
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -47,7 +49,9 @@ class _Geo:
     accounts: pd.DataFrame          # account_id, name, lon, lat, unit
     centroids: np.ndarray           # (n, 2) lon, lat
     base: object = None             # the valid unit polygons (None: point units)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # one lock per detail level and one for the state outlines: building a sharper level (tens
+    # of seconds for all-US ZIPs) does not hold up requests for a level that is ready
+    locks: list = field(default_factory=lambda: [threading.Lock() for _ in range(len(TOLERANCE) + 1)])
 
 
 def _texts(geoms, digits: int) -> list[str]:
@@ -160,12 +164,13 @@ def geography(request: Request, eng, level: str) -> _Geo:
 
 def level_of(geo: _Geo, d: int) -> tuple[list[str], list[str], str]:
     """(unit geometry texts, border texts, state outlines) at detail ``d``, built on first use."""
-    with geo.lock:
+    with geo.locks[d]:
         _detail(geo, d)
+    with geo.locks[-1]:
         if geo.state_outlines is None:
             states = np.asarray(geo.states, dtype=object)
             geo.state_outlines = _outlines(geo.base, states)
-        return geo.geoms[d], geo.borders[d], geo.state_outlines
+    return geo.geoms[d], geo.borders[d], geo.state_outlines
 
 
 def _reasons(eng, name: str) -> dict[str, dict]:
@@ -247,12 +252,12 @@ def _borders(geo: _Geo, pl: _Placement, borders: list[str]) -> tuple[list, list[
     return edges, shown
 
 
-def _border_features(shown, offset: int = 0) -> str:
+def _border_features(shown, offset: int = 0, territory_only: bool = False) -> str:
     """The borders as GeoJSON features (comma-separated): ``id`` the edge's position in
     ``edges`` plus ``offset``, properties ``a``, ``b`` (its units) and ``on`` (1: a territory
-    border in this placement)."""
+    border in this placement); ``territory_only``: the territory borders alone."""
     return ",".join(f'{{"type":"Feature","id":{k + offset},"properties":{{"a":{a},"b":{b},"on":{int(on)}}},'
-                    f'"geometry":{g}}}' for g, k, a, b, on in shown)
+                    f'"geometry":{g}}}' for g, k, a, b, on in shown if on or not territory_only)
 
 
 def _collection(features: str) -> str:
@@ -261,6 +266,22 @@ def _collection(features: str) -> str:
 
 _FC = '{"type":"FeatureCollection","features":['
 PARTS = ("all", "head", "shapes")
+_CACHED = 6   # placements and shapes kept per app (plan version x detail x scope), newest first
+
+
+def _cached(request: Request, kind: str, key: tuple, make):
+    """``make()`` kept under ``key`` in a small per-app LRU (a plan version never changes)."""
+    cache = request.app.state.__dict__.setdefault("_map_" + kind, OrderedDict())
+    with _CACHE_LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _CACHE_LOCK:
+        cache[key] = value
+        while len(cache) > _CACHED:
+            cache.popitem(last=False)
+    return value
 
 
 @router.get("/plans/{name}/map")
@@ -269,7 +290,9 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
              part: str = Query("all", pattern="^(" + "|".join(PARTS) + ")$",
                                description="all: one document; head: everything but the geometry (plus "
                                            "per-unit ids and territories); shapes: the geometry alone, as one "
-                                           "GeoJSON FeatureCollection")):
+                                           "GeoJSON FeatureCollection"),
+             borders: str = Query("all", pattern="^(all|territory)$",
+                                  description="shapes: every neighbour border, or the territory borders alone")):
     """The plan on a map (one JSON document): units (GeoJSON features whose ``id`` is the
     position in every per-unit array), per-unit measures, territories with a colour index
     such that neighbours differ, the unit graph's edges, state outlines, rep homes, accounts
@@ -283,16 +306,23 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
     map source given the URL): ``head`` is the document without geometry, with ``unit_ids``
     and ``unit_territories``; ``shapes`` is all the geometry as one FeatureCollection (units
     with ids 0..n-1, then borders with ids n + edge position, then state outlines with
-    property ``state``); ask it with ``version`` = the head's version for the same placement."""
+    property ``state``); ask it with ``version`` = the head's version for the same placement.
+    ``borders=territory`` leaves out the borders inside territories (at country zoom most of
+    the borders and of the bytes; the page asks them with the next detail level)."""
     c, scope = loaded.content, loaded.scope
     geo = geography(request, eng, c.info.unit_level)
-    pl = _place(geo, c, scope)
+    plan_key = (c.info.id, c.info.version, None if scope is None else tuple(sorted(scope)))
+    pl = _cached(request, "placements", plan_key, lambda: _place(geo, c, scope))
     d, bd, outlines = level_of(geo, detail)
     edges, shown = _borders(geo, pl, bd)
     if part == "shapes":   # one source for the page's map: units, then borders (ids after the units), states
-        assert outlines.startswith(_FC)
-        feats = [_unit_features(geo, pl, d), _border_features(shown, len(pl.pos)), outlines[len(_FC):-2]]
-        return _json_text(_collection(",".join(f for f in feats if f)))
+        def make() -> str:
+            assert outlines.startswith(_FC)
+            feats = [_unit_features(geo, pl, d), _border_features(shown, len(pl.pos), borders == "territory"),
+                     outlines[len(_FC):-2]]
+            return _collection(",".join(f for f in feats if f))
+
+        return _json_text(_cached(request, "shapes", (*plan_key, detail, borders), make))
     tids, unit_t, pos = pl.tids, pl.unit_t, pl.pos
     trows = c.territories.set_index("territory_id")
     parents = set(c.territories["parent"].dropna().astype(str))
