@@ -37,14 +37,6 @@ def only(ok_code, users, other=403):
 #: who sees plan p: everyone but the manager and rep with nothing in it
 SEES_P = {"admin": 200, "planner": 200, "mgr_east": 200, "mgr_other": 404, "rep1": 200, "rep2": 200, "rep9": 404}
 
-#: every job kind with a valid body, for a stale version: refused (409) before a worker starts
-JOB_KINDS = [("design", {"k": 2}), ("tradeoff", {"caps": [0.1]}), ("assign", {}), ("size", {"n_min": 1, "n_max": 2})]
-
-
-def _stale_job(kind, extra):
-    return lambda e, u: {"kind": kind, **extra, "expected_version": 99}
-
-
 # (id, method, path, body(eng, user) or None, setup(eng) or None, expected status per user)
 CASES = [
     ("list plans", "GET", "/api/plans", None, None, only(200, ROLES)),
@@ -87,8 +79,8 @@ CASES = [
     ("cancel job", "POST", "/api/jobs/unknown/cancel", None, None, only(404, EDITORS)),
     ("job events", "GET", "/api/jobs/unknown/events", None, None, only(404, EDITORS)),
     ("list jobs", "GET", "/api/jobs?plan=p", None, None, only(200, EDITORS)),
-    *[(f"start {kind} job", "POST", "/api/plans/p/jobs", _stale_job(kind, extra), None, only(409, EDITORS))
-      for kind, extra in JOB_KINDS],
+    ("start tradeoff job", "POST", "/api/plans/p/jobs", lambda e, u: {"kind": "tradeoff", "caps": [0.1],
+                                                                       "expected_version": 99}, None, only(409, EDITORS)),
     ("bad job body", "POST", "/api/plans/p/jobs", lambda e, u: {"kind": "tradeoff", "caps": [2],
                                                                  "expected_version": 1}, None, only(422, EDITORS)),
 ]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from _run import assert_clean_failure, cli
-
 
 @pytest.mark.parametrize("args", [
     ("plan", "list"), ("plan", "show", "fy27"), ("plan", "copy", "a", "b"), ("users", "list"),
     ("users", "add", "pat", "--role", "planner"), ("users", "token", "pat"),
     ("assign", "territories", "--plan", "fy27"),
+    # an address that cannot be bound: were the workspace made, the server would fail, not hang the test
+    ("serve", "--host", "256.0.0.1", "--port", "0"),
 ], ids=" ".join)
 def test_a_mistyped_database_path_creates_nothing(tmp_path, args):
     from typer.testing import CliRunner
@@ -24,9 +24,3 @@ def test_a_mistyped_database_path_creates_nothing(tmp_path, args):
     assert r.exit_code == 2 and f"no workspace at {db}" in r.output, r.output
     assert not (tmp_path / "typo").exists()
 
-
-def test_serve_refuses_a_missing_workspace(tmp_path):
-    db = tmp_path / "typo" / "ws.db"
-    res = cli("serve", "--port", "0", "--database", f"sqlite:///{db}", cwd=tmp_path, timeout=60, drop_root=False)
-    assert_clean_failure(res, 2, f"no workspace at {db}")
-    assert not (tmp_path / "typo").exists()
