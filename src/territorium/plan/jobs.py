@@ -16,6 +16,7 @@ when the process that started it is gone, before it writes anything if it had no
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import queue as queue_mod
@@ -23,10 +24,14 @@ import threading
 import time
 import uuid
 
+import sqlalchemy as sa
+
 from territorium.plan import job_records as R
 from territorium.plan.job_kinds import KINDS, WRITES_PLAN, JobOutcome, JobParams, run_kind, run_realign
 
 __all__ = ["JobParams", "JobOutcome", "JobManager", "KINDS", "WRITES_PLAN", "run_kind", "run_realign"]
+
+log = logging.getLogger("territorium.jobs")
 
 #: progress events closer together than this (and less than PROGRESS_STEP apart) are not stored
 PROGRESS_EVERY_S = 0.25
@@ -121,27 +126,40 @@ class JobManager:
                 if kind == "progress":
                     now = time.monotonic()
                     if now - last_t >= PROGRESS_EVERY_S or f - last_f >= PROGRESS_STEP:
-                        R.record(self.engine, job_id, "running", f, msg)
+                        try:
+                            R.record(self.engine, job_id, "running", f, msg)
+                        except sa.exc.OperationalError as exc:  # busy database: the next event will do
+                            log.warning("job %s: progress not recorded (%s)", job_id, exc.orig)
                         last_t, last_f = now, f
                 elif kind == "succeeded":
-                    R.record(self.engine, job_id, "succeeded", 1.0, msg, result=payload["result"],
-                             result_version=payload["version"])
+                    self._record_end(job_id, "succeeded", msg, result=payload["result"],
+                                     result_version=payload["version"])
                     return
                 else:
-                    R.record(self.engine, job_id, "failed", 1.0, msg)
+                    self._record_end(job_id, "failed", msg)
                     return
         finally:
             with self._lock:
                 self._procs.pop(job_id, None)
 
+    def _record_end(self, job_id: str, status: str, msg: str, **kw) -> None:
+        """The job's end, retried while the database is busy (a job must not stay "running")."""
+        for attempt in range(5):
+            try:
+                R.record(self.engine, job_id, status, 1.0, msg, **kw)
+                return
+            except sa.exc.OperationalError as exc:
+                log.warning("job %s: end not recorded yet (%s); retrying", job_id, exc.orig)
+                time.sleep(2.0 * (attempt + 1))
+        log.error("job %s: its end (%s: %s) could not be recorded; the next start closes it", job_id, status, msg)
+
     def _finish_dead(self, job_id: str, p) -> None:
         """The worker ended without a word (killed, crashed): its write either made it or not."""
         v = R.committed_version(self.engine, job_id)
         if v is not None:
-            R.record(self.engine, job_id, "succeeded", 1.0, "done (its answer was lost)", result_version=v)
+            self._record_end(job_id, "succeeded", "done (its answer was lost)", result_version=v)
         else:
-            R.record(self.engine, job_id, "failed", 1.0,
-                     f"the worker process ended (exit code {p.exitcode}); the plan is unchanged")
+            self._record_end(job_id, "failed", f"the worker process ended (exit code {p.exitcode}); the plan is unchanged")
 
     def get(self, job_id: str) -> dict | None:
         return R.get(self.engine, job_id)
