@@ -172,21 +172,23 @@ def test_lock_contiguity_and_conflict(page, server, tmp_path):
     far = next(t for t in st["territories"] if t not in {t_of[j] for j in adj[inner]} and t in set(t_of))
     _zoom_to(page, inner)
     x, y = _pixel(page, inner)
-    # lock it: a move leaves it where it is
+    # lock it (stored in the plan: a new version): a move leaves it where it is
     page.mouse.click(x, y)
     page.get_by_role("button", name="Lock").click()
+    _wait_version(page, st["version"] + 1)
     page.select_option("#target", far)
     page.get_by_role("button", name="Move", exact=True).click()
     assert _state(page)["unitT"][inner] == t_of[inner]
     assert "locked" in page.locator("#status").inner_text()
-    # unlock and move: the far territory is now in two parts
+    # unlock (version + 2) and move: the far territory is now in two parts
     page.get_by_role("button", name="Lock").click()
+    _wait_version(page, st["version"] + 2)
     page.get_by_role("button", name="Move", exact=True).click()
     assert _state(page)["unitT"][inner] == far
     parts = _parts(m["edges"], _state(page)["unitT"], far)   # counted here, over the server's unit graph
     assert parts >= 2
     assert f"{far} is split into {parts} parts" in page.locator("#warnings").inner_text()
-    _wait_version(page, st["version"] + 1)
+    _wait_version(page, st["version"] + 3)
     screenshot(page, "contiguity", tmp_path)
 
     # someone else changes the plan meanwhile: the next move is refused with what changed
@@ -196,7 +198,7 @@ def test_lock_contiguity_and_conflict(page, server, tmp_path):
     eng = store.engine(f"sqlite:///{server.db}")
     other = next(i for i in range(len(t_of)) if i != inner and t_of[i] != far)
     uid = m["members"][other][0]
-    plans.move_units(eng, "e2e-lock", {uid: far}, expected_version=st["version"] + 1, actor="admin", reason="by hand")
+    plans.move_units(eng, "e2e-lock", {uid: far}, expected_version=st["version"] + 3, actor="admin", reason="by hand")
     eng.dispose()
     page.allowed_errors.append("409")   # the browser logs the refused request itself
     page.keyboard.press("Control+z")
@@ -206,7 +208,7 @@ def test_lock_contiguity_and_conflict(page, server, tmp_path):
     assert _state(page)["unitT"][inner] == far   # the refused undo is rolled back on the page
     assert _db_units(server, "e2e-lock")[m["members"][inner][0]] == far
     page.get_by_role("button", name="Reload the plan").click()
-    page.wait_for_function(f"window.__territorium.data.plan.version === {st['version'] + 2}")
+    page.wait_for_function(f"window.__territorium.data.plan.version === {st['version'] + 4}")
 
 
 def test_choropleth_and_hover(page, server, tmp_path):

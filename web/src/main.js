@@ -4,6 +4,7 @@
 // server's own data: no tiles, no fonts, no network beyond the app's origin.
 import maplibregl from "maplibre-gl";
 import { bindMap, colourOf, drawMap, fetchMap, paintAll, paintUnits, upgradeDetail } from "./mapdata.js";
+import { bindFeatures, planShown, toggleLocks } from "./features.js";
 
 const LABELS = { account_count: "Accounts", revenue: "Revenue", potential: "Potential", workload: "Workload",
   order_count: "Orders" };
@@ -129,6 +130,7 @@ function setData(d) {
   updateButtons();
   $("warnings").textContent = "";
   $("conflict").textContent = "";
+  planShown();   // comparison, trade-off, dashboard and stored locks follow the plan shown
 }
 
 // ------------------------------------------------------------------------------ balance
@@ -426,13 +428,7 @@ function setupInteraction() {
   });
   $("job-accept").addEventListener("click", acceptProposal);
   $("job-discard").addEventListener("click", () => { clearProposal(); jobPanel(null); archive(S.job.copy); say("Proposal discarded; the plan is unchanged"); });
-  $("lock").addEventListener("click", () => {
-    const ids = [...S.sel];
-    const allLocked = ids.every((i) => S.locked.has(i));
-    for (const i of ids) allLocked ? S.locked.delete(i) : S.locked.add(i);
-    paintUnits(ids);
-    say(`${ids.length} units ${allLocked ? "unlocked" : "locked"} (${S.locked.size} locked in all)`);
-  });
+  $("lock").addEventListener("click", toggleLocks);   // stored in the plan (locks.js)
   document.addEventListener("keydown", (e) => {
     if (["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName)) return;
     if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); e.shiftKey ? redo() : undo(); }
@@ -480,4 +476,5 @@ function hover(i) {
 
 window.addEventListener("error", (e) => say(`Error: ${e.message}`, "error"));
 bindMap(S, { $, say, fmt, LABELS, api, setupInteraction });
+bindFeatures(S, { api, say, fmt, paintUnits, loadPlan });
 start();
