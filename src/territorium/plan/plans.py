@@ -77,6 +77,7 @@ _PLAN_BY_NAME = sa.select(_P).where(_P.c.name == sa.bindparam("ref"))
 _SET_UNIT = (sa.update(_U).where(_U.c.plan_id == sa.bindparam("p"), _U.c.unit_id == sa.bindparam("u"))
              .values(territory_id=sa.bindparam("t")))
 _ADD_EVENTS = sa.insert(_E)
+_EVENTS_SINCE = sa.select(_E).where(_E.c.plan_id == sa.bindparam("p"), _E.c.version > sa.bindparam("v")).order_by(_E.c.id)
 
 
 def _claim_statement(by_id: bool, statuses: bool):
@@ -536,8 +537,7 @@ def _claim(conn: Connection, ref: str | int, expected: int, now: dt.datetime,
     info = _info(_plan_row(conn, ref))
     if info.version == int(expected) and statuses is not None:
         _check_editable(info)
-    evs = conn.execute(sa.select(_E).where(_E.c.plan_id == info.id, _E.c.version > int(expected))
-                       .order_by(_E.c.id)).all()
+    evs = conn.execute(_EVENTS_SINCE, {"p": info.id, "v": int(expected)}).all()
     raise Conflict(info.name, int(expected), info.version, [{**dict(e._mapping), "plan": info.name} for e in evs])
 
 
