@@ -225,3 +225,19 @@ def test_jobs_refused_before_they_start(client):
     assert c.get("/api/jobs", headers=h["ann"]).status_code == 403
     assert c.get("/api/jobs?limit=0", headers=h["pat"]).status_code == 422
     assert c.get("/api/jobs", headers=h["pat"]).json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+def test_stopping_the_server_cancels_its_running_jobs(tmp_path):
+    from territorium import store
+    from territorium.plan import job_records, plans
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    h = _workspace(url)
+    with _client(url) as c:
+        r = c.post("/api/plans/grid/jobs", json={"kind": "design", "k": 3, "expected_version": 1}, headers=h["pat"])
+        assert r.status_code == 202 and r.json()["status"] == "running"
+    eng = store.engine(url)
+    j = job_records.get(eng, r.json()["id"])
+    assert j["status"] == "cancelled" and j["message"] == "cancelled; the plan is unchanged"
+    assert plans.get_plan(eng, "grid").version == 1
+    eng.dispose()
