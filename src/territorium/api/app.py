@@ -77,6 +77,13 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
             "detail": f"{first['field']}: {first['message']}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""),
             "errors": errors})
 
+    @app.exception_handler(OverflowError)
+    def out_of_range(_: Request, exc: OverflowError):
+        # a whole number beyond what the database stores (64 bits), e.g. ?offset=10**30 or
+        # "expected_version": 10**20; a write it was part of is rolled back
+        return JSONResponse(status_code=422, content={
+            "detail": f"a number in the request is out of range: at most {2**63 - 1} ({exc})"})
+
     @app.exception_handler(Exception)
     def unexpected(_: Request, exc: Exception):  # pragma: no cover - a bug; logged, never a traceback to the client
         log.exception("unexpected error")
