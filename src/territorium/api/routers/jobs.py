@@ -35,6 +35,8 @@ FIELDS = {
 }
 COMMON = {"kind", "expected_version", "reason", "seed", "time_limit"}
 WEIGHTS = ("travel", "skill", "capacity", "continuity", "vacancy")
+#: default seconds per trade-off point and per sizing head count (else 60 for the whole job)
+TIME_LIMIT = {"tradeoff": 20.0, "size": 5.0}
 
 
 class JobIn(S.Versioned):
@@ -124,12 +126,7 @@ def _params(body: JobIn, plan: str, version: int) -> JobParams:
     for f in ("caps", "states"):
         if f in kw:
             kw[f] = tuple(kw[f])
-    if "time_limit" not in body.model_fields_set and body.kind == "size":
-        kw["time_limit"] = 5.0
-    elif "time_limit" not in body.model_fields_set and body.kind == "tradeoff":
-        kw["time_limit"] = 20.0
-    else:
-        kw["time_limit"] = body.time_limit
+    kw["time_limit"] = body.time_limit if "time_limit" in body.model_fields_set else TIME_LIMIT.get(body.kind, 60.0)
     return JobParams(plan=plan, expected_version=version, kind=body.kind, seed=body.seed, **kw)
 
 
