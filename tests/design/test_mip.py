@@ -52,3 +52,27 @@ def test_min_disruption_matches_brute_force(seed):
     assert all(_connected(P, a, t) for t in range(k))
     assert float(P.dis[a != cur].sum()) == pytest.approx(best, abs=1e-6)
     assert r.bound <= best + 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_root_sets_give_the_minimum_over_plans_keeping_one_own_unit(seed):
+    """With ``root_sets`` (each territory keeps one of its current units), the MIP adds the
+    neighbour rows and strong cuts; its optimum equals brute force over exactly those plans."""
+    g = grid_units(4, 3, seed=seed)
+    k = 3
+    cur = np.array([0, 0, 1, 1, 0, 2, 1, 1, 2, 2, 2, 1])
+    P = build_problem(g, k, balance={"workload": 0.2}, current=cur, disruption="account_count")
+    pu = np.repeat(np.arange(P.n), k)
+    pt = np.tile(np.arange(k), P.n)
+    cost = np.where(pt == cur[pu], 0.0, P.dis[pu])
+    rs = [np.flatnonzero(cur == t) for t in range(k)]
+    r = contiguous_assignment_mip(P, pu, pt, cost, time_limit=30, mip_gap=0.0, max_rounds=200, root_sets=rs)
+    allp = np.array(list(itertools.product(range(k), repeat=P.n)))
+    tot = np.stack([(P.A[:, 0] * (allp == t)).sum(1) for t in range(k)], 1)
+    ok = (np.abs(tot / P.T[None, :, 0] - 1) <= 0.2 + 1e-9).all(1)
+    ok &= np.stack([((allp == t) & (cur == t)[None, :]).any(1) for t in range(k)], 1).all(1)
+    best = min((float(P.dis[a != cur].sum()) for a in allp[ok] if all(_connected(P, a, t) for t in range(k))),
+               default=np.inf)
+    assert np.isfinite(best)
+    assert r.contiguous and r.status == "Optimal" and r.excess.max() <= 1e-7
+    assert float(P.dis[r.assignment != cur].sum()) == pytest.approx(best, abs=1e-6)

@@ -148,6 +148,35 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
             h.setSolution(sol)
     src = np.repeat(np.arange(n), np.diff(P.indptr))
     dst = P.indices
+    # a unit that cannot be its territory's root needs a neighbour in it (the cut of the
+    # piece {u}): x_ut ≤ Σ_{v∈N(u)} x_vt, added up front — it removes most stray pieces
+    never_root = np.ones(ncol, bool)
+    for t in range(k):
+        sel = pt == t
+        if roots[t] >= 0:
+            never_root[sel & (pu == roots[t])] = False
+        elif root_sets is not None:
+            never_root[sel & np.isin(pu, np.asarray(root_sets[t], np.int64))] = False
+        else:
+            never_root[sel] = False
+    nr = np.flatnonzero(never_root)
+    if len(nr):
+        key = pu * k + pt
+        rows_i, cols_i, vals_i = [np.arange(len(nr))], [nr], [np.ones(len(nr))]
+        deg = np.diff(P.indptr)[pu[nr]]
+        rep_r = np.repeat(np.arange(len(nr)), deg)
+        nb = P.indices[np.concatenate([np.arange(P.indptr[u], P.indptr[u + 1]) for u in pu[nr].tolist()])] \
+            if len(nr) else np.zeros(0, np.int64)
+        nkey = nb * k + pt[nr][rep_r]
+        pos = np.searchsorted(key, nkey).clip(0, ncol - 1)
+        found = key[pos] == nkey
+        rows_i.append(rep_r[found])
+        cols_i.append(pos[found])
+        vals_i.append(-np.ones(int(found.sum())))
+        M = csr_array((np.concatenate(vals_i), (np.concatenate(rows_i), np.concatenate(cols_i))),
+                      shape=(len(nr), ncol + m))
+        h.addRows(len(nr), np.full(len(nr), -inf), np.zeros(len(nr)), M.nnz, M.indptr.astype(np.int32),
+                  M.indices.astype(np.int32), M.data)
     rounds = ncuts = 0
     a = None
     status = "not solved"
