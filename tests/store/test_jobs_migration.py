@@ -43,17 +43,20 @@ def test_jobs_tables_on_an_empty_database_and_recovery_of_stale_jobs(db_engine):
     store.upgrade(db_engine)
     assert NEW <= set(sa.inspect(db_engine).get_table_names())
     p = plans.create_plan(db_engine, "p", units={"u1": "T1", "u2": "T2"}, actor="t")
-    for jid, status in (("queued1", None), ("run1", "running"), ("run2", "running"), ("done1", "succeeded")):
-        R.create(db_engine, jid, plan="p", kind="realign", params={}, actor="t")
+    for jid, status in (("queued1", None), ("run1", "running"), ("run2", "running"), ("run3", "running"),
+                        ("done1", "succeeded")):
+        R.create(db_engine, jid, plan="p", kind="tradeoff" if jid == "run3" else "realign", params={}, actor="t")
         if status:
             R.record(db_engine, jid, status, 0.5, status)
-    # run2's single write reached the database before its server stopped
+    # run2's and run3's single writes reached the database before their server stopped
     plans.move_units(db_engine, "p", {"u1": "T2"}, expected_version=p.version, actor="t", job="run2")
-    assert sorted(R.recover(db_engine)) == ["queued1", "run1", "run2"]
+    plans.create_plan(db_engine, "p~cap5", units={"u1": "T1", "u2": "T2"}, actor="t", job="run3")
+    assert sorted(R.recover(db_engine)) == ["queued1", "run1", "run2", "run3"]
     got = {j["id"]: j for j in R.list_jobs(db_engine, plan="p")[0]}
     assert got["queued1"]["status"] == got["run1"]["status"] == "failed"
     assert got["run1"]["message"] == R.STOPPED_MESSAGE == "server stopped while the job ran; the plan is unchanged"
     assert got["run2"]["status"] == "succeeded" and got["run2"]["result_version"] == 2
+    assert got["run3"]["status"] == "succeeded" and got["run3"]["result_version"] is None  # its scenario, not p
     assert got["done1"]["status"] == "succeeded" and got["done1"]["result_version"] is None
     assert R.recover(db_engine) == []
     rows, total = R.list_jobs(db_engine, plan="p", status="failed", limit=1, offset=1)

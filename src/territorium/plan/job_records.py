@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from territorium.store.db import write_transaction
-from territorium.store.models import Job, JobEvent, PlanEvent
+from territorium.store.models import Job, JobEvent, Plan, PlanEvent
 
 __all__ = ["DONE", "STATUSES", "STOPPED_MESSAGE", "create", "record", "get", "list_jobs", "events", "recover",
-           "committed_version"]
+           "committed"]
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 DONE = ("succeeded", "failed", "cancelled")
@@ -29,6 +29,7 @@ STOPPED_MESSAGE = "server stopped while the job ran; the plan is unchanged"
 _J = Job.__table__
 _JE = JobEvent.__table__
 _E = PlanEvent.__table__
+_P = Plan.__table__
 
 
 def _now() -> dt.datetime:
@@ -112,11 +113,16 @@ def events(eng: Engine, job_id: str, after: int = 0) -> list[dict]:
              "at": _iso(r.at)} for r in rows]
 
 
-def committed_version(eng: Engine, job_id: str) -> int | None:
-    """The plan version the job's write made, when it reached the database (every event of a
-    job's write carries its id); None when the job wrote nothing."""
+def committed(eng: Engine, job_id: str) -> tuple[bool, int | None]:
+    """Whether the job's single write reached the database (every audit event of a job's write
+    carries its id), and the version it made of the job's own plan (None when it wrote none, e.g.
+    a trade-off, whose events are the creation of its scenario plans)."""
     with eng.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(_E.c.version)).where(_E.c.job == job_id)).scalar_one()
+        plan = conn.execute(sa.select(_J.c.plan).where(_J.c.id == job_id)).scalar_one_or_none()
+        wrote = conn.execute(sa.select(sa.func.count()).select_from(_E).where(_E.c.job == job_id)).scalar_one() > 0
+        v = conn.execute(sa.select(sa.func.max(_E.c.version)).select_from(_E.join(_P, _P.c.id == _E.c.plan_id))
+                         .where(_E.c.job == job_id, _P.c.name == plan)).scalar_one() if wrote else None
+    return wrote, v
 
 
 def recover(eng: Engine) -> list[str]:
@@ -125,8 +131,8 @@ def recover(eng: Engine) -> list[str]:
     with eng.connect() as conn:
         stale = list(conn.execute(sa.select(_J.c.id).where(_J.c.status.in_(("queued", "running")))).scalars())
     for job_id in stale:
-        v = committed_version(eng, job_id)
-        if v is None:
+        wrote, v = committed(eng, job_id)
+        if not wrote:
             record(eng, job_id, "failed", 1.0, STOPPED_MESSAGE)
         else:
             record(eng, job_id, "succeeded", 1.0, "finished while the server stopped (its result was written; "

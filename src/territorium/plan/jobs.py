@@ -155,8 +155,8 @@ class JobManager:
 
     def _finish_dead(self, job_id: str, p) -> None:
         """The worker ended without a word (killed, crashed): its write either made it or not."""
-        v = R.committed_version(self.engine, job_id)
-        if v is not None:
+        wrote, v = R.committed(self.engine, job_id)
+        if wrote:
             self._record_end(job_id, "succeeded", "done (its answer was lost)", result_version=v)
         else:
             self._record_end(job_id, "failed", f"the worker process ended (exit code {p.exitcode}); the plan is unchanged")
@@ -183,8 +183,8 @@ class JobManager:
             time.sleep(0.05)
         job = R.get(self.engine, job_id)
         if job["status"] not in R.DONE:
-            v = R.committed_version(self.engine, job_id)
-            if v is not None:
+            wrote, v = R.committed(self.engine, job_id)
+            if wrote:
                 R.record(self.engine, job_id, "succeeded", 1.0, "done (finished before the cancel arrived)",
                          result_version=v)
             else:
