@@ -113,3 +113,18 @@ def test_nothing_happens_to_a_plan_outside_the_tolerances():
     assert anneal_feasible(srch, 5.0)["moves"] == 0
     assert recombine_feasible(srch, 20)["kept"] == 0
     assert np.array_equal(st.a, a0)
+
+
+def test_descent_after_feasibility_never_leaves_the_tolerances_or_loses_compactness(strips):
+    # the penalised descent aims at 97 % of each tolerance; on a plan between that margin and
+    # the tolerance it would trade compactness (or, with its small first penalty, balance):
+    # the worker keeps its result only when the plan is still feasible and no less compact
+    from territorium.design._worker import _improve_keeping_feasible
+
+    u, a0 = strips
+    P, st, srch = _search(u, a0, seed=4)
+    anneal_feasible(srch, 30.0, tries=50_000)  # close to the tolerance edge
+    f0 = st.objective()
+    _improve_keeping_feasible(srch)
+    _check(u, P, st)
+    assert st.objective() <= f0 * (1 + 1e-9)
