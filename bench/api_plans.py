@@ -13,8 +13,8 @@ API token):
 - ``move (one plan)``: all 20 clients move units in the same plan, each sending the version
   it last saw; most writes lose the race and get 409 (counted apart), the winners commit.
 
-Prints a markdown table (``--json`` for machines) with the 1-minute load average at the end of
-each scenario. ``--pg URL`` (default
+Prints a markdown table (``--json`` for machines) with the server process's CPU time per
+request (Linux) and the 1-minute load average at the end of each scenario. ``--pg URL`` (default
 ``TERRITORIUM_TEST_PG_URL`` or the local CI server) adds PostgreSQL; ``--no-pg`` skips it,
 ``--no-sqlite`` skips SQLite. Each finished scenario is also written to stderr as one JSON line.
 
@@ -102,6 +102,15 @@ def start(url: str, log: Path, threads: int | None = None) -> tuple[subprocess.P
     raise SystemExit(f"server did not start (exit code {p.poll()}):\n{tail}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def run(base: str, token: str, seconds: float, kind: str, units: list[str], terrs: list[str]) -> dict:
     lat: list[list[float]] = [[] for _ in range(CLIENTS)]
     ok = [0] * CLIENTS
@@ -156,7 +165,10 @@ def bench_db(name: str, url: str, seconds: float, units: dict[str, str], threads
     try:
         ids, terrs = list(units), sorted(set(units.values()))
         for kind, label in (("read", "read plan"), ("own", "move (own scenario)"), ("one", "move (one plan)")):
+            c0 = cpu_seconds(server.pid)
             r = run(base, token, seconds, kind, ids, terrs)
+            # the server's CPU per answered request: what the load average cannot blur much
+            r["server_cpu_ms"] = (cpu_seconds(server.pid) - c0) * 1000 / max(r["requests"], 1)
             rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s, "threads": threads,
                          "load_1min": os.getloadavg()[0]})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, in case the run is cut short
@@ -203,11 +215,13 @@ def main() -> None:
         return
     print(f"{len(units):,} units, {TERRITORIES} territories, {CLIENTS} clients, {args.seconds:.0f} s per scenario, "
           f"server threads {args.threads or 'default'}\n")
-    print("| database | scenario | requests/s | ok | 409 | errors | p50 ms | p95 ms | max ms | load |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| database | scenario | requests/s | ok | 409 | errors | p50 ms | p95 ms | max ms | server CPU ms/request "
+          "| load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['database']} | {r['scenario']} | {r['req_s']:.1f} | {r['ok']:,} | {r['conflicts_409']:,} | "
-              f"{r['errors']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['max_ms']:.0f} | {r['load_1min']:.1f} |")
+              f"{r['errors']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['max_ms']:.0f} | {r['server_cpu_ms']:.2f} | "
+              f"{r['load_1min']:.1f} |")
     print("\nsetup (plan + 20 scenario copies): " + ", ".join(
         f"{r['database']} {r['setup_s']:.0f} s" for r in rows if r["scenario"] == "read plan"))
 
