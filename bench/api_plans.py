@@ -111,13 +111,20 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-def run(base: str, token: str, seconds: float, kind: str, units: list[str], terrs: list[str]) -> dict:
+def run(base: str, token: str, seconds: float, kind: str, units: list[str], terrs: list[str],
+        server_pid: int | None = None) -> dict:
     lat: list[list[float]] = [[] for _ in range(CLIENTS)]
     ok = [0] * CLIENTS
     conflicts = [0] * CLIENTS
     errors = [0] * CLIENTS
-    barrier = threading.Barrier(CLIENTS, action=lambda: start_at.append(time.perf_counter()))
     start_at: list[float] = []
+    cpu_at: list[float] = []
+
+    def go() -> None:  # every client has read its plan: the measured part starts
+        cpu_at.append(cpu_seconds(server_pid) if server_pid else float("nan"))
+        start_at.append(time.perf_counter())
+
+    barrier = threading.Barrier(CLIENTS, action=go)
 
     def client(i: int) -> None:
         rng = random.Random(i)
@@ -151,11 +158,12 @@ def run(base: str, token: str, seconds: float, kind: str, units: list[str], terr
         t.start()
     for t in threads:
         t.join()
+    cpu = (cpu_seconds(server_pid) if server_pid else float("nan")) - cpu_at[0]
     wall = seconds + float(np.median([x[-1] for x in lat if x]))  # the last requests end after the deadline
     a = np.concatenate([np.asarray(x) for x in lat]) * 1000
     return {"requests": int(a.size), "req_s": a.size / wall, "ok": sum(ok), "conflicts_409": sum(conflicts),
             "errors": sum(errors), "p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-            "max_ms": float(a.max())}
+            "max_ms": float(a.max()), "server_cpu_ms": cpu * 1000 / max(a.size, 1)}
 
 
 def bench_db(name: str, url: str, seconds: float, units: dict[str, str], threads: int | None = None) -> list[dict]:
@@ -165,10 +173,8 @@ def bench_db(name: str, url: str, seconds: float, units: dict[str, str], threads
     try:
         ids, terrs = list(units), sorted(set(units.values()))
         for kind, label in (("read", "read plan"), ("own", "move (own scenario)"), ("one", "move (one plan)")):
-            c0 = cpu_seconds(server.pid)
-            r = run(base, token, seconds, kind, ids, terrs)
-            # the server's CPU per answered request: what the load average cannot blur much
-            r["server_cpu_ms"] = (cpu_seconds(server.pid) - c0) * 1000 / max(r["requests"], 1)
+            # with the server's CPU per answered request: a figure the load average blurs far less
+            r = run(base, token, seconds, kind, ids, terrs, server.pid)
             rows.append({"database": name, "scenario": label, **r, "setup_s": setup_s, "threads": threads,
                          "load_1min": os.getloadavg()[0]})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, in case the run is cut short
