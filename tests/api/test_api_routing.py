@@ -58,7 +58,12 @@ def test_store_validate_version_and_route(api):
     assert r.status_code == 409 and r.json()["current_version"] == 2
     r = c.put("/api/routing/rules/main", json={"yaml": RULES, "expected_version": 2}, headers=h)
     assert r.status_code == 200 and r.json()["version"] == 3
-    got = c.get("/api/routing/rules/main", headers=h).json()
+    r = c.get("/api/routing/rules/main", headers=h)
+    assert r.headers["etag"] == '"r-v3"'
+    assert c.get("/api/routing/rules/main", headers={**h, "If-None-Match": '"r-v3"'}).status_code == 304
+    r2 = c.put("/api/routing/rules/main", json={"yaml": RULES}, headers={**h, "If-Match": '"r-v2"'})
+    assert r2.status_code == 409 and r2.json()["current_version"] == 3
+    got = r.json()
     assert got["yaml"] == RULES and [(x["name"], x["line"]) for x in got["rules"]] == [("big", 2), ("first-zip", 5)]
     assert [x["name"] for x in c.get("/api/routing/rules", headers=h).json()] == ["main"]
 

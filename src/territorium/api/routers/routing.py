@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from territorium.api import schemas as S
-from territorium.api.deps import Eng, require
+from territorium.api.deps import Eng, IfMatch, expected_version, require
 from territorium.plan import plans
 from territorium.plan import routing as R
 from territorium.plan.access import EDITORS
@@ -58,18 +58,33 @@ def list_rule_sets(eng: Eng):
     return [{k: v for k, v in r.items() if k != "yaml"} for r in rulesets.stored(eng, "routing")]
 
 
-@router.get("/rules/{name}", summary="One stored rule set (YAML, rules with their lines)")
-def get_rule_set(eng: Eng, name: str = Name):
+def _etag(version: int) -> str:
+    return f'"r-v{version}"'
+
+
+@router.get("/rules/{name}", summary="One stored rule set (YAML, rules with their lines); ETag names its version")
+def get_rule_set(request: Request, response: Response, eng: Eng, name: str = Name):
     r = R.stored_rule_set(eng, name)
+    tag = _etag(r["version"])
+    if tag in [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
     rs = R.parse_yaml(r["yaml"], source=name)
     return {**r, "rules": [{"name": x.name, "line": x.line, "target": x.target.describe()} for x in rs.rules],
             "fallback": [t.describe() for t in rs.fallback]}
 
 
 @router.put("/rules/{name}", summary="Store a rule set (validated; 422 with lines; 409 on a stale version)")
-def put_rule_set(body: RuleSetIn, eng: Eng, user=require(*EDITORS), name: str = Name):
+def put_rule_set(body: RuleSetIn, eng: Eng, response: Response, user=require(*EDITORS), name: str = Name,
+                 if_match: IfMatch = None):
+    """The version the change is made against: ``expected_version`` or the ETag in If-Match
+    (neither: a new rule set)."""
+    v = body.expected_version if body.expected_version is not None or not if_match \
+        else expected_version(None, if_match)
     try:
-        return R.save_rule_set(eng, name, body.yaml, actor=user.username, expected_version=body.expected_version)
+        saved = R.save_rule_set(eng, name, body.yaml, actor=user.username, expected_version=v)
+        response.headers["ETag"] = _etag(saved["version"])
+        return saved
     except R.RuleFileInvalid as exc:
         return invalid(exc)
     except RuleSetConflict as exc:
