@@ -144,7 +144,7 @@ def engine(url: str | None = None, *, schema: str | None = None, echo: bool = Fa
     (:class:`NoWorkspace`) instead of creating it and its folders.
     ``pool_size``: connections kept open (the server: one per request thread, so that
     concurrent requests neither wait for a connection nor open and close one each time, which
-    costs a new backend process on PostgreSQL); as many again may be opened at a peak.
+    costs a new backend process on PostgreSQL); 10 more may be opened at a peak.
     Default: SQLAlchemy's (5, and 10 more at a peak).
 
     Raises
@@ -162,7 +162,7 @@ def engine(url: str | None = None, *, schema: str | None = None, echo: bool = Fa
     kw: dict = {"echo": echo, "future": True}
     in_memory = u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
     if pool_size is not None and not in_memory:  # (an in-memory SQLite database has one connection per thread)
-        kw.update(pool_size=int(pool_size), max_overflow=int(pool_size))
+        kw.update(pool_size=int(pool_size), max_overflow=10)
     if u.get_backend_name() == "postgresql":
         if u.drivername == "postgresql":
             u = u.set(drivername="postgresql+psycopg")
