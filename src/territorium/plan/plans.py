@@ -77,7 +77,8 @@ _PLAN_BY_NAME = sa.select(_P).where(_P.c.name == sa.bindparam("ref"))
 _SET_UNIT = (sa.update(_U).where(_U.c.plan_id == sa.bindparam("p"), _U.c.unit_id == sa.bindparam("u"))
              .values(territory_id=sa.bindparam("t")))
 _ADD_EVENTS = sa.insert(_E)
-_EVENTS_SINCE = sa.select(_E).where(_E.c.plan_id == sa.bindparam("p"), _E.c.version > sa.bindparam("v")).order_by(_E.c.id)
+_EVENTS_SINCE = (sa.select(_E).where(_E.c.plan_id == sa.bindparam("p"), _E.c.version > sa.bindparam("v"))
+                 .order_by(_E.c.id))
 
 
 def _claim_statement(by_id: bool, statuses: bool):
