@@ -50,6 +50,30 @@ REHEAT_MIN_S = 3.0
 REHEAT_T = 0.015
 
 
+def state_lists(st):
+    """The working state as Python lists for a pure-Python move loop (a few microseconds a
+    try): measures per unit, totals per territory, frozen flags, sizes, compactness weights,
+    coordinates, |x|², and the moment sums Σw, Σwx, Σwy, Σw|x|² per territory."""
+    P = st.P
+    return (P.A.tolist(), st.tot.tolist(), P.frozen.tolist(), st.size.tolist(), P.w.tolist(),
+            P.xy[:, 0].tolist(), P.xy[:, 1].tolist(), st.q.tolist(),
+            st.S0.tolist(), st.Sx.tolist(), st.Sy.tolist(), st.S2.tolist())
+
+
+def apply_move(st, L, u: int, ta: int, tb: int, ra: list, rb: list) -> None:
+    """Move unit ``u`` from ``ta`` to ``tb`` in the state and in its lists ``L`` (from
+    :func:`state_lists`); ``ra``, ``rb``: the two territories' new measure totals."""
+    _, tot, _, size, w, xs, ys, q, S0, Sx, Sy, S2 = L
+    st.move(u, tb)
+    tot[ta], tot[tb] = ra, rb
+    size[ta] -= 1
+    size[tb] += 1
+    wu = w[u]
+    wx, wy, wq = wu * xs[u], wu * ys[u], wu * q[u]
+    S0[ta] -= wu; Sx[ta] -= wx; Sy[ta] -= wy; S2[ta] -= wq  # noqa: E702
+    S0[tb] += wu; Sx[tb] += wx; Sy[tb] += wy; S2[tb] += wq  # noqa: E702
+
+
 def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None = None,
            stop_when_feasible: bool = True) -> dict:
     """Anneal the plan of ``srch`` (a :class:`~territorium.design._search.Search`) toward
@@ -71,15 +95,9 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
     inv_tol = [1.0 / max(x, 1e-9) for x in tol]
     T = P.T.tolist()
     invT = [[1.0 / max(T[t][j], 1e-300) for j in range(m)] for t in range(k)]
-    A = P.A.tolist()
-    tot = st.tot.tolist()
-    frozen = P.frozen.tolist()
+    L = state_lists(st)
+    A, tot, frozen, size, w, xs, ys, q, S0, Sx, Sy, S2 = L
     al = st.al
-    size = st.size.tolist()
-    w = P.w.tolist()
-    xs, ys = P.xy[:, 0].tolist(), P.xy[:, 1].tolist()
-    q = st.q.tolist()
-    S0, Sx, Sy, S2 = st.S0.tolist(), st.Sx.tolist(), st.Sy.tolist(), st.S2.tolist()
     free = st.free.tolist()
 
     def mom(t, s0, sx, sy, s2):
@@ -171,15 +189,8 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
             if not st.connected_without(u):
                 continue
             # apply
-            st.move(u, tb)
-            tot[ta], tot[tb] = ra, rb
+            apply_move(st, L, u, ta, tb, ra, rb)
             E_t[ta], E_t[tb] = ea, eb
-            size[ta] -= 1
-            size[tb] += 1
-            wu = w[u]
-            wx, wy, wq = wu * xs[u], wu * ys[u], wu * q[u]
-            S0[ta] -= wu; Sx[ta] -= wx; Sy[ta] -= wy; S2[ta] -= wq  # noqa: E702
-            S0[tb] += wu; Sx[tb] += wx; Sy[tb] += wy; S2[tb] += wq  # noqa: E702
             moves += 1
             since_best += 1
             if E_t[ta] + E_t[tb] <= 0.0 or since_best >= 64:

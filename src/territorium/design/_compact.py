@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from ._anneal import apply_move, state_lists
 from ._recom import _neighbours, split
 
 __all__ = ["anneal_feasible", "recombine_feasible", "applicable"]
@@ -138,15 +139,9 @@ def anneal_feasible(srch, budget_s: float, tries: int | None = None, soft: bool 
     tin = srch.tol_in.tolist()
     inv_tol = [1.0 / max(x, 1e-9) for x in tol]
     invT = (1.0 / P.T.clip(1e-300)).tolist()
-    A = P.A.tolist()
-    tot = st.tot.tolist()
-    frozen = P.frozen.tolist()
+    L = state_lists(st)
+    A, tot, frozen, size, w, xs, ys, q, S0, Sx, Sy, S2 = L
     al = st.al
-    size = st.size.tolist()
-    w = P.w.tolist()
-    xs, ys = P.xy[:, 0].tolist(), P.xy[:, 1].tolist()
-    q = st.q.tolist()
-    S0, Sx, Sy, S2 = st.S0.tolist(), st.Sx.tolist(), st.Sy.tolist(), st.S2.tolist()
     mov = (srch.movable & ~P.exclave).tolist()
     src_l, dst_l = srch.src.tolist(), srch.dst.tolist()
     rng = srch.rng
@@ -247,14 +242,7 @@ def anneal_feasible(srch, budget_s: float, tries: int | None = None, soft: bool 
                 va, vb = over(ta, ra), over(tb, rb)
                 n_over += va + vb - V[ta] - V[tb]
                 V[ta], V[tb] = va, vb
-            st.move(u, tb)
-            tot[ta], tot[tb] = ra, rb
-            size[ta] -= 1
-            size[tb] += 1
-            wu = w[u]
-            wx, wy, wq = wu * xs[u], wu * ys[u], wu * q[u]
-            S0[ta] -= wu; Sx[ta] -= wx; Sy[ta] -= wy; S2[ta] -= wq  # noqa: E702
-            S0[tb] += wu; Sx[tb] += wx; Sy[tb] += wy; S2[tb] += wq  # noqa: E702
+            apply_move(st, L, u, ta, tb, ra, rb)
             moves += 1
             cur += dm
             if n_over == 0 and cur < best[0] * (1 - 1e-5):
