@@ -78,6 +78,9 @@ def test_oversized_unknown_kind_unreadable_and_roles(api):
     c.app.state.upload_limit = 100
     r = c.post("/api/imports/accounts", files={"file": ("big.csv", _csv(GOOD), "text/csv")}, headers=auth(tok, "admin"))
     assert r.status_code == 413 and "100 bytes" in r.json()["detail"] and "file" in r.json()["detail"]
+    big = _csv(GOOD) + b"x" * (1 << 20)   # beyond what two files of 100 bytes can be: refused unread
+    r = c.post("/api/imports/accounts", files={"file": ("big.csv", big, "text/csv")}, headers=auth(tok, "admin"))
+    assert r.status_code == 413 and "nothing was read" in r.json()["detail"]
     c.app.state.upload_limit = 10 * 2**20
     r = c.post("/api/imports/widgets", files={"file": ("x.csv", _csv(GOOD), "text/csv")}, headers=auth(tok, "admin"))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path.kind"

@@ -40,6 +40,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     from territorium.api.uploads import UPLOAD_LIMIT
 
     app.state.upload_limit = upload_limit or UPLOAD_LIMIT
+    from territorium.api.uploads import UploadSizeGuard
+
+    app.add_middleware(UploadSizeGuard)   # an oversized upload is refused before its body is read
 
     @app.exception_handler(plans.Conflict)
     def conflict(_: Request, exc: plans.Conflict):
