@@ -48,6 +48,8 @@ def test_potential_tables_add_up(demo_api):
     tt = pd.DataFrame(b["territories"]).set_index("territory")["white_space"]
     assert tt.reindex(by_t.index).to_numpy() == pytest.approx(by_t.to_numpy(), rel=1e-6)
     assert 0.5 <= b["check"]["coverage_cv"] <= 1.0
+    assert acc["white_space"].is_monotonic_decreasing
+    assert (b["accounts"]["limit"], b["accounts"]["offset"]) == (5000, 0)
 
 
 def test_forecast_is_reconciled(demo_api):

@@ -47,6 +47,7 @@ class PotentialIn(S.Request):
     max_iter: int = Field(100, ge=5, le=500, description="boosting iterations (a bound on the time)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     limit: int = Field(1000, ge=1, le=MAX_ROWS, description="account rows returned (highest white space first)")
+    offset: int = Field(0, ge=0, le=10_000_000, description="account rows skipped")
 
 
 @router.post("/potential", summary="Account potential and white space (quantile gradient boosting)")
@@ -75,7 +76,9 @@ def potential(body: PotentialIn, eng: Eng):
     return {"target": rep.target, "quantile": rep.quantile, "interval": list(rep.interval),
             "check": {k: (None if v != v else v) for k, v in c.__dict__.items()},
             "territories": _records(rep.territories), "sites": _records(rep.sites),
-            "accounts": {"items": _records(acc, body.limit), "total": len(acc)}, "notes": list(rep.notes)}
+            "accounts": S.Page[dict](items=_records(acc.iloc[body.offset:], body.limit), total=len(acc),
+                                     limit=body.limit, offset=body.offset).model_dump(),
+            "notes": list(rep.notes)}
 
 
 # --------------------------------------------------------------------------------- forecast
