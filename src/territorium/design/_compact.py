@@ -49,6 +49,11 @@ COOL = 1e-3
 #: real tolerances is kept. ``SOFT = False``: every move must stay within them.
 SOFT = True
 MU = 1000.0
+#: the soft penalty counts from this share of each tolerance: a quadratic penalty is flat
+#: near its start, so with 97 % (the search's inner margin) the walk sat a hair over the
+#: tolerances in some territory almost all the time (counties k=20, three measures: no
+#: plan within all 60 bounds seen in 53,000 moves)
+SOFT_MARGIN = 0.9
 
 
 def applicable(P, st) -> bool:
@@ -137,6 +142,7 @@ def anneal_feasible(srch, budget_s: float, tries: int | None = None, soft: bool 
     k, m = P.k, P.m
     tol = P.tol.tolist()
     tin = srch.tol_in.tolist()
+    tsoft = (P.tol * SOFT_MARGIN).tolist()
     inv_tol = [1.0 / max(x, 1e-9) for x in tol]
     invT = (1.0 / P.T.clip(1e-300)).tolist()
     L = state_lists(st)
@@ -168,11 +174,11 @@ def anneal_feasible(srch, budget_s: float, tries: int | None = None, soft: bool 
                 - mom(S0[ta], Sx[ta], Sy[ta], S2[ta]) - mom(S0[tb], Sx[tb], Sy[tb], S2[tb])) * inv0
 
     def excess(t, row):
-        # squared excess over the inner margins, in tolerance units
+        # squared excess over SOFT_MARGIN of each tolerance, in tolerance units
         it = invT[t]
         e = 0.0
         for j in range(m):
-            d = abs(row[j] * it[j] - 1.0) - tin[j]
+            d = abs(row[j] * it[j] - 1.0) - tsoft[j]
             if d > 0:
                 d *= inv_tol[j]
                 e += d * d
