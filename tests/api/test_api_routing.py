@@ -99,3 +99,28 @@ def test_route_errors_name_the_problem(api):
     r = c.put("/api/routing/rules/ok", json={"yaml": "rules: [unclosed", "expected_version": 1}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["line"] == 1
     assert c.put("/api/routing/rules/x", json={"yaml": RULES}, headers=auth(tok, "rep1")).status_code == 403
+
+
+def test_route_on_an_account_level_plan(tmp_path):
+    """An account plan's alignment names the accounts: their current territory comes from it."""
+    from fastapi.testclient import TestClient
+
+    from _planws import grid_plan
+    from territorium import store
+    from territorium.api import create_app
+    from territorium.plan import users as U
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    grid_plan(url)   # acc00..acc29 in T1, acc30..acc39 in T2
+    eng = store.engine(url)
+    U.create_user(eng, "pat", role="planner")
+    h = {"Authorization": f"Bearer {U.create_token(eng, 'pat', 'tests')}"}
+    rules = "rules:\n  - {name: one, when: {name: acc01}, assign: {territory: T2}}\nfallback:\n  - {territory: T1}\n"
+    with TestClient(create_app(engine=eng), base_url="https://testserver") as c:
+        assert c.put("/api/routing/rules/r", json={"yaml": rules}, headers=h).status_code == 200
+        r = c.post("/api/routing/rules/r/route", json={"plan": "grid", "accounts": ["acc01", "acc02", "acc35"]},
+                   headers=h)
+        assert r.status_code == 200, r.text
+        got = {d["account_id"]: (d["current_territory"], d["territory"]) for d in r.json()["decisions"]["items"]}
+        assert got == {"acc01": ("T1", "T2"), "acc02": ("T1", "T1"), "acc35": ("T2", "T1")}
+    eng.dispose()

@@ -118,6 +118,10 @@ def _geo_territory(acc: pd.DataFrame, al: pd.DataFrame | None, level: str) -> np
     out = np.full(n, None, dtype=object)
     if al is None or al.empty:
         return out
+    if level == "account":   # an account-level alignment names the accounts themselves
+        m = acc["account_id"].astype(str).map(dict(zip(al["unit_id"].astype(str), al["territory"])))
+        out[:] = m.astype(object).where(m.notna(), None)
+        return out
     zipish = al["unit_id"].str.fullmatch(r"\d{5}").mean() > 0.9 and level == "zip"
     if zipish and "zip" in acc.columns:
         z = acc["zip"].astype("string").str.strip().str.slice(0, 5)

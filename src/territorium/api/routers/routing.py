@@ -14,7 +14,9 @@ from territorium.api.deps import Eng, IfMatch, expected_version, require
 from territorium.plan import plans
 from territorium.plan import routing as R
 from territorium.plan.access import EDITORS
+from territorium.plan.exporting import ExportError
 from territorium.plan.rulesets import RuleSetConflict
+from territorium.plan.workspace import WorkspaceError
 
 router = APIRouter(prefix="/api/routing", tags=["routing"], dependencies=[require(*EDITORS)])
 Name = Path(..., min_length=1, max_length=100, pattern=r"^\S(.*\S)?$", description="rule set name")
@@ -100,7 +102,7 @@ def route(body: RouteIn, eng: Eng, name: str = Name, limit: int = Query(1000, ge
         run = R.route_stored(eng, name, body.plan, account_ids=body.accounts, unrouted_only=not body.all_accounts)
     except R.RuleFileInvalid as exc:
         return invalid(exc)
-    except R.RoutingJobError as exc:
+    except (R.RoutingJobError, ExportError, WorkspaceError, ValueError) as exc:   # as `territorium route`
         raise plans.PlanError(str(exc)) from None
     df = R.routed_frame(run)
     res, dr = run.result, run.dry_run
