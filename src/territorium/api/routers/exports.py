@@ -53,7 +53,7 @@ def export_plan(loaded: VisiblePlanSummary, eng: Eng,
         try:
             files, notes = export_stored(eng, info.id, FORMATS[format], Path(d) / "out", scope=loaded.scope,
                                          hierarchy=hierarchy)
-        except (ExportError, WorkspaceError) as exc:
+        except (ExportError, WorkspaceError, ValueError) as exc:   # as `territorium export`
             raise plans.PlanError(str(exc).replace(d, "")) from None
         body, filename = _download([Path(f) for f in files], f"{info.name}-v{info.version}-{format}")
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename)

@@ -60,7 +60,7 @@ def quotas(name: str, body: QuotaIn, user: CurrentUser, eng: Eng, response: Resp
                            goals=body.goals, smoothing=body.smoothing, alignment=pf.alignment,
                            level=pf.info.unit_level, hierarchy=body.hierarchy)
             run = run_quota(Workspace(engine=eng), job)
-    except (QuotaJobError, WorkspaceError) as exc:
+    except (QuotaJobError, WorkspaceError, ValueError) as exc:   # as `territorium quota`
         raise plans.PlanError(str(exc)) from None
     t, al = run.territories, run.allocation
     out = {"plan": name, "total": float(al.total), "weight": float(al.weight), "quota_sum": float(al.quota.sum()),
