@@ -51,6 +51,12 @@ def test_good_file_lands_and_bad_file_lands_nothing(api):
     assert "Revenue" in cols[3] and "Employees" in cols[4]
     assert _ids(eng) == before | {"001N1", "001N2"}   # not even the good row of the bad file
 
+    r = c.post("/api/imports/accounts", files={"file": ("crm.csv", _csv(GOOD), "text/csv")}, headers=h)
+    assert r.status_code == 409 and "replace=true" in r.json()["detail"]    # the ids are there already
+    r = c.post("/api/imports/accounts", files={"file": ("crm.csv", _csv(GOOD), "text/csv")}, data={"replace": "true"},
+               headers=h)
+    assert r.status_code == 201 and _ids(eng) == {"001N1", "001N2"}
+
 
 def test_excel_and_parquet_uploads(api, tmp_path):
     c, tok = api

@@ -79,7 +79,11 @@ def import_upload(request: Request, user: CurrentUser, eng: Eng,
                 {"file": name, "row": p.row, "column": p.column, "value": p.value, "reason": p.reason,
                  "severity": p.severity} for p in exc.problems][:MAX_PROBLEMS]})
         except StoreError as exc:
-            raise HTTPException(503, f"the database refused the import; nothing was stored ({exc})") from None
+            msg = str(exc).replace("--replace", "replace=true")
+            # ids stored already (SQLAlchemy's or the driver's IntegrityError): the data conflicts
+            if type(exc.__context__).__name__ == "IntegrityError":
+                raise HTTPException(409, msg) from None
+            raise HTTPException(503, msg, headers={"Retry-After": "2"}) from None
         problems = result.problems.assign(file=name) if len(result.problems) else result.problems
         errors = problems[problems["severity"] == "error"] if len(problems) else problems
         warnings = problems[problems["severity"] == "warning"] if len(problems) else problems
