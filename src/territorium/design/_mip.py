@@ -31,6 +31,9 @@ from ._problem import Problem
 
 __all__ = ["MipResult", "contiguous_assignment_mip"]
 
+#: MIP gap of the rounds that only look for pieces to cut (the last round uses ``mip_gap``)
+LOOSE_GAP = 0.02
+
 
 @dataclass(frozen=True)
 class MipResult:
@@ -78,8 +81,10 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
     root_sets : list of arrays, optional
         Per territory, units of which every plan of interest keeps at least one in it (e.g.
         its current units, when a territory that kept none would move more than a known
-        plan does). A piece with none of them cannot hold the root, so it gets the strong
-        cut ``x_ut ≤ Σ_{v∈∂S} x_vt``; other pieces get the pair cut.
+        plan does). Then a binary ``r_ut`` picks the root among them (``Σ_u r_ut = 1``,
+        ``r_ut ≤ x_ut``), every unit needs a neighbour in its territory unless it is the
+        root (``x_ut ≤ Σ_{v∈N(u)} x_vt + r_ut``), and a piece ``S`` that does not hold the
+        root gets the rooted cut ``x_ut ≤ Σ_{v∈∂S} x_vt + Σ_{v∈S} r_vt``.
     """
     t0 = time.time()
     n, k, m = P.n, P.k, P.m
@@ -133,19 +138,50 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
             if c is None:
                 raise ValueError(f"territory {t}: its root unit {r} is not among its candidates")
             h.changeColBounds(c, 1.0, 1.0)
+    # root variables (rooted cuts): with root_sets, r_ut = 1 marks the unit of rs(t) that
+    # roots t; Σ_u r_ut = 1 and r_ut ≤ x_ut
+    rcol = {}
+    if root_sets is not None:
+        pairs = [(int(u), t) for t in range(k) if roots[t] < 0
+                 for u in np.asarray(root_sets[t], np.int64).tolist() if (int(u), t) in col_of]
+        base = ncol + m
+        rcol = {pr: base + i for i, pr in enumerate(pairs)}
+        nrv = len(pairs)
+        if nrv:
+            h.addVars(nrv, np.zeros(nrv), np.ones(nrv))
+            h.changeColsIntegrality(nrv, np.arange(base, base + nrv, dtype=np.int32), np.ones(nrv, np.uint8))
+            for t in range(k):
+                cs = [c for (u, tt), c in rcol.items() if tt == t]
+                if roots[t] < 0:
+                    if not cs:
+                        raise ValueError(f"territory {t}: none of its root_sets units is among its candidates")
+                    h.addRow(1.0, 1.0, len(cs), np.asarray(cs, np.int32), np.ones(len(cs)))
+            for (u, t), c in rcol.items():
+                h.addRow(-inf, 0.0, 2, np.asarray([c, col_of[(u, t)]], np.int32), np.asarray([1.0, -1.0]))
+    nvar = ncol + m + len(rcol)
     if start is not None:
         sol = highspy.HighsSolution()
-        xv = np.zeros(ncol + m)
+        xv = np.zeros(nvar)
         ok = np.array([col_of.get((u, int(start[u])), -1) for u in range(n)])
         if (ok >= 0).all():
             xv[ok] = 1.0
             tot = np.zeros((k, m))
             np.add.at(tot, start, P.A)
             dev = np.abs(tot / P.T.clip(1e-300) - 1)[active_t] - tol[None, :]
-            xv[ncol:] = dev.max(0).clip(0)
+            xv[ncol:ncol + m] = dev.max(0).clip(0)
+            done = set()
+            for (u, t), c in rcol.items():
+                if start[u] == t and t not in done:
+                    xv[c] = 1.0
+                    done.add(t)
             sol.col_value = list(xv)
             sol.value_valid = True
             h.setSolution(sol)
+        else:
+            sol = None
+    else:
+        sol = None
+    start_sol = sol  # a contiguous start meets every cut: given again before each solve
     src = np.repeat(np.arange(n), np.diff(P.indptr))
     dst = P.indices
     # a unit that cannot be its territory's root needs a neighbour in it (the cut of the
@@ -156,7 +192,7 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
         if roots[t] >= 0:
             never_root[sel & (pu == roots[t])] = False
         elif root_sets is not None:
-            never_root[sel & np.isin(pu, np.asarray(root_sets[t], np.int64))] = False
+            pass  # every unit: x_ut ≤ Σ_{v∈N(u)} x_vt + r_ut (r only for root candidates)
         else:
             never_root[sel] = False
     nr = np.flatnonzero(never_root)
@@ -173,11 +209,18 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
         rows_i.append(rep_r[found])
         cols_i.append(pos[found])
         vals_i.append(-np.ones(int(found.sum())))
+        rr_ = [(i, rcol[(int(pu[c]), int(pt[c]))]) for i, c in enumerate(nr.tolist())
+               if (int(pu[c]), int(pt[c])) in rcol]
+        if rr_:
+            rows_i.append(np.array([i for i, _ in rr_]))
+            cols_i.append(np.array([c for _, c in rr_]))
+            vals_i.append(-np.ones(len(rr_)))
         M = csr_array((np.concatenate(vals_i), (np.concatenate(rows_i), np.concatenate(cols_i))),
-                      shape=(len(nr), ncol + m))
+                      shape=(len(nr), nvar))
         h.addRows(len(nr), np.full(len(nr), -inf), np.zeros(len(nr)), M.nnz, M.indptr.astype(np.int32),
                   M.indices.astype(np.int32), M.data)
     rounds = ncuts = 0
+    final = False
     a = None
     status = "not solved"
     contiguous = False
@@ -188,6 +231,11 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
         if left <= 0.05:
             break
         h.setOptionValue("time_limit", float(left))
+        # rounds that only look for pieces to cut stop at a loose gap; the last one (no piece
+        # left) is solved again at the requested gap
+        h.setOptionValue("mip_rel_gap", float(max(mip_gap, LOOSE_GAP) if not final else mip_gap))
+        if start_sol is not None:
+            h.setSolution(start_sol)
         h.run()
         rounds += 1
         status = h.modelStatusToString(h.getModelStatus())
@@ -197,14 +245,14 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
             h.changeColsBounds(m, np.arange(ncol, ncol + m, dtype=np.int32), np.zeros(m), np.full(m, inf))
             continue
         x = np.asarray(h.getSolution().col_value)
-        if len(x) != ncol + m or not h.getInfo().primal_solution_status:
+        if len(x) != nvar or not h.getInfo().primal_solution_status:
             break
         info = h.getInfo()
         gap, bound = float(info.mip_gap), float(info.mip_dual_bound) * cscale
         take = x[:ncol] > 0.5
         a = np.full(n, -1, np.int64)
         a[pu[take]] = pt[take]
-        z = x[ncol:].clip(0)
+        z = x[ncol:ncol + m].clip(0)
         lab = _pieces(P, a)
         new = []
         for t in range(k):
@@ -219,13 +267,16 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
                 keep = max(sizes)[1]
             w_unit = r if r >= 0 else int(np.flatnonzero(lab == keep)[0])
             rs = None if root_sets is None else np.asarray(root_sets[t], np.int64)
+            rooted = rs is not None and r < 0
             for cpn in comps:
-                if cpn == keep and (rs is None or r >= 0):
-                    continue
                 S = np.flatnonzero(lab == cpn)
-                strong = r >= 0 or (rs is not None and not np.isin(S, rs).any())
-                if cpn == keep and not strong:
+                if rooted:  # rooted cut, for every piece that does not hold t's chosen root
+                    rin = [rcol[(int(v), t)] for v in S.tolist() if (int(v), t) in rcol]
+                    if any(x[c] > 0.5 for c in rin):
+                        continue
+                elif cpn == keep:
                     continue
+                strong = r >= 0 or rooted
                 inS = np.zeros(n, bool)
                 inS[S] = True
                 nbr = np.unique(dst[inS[src] & ~inS[dst]])
@@ -235,14 +286,21 @@ def contiguous_assignment_mip(P: Problem, pu: np.ndarray, pt: np.ndarray, cost: 
                     idx = [cu] + bcols
                     val = [1.0] + [-1.0] * len(bcols)
                     hi = 0.0
-                    if not strong:  # pair cut with a unit of the kept piece
+                    if rooted:  # x_ut ≤ Σ_{∂S} x_vt + Σ_{v∈S∩rs(t)} r_vt
+                        idx += rin
+                        val += [-1.0] * len(rin)
+                    elif not strong:  # pair cut with a unit of the kept piece
                         idx.append(col_of[(w_unit, t)])
                         val.append(1.0)
                         hi = 1.0
                     new.append((idx, val, hi))
         if not new:
-            contiguous = True
-            break
+            if final or mip_gap >= LOOSE_GAP or gap <= mip_gap:
+                contiguous = True
+                break
+            final = True  # contiguous at the loose gap: close the gap with the same cuts
+            continue
+        final = False
         for idx, val, hi in new:
             h.addRow(-inf, hi, len(idx), np.asarray(idx, np.int32), np.asarray(val, float))
         ncuts += len(new)
