@@ -98,7 +98,9 @@ const LOCKED = ["boolean", ["feature-state", "locked"], false];
 function addLayers(d) {
   const m = S.map;
   // one source: units (property c), borders (property on) and state outlines (property state)
-  m.addSource("units", { type: "geojson", data: d.shapes });
+  // geojson-vt simplifies per tile a little more than MapLibre's default (tolerance 0.375) and
+  // copies less across tile edges: fewer vertices for the software renderer at country zoom
+  m.addSource("units", { type: "geojson", data: d.shapes, tolerance: 1, buffer: 32 });
   m.addSource("accounts", { type: "geojson", data: accountsGeo(d), cluster: true, clusterRadius: 28, clusterMaxZoom: 10 });
   m.addSource("reps", { type: "geojson", data: repsGeo(d) });
   // one fill and one line layer for the units (a proposed move's colour and red outline from
@@ -109,7 +111,10 @@ function addLayers(d) {
     "fill-color": ["case", proposed, ["feature-state", "proposed"], ["coalesce", ["feature-state", "colour"], TERRITORY_FILL]],
     "fill-opacity": ["case", proposed, 0.95, SEL, 0.95, 0.78] } });
   const width = (plain) => ["case", proposed, 2.2, SEL, 2, LOCKED, 2, plain];
-  m.addLayer({ id: "units-line", type: "line", source: "units", filter: ["has", "c"], paint: {
+  // above 10,000 units the outlines start at zoom 5 (at country zoom they are sub-pixel, and
+  // drawing every ring costs seconds in software GL); selection still shows in the fill
+  m.addLayer({ id: "units-line", type: "line", source: "units", filter: ["has", "c"],
+    minzoom: d.unit_ids.length > 10000 ? 5 : 0, paint: {
     "line-color": ["case", proposed, "#d40000", SEL, "#111111", LOCKED, "#7a0019", "#ffffff"],
     "line-width": ["interpolate", ["linear"], ["zoom"], 3.5, width(0), 5, width(0.3)] } });
   // a border is drawn where its two units lie in different territories: the property ``on``
