@@ -20,8 +20,8 @@ inside the feasible region. Two moves, both of which never leave it:
   territory stays one piece (exact check). Metropolis rule, at a temperature falling
   geometrically from ``t0``, the median uphill change of the moment over a sample of border
   moves, to a thousandth of it. The schedule follows the number of tries (``TRIES_PER_UNIT · n``), so
-  the result is reproducible for a seed when the time budget is enough; a short budget
-  cools faster (the fraction used is the larger of tries and time). Returns the most
+  the result is reproducible for a seed when the time budget is enough (a budget cut short
+  stops the walk before it has cooled; the best plan seen is still returned). Returns the most
   compact plan it saw.
 
 Both apply to free centres with the squared Euclidean cost (the moment of inertia); with
@@ -213,8 +213,7 @@ def anneal_feasible(srch, budget_s: float, tries: int | None = None, soft: bool 
         now = time.monotonic()
         if now >= end or srch.out_of_time():
             break
-        frac = max(done / n_tries, (now - t_begin) / max(end - t_begin, 1e-9))
-        temp = t0 * math.exp(log_cool * min(frac, 1.0))
+        temp = t0 * math.exp(log_cool * min(done / n_tries, 1.0))
         cut = np.flatnonzero(st.a[srch.src] != st.a[srch.dst])
         if len(cut) == 0:
             break
