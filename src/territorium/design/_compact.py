@@ -42,6 +42,9 @@ __all__ = ["anneal_feasible", "recombine_feasible", "applicable"]
 
 #: annealing tries per unit (the schedule's length when the time budget allows)
 TRIES_PER_UNIT = 300
+#: at most this many tries (about 30 s on this machine): on all-US ZIPs 300 tries per unit
+#: would not fit any time limit, and a walk stopped by the clock has not cooled
+TRIES_MAX = 1_500_000
 #: end temperature relative to the start temperature
 COOL = 1e-3
 #: soft tolerances: a territory may pass its inner tolerance margin at a cost of
@@ -138,7 +141,7 @@ def anneal_feasible(srch, budget_s: float, tries: int | None = None, soft: bool 
     if not applicable(P, st) or not _feasible(st, P.tol) or obj0 <= 0:
         return out
     end = min(srch.deadline, t_begin + max(0.0, budget_s))
-    n_tries = int(TRIES_PER_UNIT * P.n) if tries is None else int(tries)
+    n_tries = int(min(TRIES_PER_UNIT * P.n, TRIES_MAX)) if tries is None else int(tries)
     k, m = P.k, P.m
     tol = P.tol.tolist()
     tin = srch.tol_in.tolist()
