@@ -240,20 +240,22 @@ def _placement_feasible(lo, hi, home, free, aC, time_limit: float = 5.0) -> bool
     return st != "Infeasible"
 
 
-def _path_excess(P: Problem, anchors: list[np.ndarray], lab: np.ndarray) -> np.ndarray:
-    """(n, k): a lower bound on the excess of territory t in any contiguous plan that puts
-    unit u in t (inf when u and t's anchor are in different components, 0 without anchor).
+def _path_excess(P: Problem, anchors: list[np.ndarray], lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) arrays: a lower bound on the excess of territory t in any contiguous plan that puts
+    unit u in t (inf when u and t's anchor are in different components, 0 without anchor),
+    and the measure that gives it.
 
     t holds its anchor r and u, hence a path between them, so its total of measure j is at
     least the cheapest node-weighted path from r to u (both ends included)."""
     n, k = P.n, P.k
     E = np.zeros((n, k))
+    J = np.zeros((n, k), np.int8)  # the measure that gives E
     src, dst = _edges(P)
     rooted = [t for t in range(k) if len(anchors[t])]
     for t in rooted:
         E[lab != lab[anchors[t][0]], t] = np.inf
     if not rooted:
-        return E
+        return E, J
     roots = np.array([anchors[t][0] for t in rooted])
     uniq = np.unique(roots)
     row = {int(r): i for i, r in enumerate(uniq.tolist())}
@@ -263,12 +265,13 @@ def _path_excess(P: Problem, anchors: list[np.ndarray], lab: np.ndarray) -> np.n
         D = dijkstra(g, directed=True, indices=uniq)
         for t, r in zip(rooted, roots.tolist()):
             path = D[row[r]] + P.A[r, j]
-            e = path / max(P.T[t, j], 1e-300) - 1 - P.tol[j] - 1e-9
-            E[:, t] = np.maximum(E[:, t], np.where(np.isfinite(path), e, np.inf))
+            e = np.where(np.isfinite(path), path / max(P.T[t, j], 1e-300) - 1 - P.tol[j] - 1e-9, np.inf)
+            J[e > E[:, t], t] = j
+            E[:, t] = np.maximum(E[:, t], e)
     E[:, rooted] = np.maximum(E[:, rooted], 0.0)
     for t in rooted:
         E[anchors[t], t] = 0.0
-    return E
+    return E, J
 
 
 def _lp_min_excess(P: Problem, ok: np.ndarray, time_limit: float):
@@ -341,7 +344,7 @@ def relaxation_bound(P: Problem, ids, time_limit: float = 10.0,
     t0 = time.time()
     lab = _components(P) if lab is None else lab
     anchors = _anchors(P)
-    E = _path_excess(P, anchors, lab)
+    E, J = _path_excess(P, anchors, lab)
     lk = P.lock >= 0
     E[lk] = np.inf
     E[np.flatnonzero(lk), P.lock[lk]] = 0.0
@@ -360,7 +363,7 @@ def relaxation_bound(P: Problem, ids, time_limit: float = 10.0,
     lo_e, hi_e = s0, None
     s, st, duals = _lp_min_excess(P, E <= s0, time_limit - (time.time() - t0))
     if s is None:
-        return (s0 if s0 > 0 else None), _path_cert(P, ids, E, u0, s0, labels) if s0 > 0 else None, \
+        return (s0 if s0 > 0 else None), _path_cert(P, ids, E, J, u0, s0, labels) if s0 > 0 else None, \
             f"LP not solved ({st}); path bound only"
     if s > s0 + 1e-7:
         hi_e = s
@@ -378,7 +381,7 @@ def relaxation_bound(P: Problem, ids, time_limit: float = 10.0,
     if b <= 1e-6:
         return 0.0, None, method
     if hi_e is None:  # the path bound alone
-        return b, _path_cert(P, ids, E, u0, b, labels), method
+        return b, _path_cert(P, ids, E, J, u0, b, labels), method
     j = int(np.argmax(duals.sum(1))) if duals is not None else 0
     dj = duals[j] if duals is not None else np.zeros(k)
     terr = np.flatnonzero(dj > 1e-9 * max(dj.max(), 1e-300)).tolist()
@@ -391,13 +394,13 @@ def relaxation_bound(P: Problem, ids, time_limit: float = 10.0,
         method
 
 
-def _path_cert(P: Problem, ids, E, u, b, labels) -> Certificate:
+def _path_cert(P: Problem, ids, E, J, u, b, labels) -> Certificate:
     t = int(np.argmin(E[u]))
+    j = int(J[u, t])
     text = (f"unit {ids[u]} is too far from every territory's home or locked units: the cheapest path from "
-            f"any of them to it (in the nearest, {labels[t]}) already holds more than the upper bound, so every "
-            f"plan misses a tolerance by at least {b:.2%} of target")
-    # which measure: the one whose path is over in the best territory
-    return Certificate("lp", float(b), P.measures[0], (int(u),), (t,), text)
+            f"any of them to it (in the nearest, {labels[t]}) already holds more {P.measures[j]} than the upper "
+            f"bound, so every plan misses a tolerance by at least {b:.2%} of target")
+    return Certificate("lp", float(b), P.measures[j], (int(u),), (t,), text)
 
 
 def violation_bound(P: Problem, ids, time_limit: float = 10.0) -> ViolationBound:
