@@ -45,6 +45,14 @@ def test_unit_heavier_than_the_band_gets_a_unit_certificate():
     assert worst >= c.bound - 1e-9
     assert str(g.ids[14]) in c.text and "certificate (unit, workload)" in rep.summary()
     assert any(d.startswith("proof:") for d in rep.diagnostics)
+    # the CLI's --json report carries it, with the territory labels the user gave
+    import json
+
+    from territorium.plan.designing import report_json
+
+    js = json.loads(json.dumps(report_json(r, ["north", "south", "east", "west"])))
+    assert js["certificate"]["kind"] == "unit" and js["certificate"]["bound"] == pytest.approx(c.bound)
+    assert js["violation_bound"] == pytest.approx(c.bound) and str(g.ids[14]) in js["certificate"]["text"]
 
 
 def test_region_cut_off_by_water_gets_a_region_certificate():
