@@ -168,7 +168,6 @@ def test_tradeoff_job_draws_the_curve_and_shows_the_point_picked(page, server, t
         alt = _units(server, p["scenario"])
         assert p["moved_units"] == sum(base[u] != alt.get(u) for u in base)
         assert p["worst"] == pytest.approx(max(p["max_deviation"].values()))
-    assert pts[0]["moved_units"] == 0 and pts[1]["moved_units"] <= 0.05 * len(base) + 1
     # the stored scenarios drawn again, measured in the page on the workload: recomputed here
     page.get_by_role("button", name="Stored scenarios").click()
     page.wait_for_selector("body[data-tradeoff='stored:2']", timeout=30_000)
