@@ -325,8 +325,13 @@ def _locks(conn: Connection, plan_id: int, units: Iterable[str] | None = None) -
     q = sa.select(_E.c.entity_id, _E.c.new_value).where(_E.c.entity == "lock", _E.c.plan_id == plan_id)
     if units is not None:
         q = q.where(_E.c.entity_id.in_(list(units)))
+    return _latest_locks(conn.execute(q.order_by(_E.c.id)))
+
+
+def _latest_locks(events: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """Lock events (unit, new value), oldest first → the units locked after the last of them."""
     state: dict[str, str] = {}
-    for uid, new in conn.execute(q.order_by(_E.c.id)):
+    for uid, new in events:
         if new is None:
             state.pop(uid, None)
         else:
@@ -815,13 +820,7 @@ def _move_facts(conn: Connection, plan_id: int, moves: Mapping[str, str]) -> tup
             terrs.add(key)
         else:
             lock_rows.append((seq, key, value))
-    locks: dict[str, str] = {}
-    for _, key, value in sorted(lock_rows):  # the latest lock event of a unit holds
-        if value is None:
-            locks.pop(key, None)
-        else:
-            locks[key] = value
-    return cur, terrs, locks
+    return cur, terrs, _latest_locks((key, value) for _, key, value in sorted(lock_rows))
 
 
 def move_units(eng: Engine, ref: str | int, moves: Mapping[str, str], *, expected_version: int, actor: str,
