@@ -50,6 +50,25 @@ def test_dashboard_totals_equal_the_planted_orders_and_each_role_sees_its_share(
     assert client.get("/api/plans/p/kpis", headers=auth(tokens, "rep9")).status_code == 404
 
 
+def test_a_new_order_refreshes_the_cached_dashboard(api):
+    import datetime as dt
+
+    import pandas as pd
+
+    from territorium.store.db import write_frames
+
+    client, tokens = api
+    h = auth(tokens, "planner")
+    first = {r["group"]: r["revenue"] for r in client.get("/api/plans/p/kpis", params=WINDOW, headers=h).json()["totals"]}
+    eng = client.app.state.engine
+    with eng.begin() as conn:
+        write_frames(conn, {"orders": pd.DataFrame([{"order_id": "o-new", "customer_email": "a2@shop.example",
+                                                     "created_at": dt.datetime(2026, 5, 2), "total": 55.0,
+                                                     "financial_status": "paid"}])})
+    again = {r["group"]: r["revenue"] for r in client.get("/api/plans/p/kpis", params=WINDOW, headers=h).json()["totals"]}
+    assert again == pytest.approx({**first, "T1": first["T1"] + 55.0})
+
+
 def test_dashboard_refuses_bad_queries_by_name(api):
     client, tokens = api
     h = auth(tokens, "planner")

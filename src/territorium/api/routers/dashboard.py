@@ -58,7 +58,7 @@ def plan_kpis(loaded: VisiblePlanSummary, request: Request, user: CurrentUser, e
     and ``totals`` (over the window), with the hierarchy for filtering (docs/kpis.md has the
     formulas). Scoped per role."""
     c, scope = loaded.content, loaded.scope
-    key = (c.info.id, c.version)
+    key = (c.info.id, c.version, _data_stamp(eng))   # new orders, deals or visits: placed again
     try:
         data = _cache(request).get(key, lambda: placed_plan(eng, c.info.name, c.version))
         d = dashboard(data, by=by, period=period, start=start, end=end)
@@ -80,6 +80,16 @@ def plan_kpis(loaded: VisiblePlanSummary, request: Request, user: CurrentUser, e
             "start": f"{d.start:%Y-%m-%d}", "end": f"{d.end:%Y-%m-%d}", "groups": groups, "nodes": nodes,
             "kpis": [k for k in totals.columns if k != "group"], "series": records(series),
             "totals": records(totals), "notes": list(d.notes) if scope is None else []}
+
+
+def _data_stamp(eng) -> tuple:
+    """Row counts of the tables the KPIs read (cheap), so an import or a webhook refreshes them."""
+    import sqlalchemy as sa
+
+    with eng.connect() as conn:
+        return tuple(conn.execute(sa.text(
+            "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM opportunities), "
+            "(SELECT COUNT(*) FROM activities), (SELECT COUNT(*) FROM accounts)")).one())
 
 
 def _rep_names(eng) -> dict[str, str]:
