@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from test_api_jobs import _workspace
 from test_server_process import PASSWORD, _free_port, _start
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "plan"))
-from _jobws import job_workspace  # noqa: E402
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_kill_9_during_a_tradeoff_job_on_postgresql(pg_url):
-    from territorium import store
-    from territorium.plan import users as U
-
-    job_workspace(pg_url)
-    eng = store.engine(pg_url)
-    U.create_user(eng, "pat", role="planner")
-    h = {"Authorization": f"Bearer {U.create_token(eng, 'pat')}"}
-    eng.dispose()
+    h = _workspace(pg_url)["pat"]
     env = {**os.environ, "TERRITORIUM_ADMIN_PASSWORD": PASSWORD}
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
