@@ -18,6 +18,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -99,20 +100,48 @@ def preflight(url: str | None = None) -> None:
         _check_sqlite_file(u, create=True, make_folder=False)
 
 
+def _check_sqlite_header(path: Path) -> None:
+    """``path`` must hold a SQLite database (or be empty). Asked through SQLite itself, never by
+    opening and closing the file from Python: POSIX locks belong to the process and ANY close of
+    the file drops them all, so a plain read of the header inside a process that has the
+    workspace open (the server making a second engine) released its connections' shared lock,
+    and the next process to close its connection believed it was the last one and deleted the
+    WAL under them ("disk I/O error"). SQLite's own file layer keeps such files open while a
+    lock is held."""
+    if not os.access(path, os.R_OK):
+        raise DatabaseUnusable(f"database {path}: cannot be read (Permission denied)")
+    not_sqlite = DatabaseUnusable(f"database {path}: not a SQLite database (the file does not start with "
+                                  "the SQLite header); was another file given as --database?")
+    mode = "rw" if os.access(path, os.W_OK) else "ro"
+    try:
+        con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode={mode}", uri=True, timeout=SQLITE_TIMEOUT_S)
+        try:
+            con.execute("PRAGMA schema_version").fetchone()
+        finally:
+            con.close()
+        return
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "encrypted" in str(exc):
+            raise not_sqlite from None
+        if "locked" in str(exc):
+            return  # another process is writing to it: a SQLite database
+        if mode == "rw":
+            raise DatabaseUnusable(f"database {path}: cannot be read ({exc})") from None
+    # a read-only WAL file SQLite cannot open without its -shm: the header, read from Python
+    # (this process cannot have been writing to it, so it holds no lock to lose)
+    with path.open("rb") as fh:
+        head = fh.read(len(SQLITE_MAGIC))
+    if head and head != SQLITE_MAGIC:
+        raise not_sqlite
+
+
 def _check_sqlite_file(u: sa.URL, create: bool, make_folder: bool = True) -> None:
     """A SQLite path must be a SQLite file (or nothing yet, when ``create``)."""
     path = Path(u.database).expanduser()
     if path.is_dir():
         raise DatabaseUnusable(f"database {path}: is a folder, not a SQLite database file")
     if path.exists():
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(len(SQLITE_MAGIC))
-        except OSError as exc:
-            raise DatabaseUnusable(f"database {path}: cannot be read ({exc.strerror})") from None
-        if head and head != SQLITE_MAGIC:
-            raise DatabaseUnusable(f"database {path}: not a SQLite database (the file does not start with "
-                                   "the SQLite header); was another file given as --database?")
+        _check_sqlite_header(path)
         return
     if not create:
         raise NoWorkspace(
