@@ -105,7 +105,7 @@ def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop
         k1 = len(terr) // 2
         t1, t2 = terr[:k1], terr[k1:]
         share = P.T[t1].sum(0) / np.maximum(P.T[terr].sum(0), 1e-300)
-        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast)
+        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast, deadline)
         stack.append((units[side], t1))
         stack.append((units[~side], t2))
     return a
@@ -117,13 +117,14 @@ def _err(S1, R, share, tol):
     return np.max(np.abs(S1 / np.maximum(R, 1e-300) - share) / (share * tol))
 
 
-def _cut(P, g, units, share, k1, k2, tol, rng, fast=False):
+def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None):
     """Boolean mask over ``units``: True = side 1 (the ``k1`` territories). Up to
     ``RETRIES`` more rounds of disc and tree cuts (other centres, other trees) while the best
     cut misses ``GOAL``."""
     best = None
     for attempt in range(1 + (0 if fast else RETRIES)):
-        e, side = _cut_once(P, g, units, share, k1, k2, tol, rng, lines=(attempt == 0), fast=fast)
+        e, side = _cut_once(P, g, units, share, k1, k2, tol, rng, lines=(attempt == 0), fast=fast,
+                            deadline=deadline)
         if best is None or e < best[0]:
             best = (e, side)
         if best[0] <= GOAL:
@@ -131,8 +132,10 @@ def _cut(P, g, units, share, k1, k2, tol, rng, fast=False):
     return best[1]
 
 
-def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False):
-    """One round of candidate cuts: (error, side mask) of the best."""
+def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, deadline=None):
+    """One round of candidate cuts: (error, side mask) of the best. The disc root search
+    stops at ``deadline`` (``time.monotonic()``) with the discs it has, so one large cut cannot
+    outlast the start's time."""
     n = len(units)
     sub = g[units][:, units]
     sub = csr_array(sub)
@@ -181,7 +184,7 @@ def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False):
         # disc around a dense place holds too little of a sparse measure, one around an
         # empty place too much, so between two such centres the second error changes sign
         for grown_side in (True, False):
-            cands.extend(_disc_roots(sub, A, R, xy, share, tol, k1, k2, grown_side, rng))
+            cands.extend(_disc_roots(sub, A, R, xy, share, tol, k1, k2, grown_side, rng, deadline=deadline))
     raw.sort(key=lambda x: x[0])
     for _, side in raw[:ONE_PIECE_BEST]:
         side = _one_piece(sub, side, A, share, R)
@@ -316,14 +319,21 @@ def _disc_side(sub, A, R, xy, share, c, grown_side, k1, k2):
     return best[1]
 
 
-def _disc_roots(sub, A, R, xy, share, tol, k1, k2, grown_side, rng, n_centres=16, steps=12):
+def _disc_roots(sub, A, R, xy, share, tol, k1, k2, grown_side, rng, n_centres=16, steps=12, deadline=None):
     """Disc cuts whose second measure's signed error is bisected to zero along the segment
     between two centres of opposite sign (the first measure held at its share)."""
     n = len(xy)
     inv = 1.0 / (share * tol)
     cs = xy[rng.choice(n, min(n, n_centres), replace=False)]
     ev = []
+    import time
+
+    def late() -> bool:
+        return deadline is not None and time.monotonic() > deadline
+
     for c in cs:
+        if late() and ev:
+            break
         sd = _disc_side(sub, A, R, xy, share, c, grown_side, k1, k2)
         if sd is not None:
             ev.append((c, (A[sd].sum(0) / np.maximum(R, 1e-300) - share) * inv, sd))
@@ -332,6 +342,8 @@ def _disc_roots(sub, A, R, xy, share, tol, k1, k2, grown_side, rng, n_centres=16
     neg = [x for x in ev if x[1][1] < 0]
     pairs = sorted(((((p[0] - q[0]) ** 2).sum(), ip, iq) for ip, p in enumerate(pos) for iq, q in enumerate(neg)))[:4]
     for _, ip, iq in pairs:
+        if late():
+            break
         (ca, ea, sa), (cb, eb, sb) = pos[ip], neg[iq]
         best = min(((np.abs(ea).max(), sa), (np.abs(eb).max(), sb)), key=lambda x: x[0])
         for _ in range(steps):

@@ -15,7 +15,7 @@ import pandas as pd
 from territorium.model import Units
 
 from ._bound import mass_concentration_bound
-from ._certificate import Certificate, violation_bound
+from ._certificate import Certificate, ViolationBound, violation_bound
 from ._lp import disruption_lp, lagrangian_bound
 from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels
 from ._shape import polsby_popper, shape_table
@@ -363,7 +363,11 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
     if viol and m:
         act = ~P.frozen
         worst = float(np.max(np.abs(dev[act]) - P.tol[None, :])) if act.any() else 0.0
-        vb = violation_bound(P, units.ids, time_limit=bound_time)
+        if bound_time is not None and bound_time < 1.0:  # its LPs need about a second to say anything
+            vb = ViolationBound(0.0, "not computed: the time limit was spent on the search", None,
+                                ("give a longer time limit for the bound",))
+        else:
+            vb = violation_bound(P, units.ids, time_limit=bound_time if bound_time is not None else 10.0)
         vbound, vmethod, cert = vb.lower_bound, vb.method, vb.certificate
         if cert is not None:
             diagnostics = list(diagnostics) + [
@@ -790,8 +794,8 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
     if progress is not None:
         progress(0.98, "report")
     # the violation bound (only for a plan that misses a tolerance) gets what is left of the
-    # time limit's +10 % margin, at least half a second
-    bound_time = max(0.5, t0 + 1.08 * time_limit - time.time())
+    # time limit's +10 % margin; none left: not computed (the call keeps to its limit)
+    bound_time = t0 + 1.08 * time_limit - time.time()
     rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min,
                               bound_time=bound_time)
     centers_m = cen * 1000.0 + P.origin_m
