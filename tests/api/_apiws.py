@@ -10,12 +10,24 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plan"))
-from _planws import fill  # noqa: E402
+from _planws import ZIP, fill  # noqa: E402
 
 #: user name -> (role, person id)
 PEOPLE = {"admin": ("admin", None), "planner": ("planner", None), "mgr_east": ("manager", "m1"),
           "mgr_other": ("manager", "m9"), "rep1": ("rep", "r1"), "rep2": ("rep", "r2"), "rep9": ("rep", "r9")}
 UNITS = {"10001": "T1", "10002": "T2", "10003": "T3"}
+
+
+def by_territory(values: dict, territory_of_zip: dict = UNITS) -> dict[str, float]:
+    """Planted per-account values (``_planws`` REVENUE, POTENTIAL, ...) summed per territory of
+    plan ``p`` (the account's ZIP → territory), computed independently of the engines."""
+    out: dict[str, float] = {}
+    for account, v in values.items():
+        t = territory_of_zip[ZIP[account[0]]]
+        out[t] = out.get(t, 0.0) + v
+    return out
+
+
 TERRITORIES = {"T1": {"reps": ["r1"], "parent": "East", "quota": 100.0}, "T2": {"reps": ["r2"], "parent": "East"},
                "T3": {"reps": ["r3"], "parent": "West"}, "East": {"manager": "m1"}, "West": {"manager": "m2"}}
 

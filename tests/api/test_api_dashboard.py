@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from _apiws import auth
-from _planws import REVENUE, ZIP
+from _apiws import auth, by_territory
+from _planws import REVENUE
 
 WINDOW = {"start": "2025-06-01", "end": "2026-06-01"}   # every planted order but the old one
-
-
-def _planted(territory_of_zip: dict[str, str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for acc, rev in REVENUE.items():
-        t = territory_of_zip[ZIP[acc[0]]]
-        out[t] = out.get(t, 0.0) + rev
-    return out
 
 
 def test_dashboard_totals_equal_the_planted_orders_and_each_role_sees_its_share(api):
@@ -24,7 +16,7 @@ def test_dashboard_totals_equal_the_planted_orders_and_each_role_sees_its_share(
     r = client.get("/api/plans/p/kpis", params={**WINDOW, "period": "month"}, headers=auth(tokens, "planner"))
     assert r.status_code == 200, r.text
     d = r.json()
-    want = _planted({"10001": "T1", "10002": "T2", "10003": "T3"})
+    want = by_territory(REVENUE)
     got = {row["group"]: row["revenue"] for row in d["totals"]}
     assert got == pytest.approx(want)
     assert {row["group"]: row["orders"] for row in d["totals"]} == {"T1": 3, "T2": 3, "T3": 3}

@@ -11,20 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from _apiws import UNITS, auth
+from _apiws import UNITS, auth, by_territory
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plan"))
 from _planws import POTENTIAL, REVENUE, ZIP  # noqa: E402
 
 ZIP_TERRITORY = UNITS   # plan p: 10001 → T1, 10002 → T2, 10003 → T3
-
-
-def _by_territory(values: dict) -> dict:
-    out: dict[str, float] = {}
-    for account, v in values.items():
-        t = ZIP_TERRITORY[ZIP[account[0]]]
-        out[t] = out.get(t, 0.0) + v
-    return out
 
 
 def test_quotas_blend_history_and_potential_and_save(api):
@@ -34,7 +26,7 @@ def test_quotas_blend_history_and_potential_and_save(api):
                headers=h)
     assert r.status_code == 200, r.text
     body = r.json()
-    sales, pot = _by_territory(REVENUE), _by_territory(POTENTIAL)
+    sales, pot = by_territory(REVENUE), by_territory(POTENTIAL)
     want = {t: 1_000_000 * (0.3 * sales[t] / sum(sales.values()) + 0.7 * pot[t] / sum(pot.values())) for t in sales}
     got = {x["territory"]: x["quota"] for x in body["territories"]}
     assert got == pytest.approx(want, rel=1e-9)
