@@ -5,9 +5,11 @@ Requests forbid unknown fields, so a typo is a 422 naming the field instead of b
 from __future__ import annotations
 
 import datetime as dt
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..plan.plans import PlanInfo
 
 T = TypeVar("T")
 
@@ -23,21 +25,8 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-class PlanPublic(BaseModel):
-    id: int
-    name: str
-    model: str
-    kind: str
-    unit_level: str
-    status: str
-    version: int
-    parent_id: int | None
-    settings: dict
-    seed: int | None
-    created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    effective_from: dt.datetime | None
+# A plan as the API shows it: the fields of ``plans.PlanInfo``, one definition for both
+PlanPublic = create_model("PlanPublic", **{name: (tp, ...) for name, tp in get_type_hints(PlanInfo).items()})
 
 
 class RepSlot(BaseModel):
