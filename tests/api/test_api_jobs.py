@@ -241,3 +241,40 @@ def test_stopping_the_server_cancels_its_running_jobs(tmp_path):
     assert j["status"] == "cancelled" and j["message"] == "cancelled; the plan is unchanged"
     assert plans.get_plan(eng, "grid").version == 1
     eng.dispose()
+
+
+def test_jobs_beyond_the_limit_wait_in_order_and_a_queued_job_can_be_cancelled(tmp_path):
+    """With one worker allowed, the second and third jobs wait (queued, with their place in
+    line); a queued job cancelled never runs and writes nothing; the third starts only after
+    the first ended."""
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from territorium.api import create_app
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    h = _workspace(url)["pat"]
+    app = create_app(url, max_jobs=1)
+    try:
+        with TestClient(app, base_url="https://testserver") as c:
+            size = {"kind": "size", "n_min": 1, "n_max": 3, "expected_version": 1}
+            a = c.post("/api/plans/grid/jobs", json=size, headers=h).json()
+            b = c.post("/api/plans/grid/jobs", json={"kind": "design", "k": 3, "expected_version": 1}, headers=h).json()
+            c3 = c.post("/api/plans/grid/jobs", json=size, headers=h).json()
+            assert a["status"] == "running"
+            assert b["status"] == "queued" and "1 run at once; 1 job(s) ahead" in b["message"], b
+            assert c3["status"] == "queued" and "2 job(s) ahead" in c3["message"], c3
+            jb = c.post(f"/api/jobs/{b['id']}/cancel", headers=h).json()
+            assert jb["status"] == "cancelled" and jb["started_at"] is None
+            assert jb["message"] == "cancelled before it started; the plan is unchanged"
+            ja, jc = wait(c, h, a["id"]), wait(c, h, c3["id"])
+            assert ja["status"] == jc["status"] == "succeeded", (ja, jc)
+            assert dt.datetime.fromisoformat(jc["started_at"]) >= dt.datetime.fromisoformat(ja["finished_at"])
+            assert jc["result"] == ja["result"]   # the same curve, computed after the first ended
+            assert [e for e, _ in sse(c, h, b["id"])] == ["queued", "cancelled"]
+            assert c.get(f"/api/jobs/{b['id']}", headers=h).json()["status"] == "cancelled"
+            assert c.get("/api/plans/grid", headers=h).json()["version"] == 1
+            assert c.get("/api/plans/grid/events", headers=h).json()["total"] == 1
+    finally:
+        app.state.engine.dispose()

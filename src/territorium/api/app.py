@@ -22,9 +22,11 @@ def _field(loc) -> str:
 
 def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_secure: bool = True,
                login_failures: int = 5, login_window_s: float = 300.0, session_hours: float = 12.0,
-               shopify_secret: str | None = None, upload_limit: int | None = None) -> FastAPI:
+               shopify_secret: str | None = None, upload_limit: int | None = None,
+               max_jobs: int | None = None) -> FastAPI:
     """The API over the workspace database at ``url`` (or ``engine``); migrations run first.
-    ``upload_limit``: bytes per uploaded file (default 100 MiB)."""
+    ``upload_limit``: bytes per uploaded file (default 100 MiB). ``max_jobs``: jobs that run at
+    once (default one per CPU core; later ones wait queued)."""
     from territorium import store
     from territorium.api.deps import LoginLimiter
     from territorium.api.routers import accounts, auth, plans as plans_router, users
@@ -40,6 +42,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None, cookie_s
     from territorium.api.uploads import UPLOAD_LIMIT
 
     app.state.upload_limit = upload_limit or UPLOAD_LIMIT
+    app.state.max_jobs = max_jobs
     from territorium.api.uploads import UploadSizeGuard
 
     app.add_middleware(UploadSizeGuard)   # an oversized upload is refused before its body is read

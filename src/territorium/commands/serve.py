@@ -20,6 +20,9 @@ def serve_command(
     threads: int = typer.Option(DEFAULT_THREADS, "--threads", min=1, max=256,
                                 help="Threads that run the API's endpoints (more requests wait in turn); the "
                                      "database keeps as many connections open."),
+    max_jobs: int = typer.Option(0, "--max-jobs", min=0, max=256,
+                                 help="Jobs (design, realign, ...) that run at once; later ones wait queued "
+                                      "in order (0: one per CPU core)."),
     create: bool = typer.Option(False, "--create", help="Create the workspace database when the SQLite file does "
                                 "not exist yet (without it, a missing file is refused: a mistyped --database "
                                 "creates nothing)."),
@@ -42,7 +45,7 @@ def serve_command(
         else:
             typer.echo(f"created user admin with the one-time password: {pw}\n"
                        "(shown once; change it with: territorium users password admin)")
-    app = create_app(engine=eng, cookie_secure=secure_cookies)
+    app = create_app(engine=eng, cookie_secure=secure_cookies, max_jobs=max_jobs or None)
     typer.echo(f"serving {eng.url.render_as_string(hide_password=True)} on http://{host}:{port} (API docs: /docs)")
     run_server(app, host=host, port=port, log_level=log_level, threads=threads)
 

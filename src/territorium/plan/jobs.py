@@ -23,6 +23,7 @@ import queue as queue_mod
 import threading
 import time
 import uuid
+from collections import deque
 
 import sqlalchemy as sa
 
@@ -69,21 +70,37 @@ def _worker(url: str, params: JobParams, job_id: str, actor: str, q, parent: int
         q.put(("failed", 1.0, f"internal error in the job ({type(exc).__name__}: {exc})", None))
 
 
+def default_max_jobs() -> int:
+    """Jobs that run at once by default: one per CPU core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
 class JobManager:
     """Starts jobs in worker processes (spawn) and records their status and events in the
     database at ``url``, through ``engine`` when given (the server's own: a second engine
     made in a process with open SQLite connections re-reads the file's header, and closing
-    that file handle drops the process's SQLite locks)."""
+    that file handle drops the process's SQLite locks).
 
-    def __init__(self, url: str, *, engine=None, recover: bool = True):
+    At most ``max_running`` workers run at once (default: one per CPU core, so a burst of
+    jobs does not slow every one of them down and starve the API); later jobs stay
+    ``queued`` with their place in the line and start in order as workers end. A queued job
+    can be cancelled; a server stopped with jobs still queued closes them at its next start."""
+
+    def __init__(self, url: str, *, engine=None, recover: bool = True, max_running: int | None = None):
         from territorium import store
 
         self.url = url
         self._own_engine = engine is None
         self.engine = store.engine(url) if engine is None else engine
         store.upgrade(self.engine)
-        self._procs: dict[str, object] = {}
+        self._procs: dict[str, object] = {}   # running workers (None: a slot taken while one starts)
+        self._waiting: deque = deque()          # (job_id, params, actor) in the order they came
+        self.max_running = max(1, int(max_running)) if max_running else default_max_jobs()
         self._cancelling: set[str] = set()
+        self._closing = False
         self._lock = threading.Lock()
         self._ctx = mp.get_context("spawn")
         self.recovered = R.recover(self.engine) if recover else []
@@ -96,18 +113,54 @@ class JobManager:
             raise PlanError(f"job kind {params.kind!r} is not one of {', '.join(KINDS)}")
         job_id = uuid.uuid4().hex[:12]
         R.create(self.engine, job_id, plan=params.plan, kind=params.kind, params=params.to_dict(), actor=actor)
+        with self._lock:
+            free = len(self._procs) < self.max_running and not self._waiting
+            if free:
+                self._procs[job_id] = None
+            else:
+                self._waiting.append((job_id, params, actor))
+                ahead = len(self._procs) + len(self._waiting) - 1
+        if free:
+            self._launch(job_id, params, actor)
+        else:
+            R.record(self.engine, job_id, "queued", 0.0,
+                     f"waiting for a free worker ({self.max_running} run at once; {ahead} job(s) ahead)")
+        return R.get(self.engine, job_id)
+
+    def _launch(self, job_id: str, params: JobParams, actor: str) -> None:
+        """Start the worker of a job whose slot in ``_procs`` is already taken."""
         q = self._ctx.Queue()
         p = self._ctx.Process(target=_worker, args=(self.url, params, job_id, actor, q, os.getpid()), daemon=True)
         try:
             p.start()
         except OSError as exc:  # no process could be started (memory, process limit): say so, change nothing
+            with self._lock:
+                self._procs.pop(job_id, None)
             R.record(self.engine, job_id, "failed", 1.0, f"the worker process could not start: {exc}")
-            return R.get(self.engine, job_id)
+            self._start_next()
+            return
         with self._lock:
             self._procs[job_id] = p
+            cancelled = job_id in self._cancelling or self._closing
+        if cancelled:  # cancel() came while the worker started: it must not write
+            p.terminate()
+            p.join(10)
+            with self._lock:
+                self._procs.pop(job_id, None)
+            self._start_next()
+            return
         R.record(self.engine, job_id, "running", 0.0, "started")
         threading.Thread(target=self._pump, args=(job_id, q, p), daemon=True).start()
-        return R.get(self.engine, job_id)
+
+    def _start_next(self) -> None:
+        """Start queued jobs while workers are free."""
+        while True:
+            with self._lock:
+                if self._closing or not self._waiting or len(self._procs) >= self.max_running:
+                    return
+                job_id, params, actor = self._waiting.popleft()
+                self._procs[job_id] = None
+            self._launch(job_id, params, actor)
 
     def _pump(self, job_id: str, q, p) -> None:
         last_t, last_f = 0.0, 0.0
@@ -141,6 +194,7 @@ class JobManager:
         finally:
             with self._lock:
                 self._procs.pop(job_id, None)
+            self._start_next()
 
     def _record_end(self, job_id: str, status: str, msg: str, **kw) -> None:
         """The job's end, retried while the database is busy (a job must not stay "running")."""
@@ -170,6 +224,13 @@ class JobManager:
         if job is None or job["status"] in R.DONE:
             return job
         with self._lock:
+            queued = [w for w in self._waiting if w[0] == job_id]
+            for w in queued:
+                self._waiting.remove(w)
+        if queued:
+            R.record(self.engine, job_id, "cancelled", 0.0, "cancelled before it started; the plan is unchanged")
+            return R.get(self.engine, job_id)
+        with self._lock:
             self._cancelling.add(job_id)
             p = self._procs.get(job_id)
         if p is not None and p.is_alive():
@@ -195,7 +256,8 @@ class JobManager:
 
     def shutdown(self) -> None:
         with self._lock:
-            ids = list(self._procs)
+            self._closing = True
+            ids = [w[0] for w in self._waiting] + list(self._procs)
         for job_id in ids:
             self.cancel(job_id)
         if self._own_engine:

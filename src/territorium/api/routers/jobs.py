@@ -209,6 +209,7 @@ def install(app: FastAPI) -> None:
     """The job manager over the app's database (jobs a stopped server left running are closed
     now; workers are daemon processes that end with the server) and the routes."""
     eng = app.state.engine
-    app.state.jobs = JobManager(eng.url.render_as_string(hide_password=False), engine=eng)
+    app.state.jobs = JobManager(eng.url.render_as_string(hide_password=False), engine=eng,
+                                max_running=getattr(app.state, "max_jobs", None))
     app.router.on_shutdown.append(app.state.jobs.shutdown)   # running jobs are cancelled, not orphaned
     app.include_router(router)
