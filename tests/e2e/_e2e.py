@@ -4,7 +4,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from _webws import PASSWORD
+
+
+def missing(what: str):
+    """Skip for want of ``what`` (a browser, a build); fail instead in CI (``CI`` set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI must run the browser tests: .ci/run installs chromium, firefox-esr and xvfb, "
+                    "make test builds the app)")
+    pytest.skip(what)
 
 
 def login(page, server, user: str, password: str = PASSWORD) -> None:

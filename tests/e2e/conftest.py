@@ -16,18 +16,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _e2e import missing as _missing  # noqa: E402
 from _webws import PASSWORD, make_workspace  # noqa: E402
 
 CHROMIUM = os.environ.get("TERRITORIUM_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 STATIC = Path(__file__).parents[2] / "src" / "territorium" / "web" / "static" / "index.html"
-
-
-def _missing(what: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI must run the browser tests: .ci/run installs chromium, make test builds the app)")
-    pytest.skip(what)
 
 
 @pytest.fixture(scope="session")
