@@ -85,6 +85,24 @@ def test_scenario_comparison_over_the_api(api):
     assert s["scn"]["accounts_moved"] == 3 and s["scn"]["revenue_moved"] == pytest.approx(60.0)
     assert s["scn"]["reps"] == "r2;r3"
     assert sorted(m["account_id"] for m in r.json()["moved"]) == ["c1", "c2", "c3"]
+    assert r.json()["rep_names"] == {}   # the reps table names nobody yet
+
+
+def test_comparison_names_the_reps_affected(api, tmp_path):
+    from territorium import store
+
+    c, tok = api
+    h = auth(tok, "planner")
+    eng = store.engine(f"sqlite:///{tmp_path / 'ws.db'}")
+    with eng.begin() as conn:   # r3 without a name, r1 named but not affected
+        conn.exec_driver_sql("INSERT INTO reps (rep_id, name) VALUES ('r1', 'Ann One'), ('r2', ' Rita Two '), ('r3', '')")
+    eng.dispose()
+    assert c.post("/api/plans/p/copy", json={"name": "scn"}, headers=h).status_code == 201
+    assert c.post("/api/plans/scn/moves", json={"moves": {"10003": "T2"}, "expected_version": 1},
+                  headers=h).status_code == 200
+    r = c.get("/api/compare?plan=p&plan=scn", headers=h).json()
+    assert r["summary"][1]["reps"] == "r2;r3"
+    assert r["rep_names"] == {"r2": "Rita Two"}
 
 
 @pytest.mark.parametrize("body,field", [

@@ -1,6 +1,6 @@
 // Compare the plan on screen with another plan (a scenario) or one of its earlier versions:
 // a diff layer (the units that change territory, outlined in red and filled with their
-// territory in the other plan), the per-territory changes and the reps affected (from
+// territory in the other plan), the per-territory changes and the reps affected by name (from
 // GET /api/compare), and the next step: propose / approve / promote the scenario, or restore
 // the earlier version.
 import { colourOf } from "./mapdata.js";
@@ -108,13 +108,18 @@ function renderTable(cmp, other) {
   $("cmp-summary").innerHTML = `<strong>${other}</strong> against <strong>${base}</strong>: ` +
     `<span data-k="units_moved">${s.units_moved ?? 0}</span> units and <span data-k="accounts_moved">${s.accounts_moved ?? 0}</span> accounts change territory or owner ` +
     `(revenue ${ui.fmt(s.revenue_moved ?? 0)}); <span data-k="reps_affected">${s.reps_affected ?? 0}</span> reps affected` +
-    (s.reps ? `: <span class="reps">${s.reps.split(";").join(", ")}</span>` : "") + ".";
+    (s.reps ? `: <span class="reps">${s.reps.split(";").map((id) => repName(id, cmp.rep_names || {})).join(", ")}</span>` : "") + ".";
   $("cmp-table").innerHTML = `<table><caption>Territories that change (${diff.length})</caption>
     <tr><th scope="col">territory</th><th scope="col">units</th><th scope="col">Δ units</th><th scope="col">Δ accounts</th><th scope="col">Δ revenue</th></tr>` +
     diff.map(([t, e]) => `<tr data-t="${t}" data-units-from="${v(e.a, "units")}" data-units-to="${v(e.b, "units")}">
       <td>${t}</td><td>${v(e.a, "units")}→${v(e.b, "units")}</td><td>${sign(v(e.b, "units") - v(e.a, "units"), String)}</td>
       <td>${sign(v(e.b, "accounts") - v(e.a, "accounts"), String)}</td><td>${sign(v(e.b, "revenue") - v(e.a, "revenue"))}</td></tr>`).join("") + "</table>";
 }
+
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
+/** A rep affected, by name (the id on hover); by id when the reps table has no name. */
+const repName = (id, names) => `<span class="rep" data-rep="${esc(id)}" title="${esc(id)}">${esc(names[id] ?? id)}</span>`;
 
 const NEXT = { draft: ["proposed", "Propose"], proposed: ["approved", "Approve"], approved: ["promote", "Promote from today"] };
 

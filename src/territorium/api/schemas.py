@@ -143,6 +143,7 @@ class ComparisonPublic(BaseModel):
     balance: list[dict]
     territories: list[dict]
     moved: list[dict]
+    rep_names: dict[str, str] = {}
 
 
 class OwnerPublic(BaseModel):

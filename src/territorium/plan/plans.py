@@ -184,6 +184,7 @@ class Comparison:
     deviation of a territory from the mean. ``moved``: accounts whose territory or owner differs
     from the base (one row per account and other plan). ``summary``: per plan, units and
     accounts that change territory or owner, their revenue, and the reps affected.
+    ``rep_names``: the name of every rep in the summaries' ``reps`` that the reps table names.
     """
 
     plans: tuple[str, ...]
@@ -191,6 +192,7 @@ class Comparison:
     balance: pd.DataFrame
     moved: pd.DataFrame
     summary: pd.DataFrame
+    rep_names: dict[str, str] = field(default_factory=dict)
 
 
 def _now() -> dt.datetime:
@@ -1205,9 +1207,20 @@ def compare(eng: Engine, refs: Sequence[str | int], *, unit_measures: pd.DataFra
         srows.append({"plan": lab, "territories": len(tab), "units_moved": n_units, "accounts_moved": int(diff.sum()),
                       "revenue_moved": float(mv["revenue"].sum()), "reps_affected": len(reps),
                       "reps": ";".join(sorted(map(str, reps)))})
+    affected = sorted({r for row in srows for r in row["reps"].split(";") if r})
     return Comparison(tuple(labels), pd.concat(trows, ignore_index=True), pd.DataFrame(brows),
                       pd.concat(moved, ignore_index=True) if moved else pd.DataFrame(),
-                      pd.DataFrame(srows))
+                      pd.DataFrame(srows), _rep_names(eng, affected))
+
+
+def _rep_names(eng: Engine, rep_ids: Sequence[str]) -> dict[str, str]:
+    """rep id → name for the ids the reps table names (blank names left out)."""
+    if not rep_ids:
+        return {}
+    q = sa.text("SELECT rep_id, name FROM reps WHERE rep_id IN :ids").bindparams(sa.bindparam("ids", expanding=True))
+    with eng.connect() as conn:
+        rows = conn.execute(q, {"ids": list(rep_ids)}).all()
+    return {str(r): str(n).strip() for r, n in rows if n is not None and str(n).strip()}
 
 
 # ------------------------------------------------------------------------------------ files

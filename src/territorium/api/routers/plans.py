@@ -209,14 +209,14 @@ def plan_events(name: str, eng: Eng, since_version: int | None = Query(None, ge=
 
 @router.get("/compare", response_model=S.ComparisonPublic, dependencies=[EDIT])
 def compare(eng: Eng, plan: list[str] = Query(..., min_length=2, description="two or more plans (NAME or NAME@V)")):
-    """Plans side by side: balance, accounts and revenue that change owner, reps affected."""
+    """Plans side by side: balance, accounts and revenue that change owner, reps affected (and their names)."""
     c = plans.compare(eng, plan)
 
     def rec(df):
         return json.loads(df.to_json(orient="records", date_format="iso")) if len(df) else []
 
     return S.ComparisonPublic(plans=list(c.plans), summary=rec(c.summary), balance=rec(c.balance),
-                              territories=rec(c.territories), moved=rec(c.moved))
+                              territories=rec(c.territories), moved=rec(c.moved), rep_names=c.rep_names)
 
 
 @router.post("/plans/import", response_model=S.PlanPublic, status_code=201, dependencies=[EDIT])
