@@ -49,6 +49,8 @@ class _Geo:
     accounts: pd.DataFrame          # account_id, name, lon, lat, unit
     centroids: np.ndarray           # (n, 2) lon, lat
     base: object = None             # the valid unit polygons (None: point units)
+    index: pd.Index = None          # unit id -> map position
+    simple: np.ndarray = None       # per map unit: its own id is the only id it holds (and only there)
     # one lock per detail level and one for the state outlines: building a sharper level (tens
     # of seconds for all-US ZIPs) does not hold up requests for a level that is ready
     locks: list = field(default_factory=lambda: [threading.Lock() for _ in range(len(TOLERANCE) + 1)])
@@ -144,13 +146,18 @@ def _build(eng, level: str) -> _Geo:
                 if z and i not in members.setdefault(z, []):
                     members[z].append(i)
     meas = {m: t[m].to_numpy(np.float64) for m in MEASURES if m in t.columns}
+    ids = t["unit_id"].astype(str).to_numpy()
+    holders = np.zeros(u.n, dtype=np.int64)   # how many ids each map unit holds
+    for ps in members.values():
+        holders[ps] += 1
+    simple = np.array([holders[i] == 1 and members.get(uid) == [i] for i, uid in enumerate(ids)], dtype=bool)
     acc = load.accounts
     acc = acc[(acc["unit"] >= 0) & acc["lon"].notna() & acc["lat"].notna()]
     return _Geo(t["unit_id"].astype(str).to_numpy(), t["name"].astype(str).tolist(),
                 t["state"].astype(str).tolist() if "state" in t.columns else [""] * u.n,
                 meas, u.adjacency.edges(), [None] * len(TOLERANCE), [None] * len(TOLERANCE), None, members,
                 acc[["account_id", "name", "lon", "lat", "unit"]].reset_index(drop=True),
-                t[["lon", "lat"]].to_numpy(np.float64), base)
+                t[["lon", "lat"]].to_numpy(np.float64), base, pd.Index(ids), simple)
 
 
 def geography(request: Request, eng, level: str) -> _Geo:
@@ -210,7 +217,16 @@ def _place(geo: _Geo, c, scope) -> _Placement:
     t_index = {t: i for i, t in enumerate(tids)}
     unit_t = np.full(len(geo.ids), -1, dtype=np.int64)
     plan_ids: dict[int, list[str]] = {}
-    for uid, tid in zip(c.units["unit_id"].astype(str), c.units["territory_id"].astype(str)):
+    uids = c.units["unit_id"].astype(str).to_numpy()
+    ts = pd.Index(tids).get_indexer(c.units["territory_id"].astype(str))
+    # a plan unit that is a map unit which holds no other id: placed in one step
+    at = geo.index.get_indexer(uids) if geo.index.is_unique else np.full(len(uids), -1)
+    direct = at >= 0
+    direct[direct] = geo.simple[at[direct]]
+    unit_t[at[direct]] = ts[direct]
+    for p, uid in zip(at[direct].tolist(), uids[direct].tolist()):
+        plan_ids[p] = [uid]
+    for uid, tid in zip(uids[~direct], c.units["territory_id"].astype(str).to_numpy()[~direct]):
         for p in geo.members.get(uid, ()):
             if unit_t[p] < 0 or geo.ids[p] == uid:
                 unit_t[p] = t_index.get(tid, -1)
@@ -236,28 +252,32 @@ def _unit_features(geo: _Geo, pl: _Placement, geoms: list[str]) -> str:
         f'"geometry":{geoms[p]}}}' for k, p in enumerate(pl.pos))
 
 
-def _borders(geo: _Geo, pl: _Placement, borders: list[str]) -> tuple[list, list[tuple[str, int, int, int, bool]]]:
-    """(edges between shown units in answer positions, the shown borders as (geometry text,
-    edge position, a, b, territory border)): a border is drawn where its two units lie in
-    different territories."""
+def _shown_edges(geo: _Geo, pl: _Placement) -> tuple[np.ndarray, np.ndarray]:
+    """(the graph edges between shown units: their positions in ``geo.edges``, and the edges in
+    answer positions as an (m, 2) array)."""
     e = geo.edges
     if not len(e):
-        return [], []
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.int64)
     show = pl.new_pos >= 0
-    keep = show[e[:, 0]] & show[e[:, 1]]
-    edges = pl.new_pos[e[keep]].tolist()
+    keep = np.flatnonzero(show[e[:, 0]] & show[e[:, 1]])
+    return keep, pl.new_pos[e[keep]]
+
+
+def _border_features(geo: _Geo, pl: _Placement, borders: list[str], offset: int = 0,
+                     territory_only: bool = False) -> str:
+    """The borders between shown units as GeoJSON features (comma-separated): ``id`` the
+    edge's position among the shown edges (the head's ``edges``) plus ``offset``, properties
+    ``a``, ``b`` (its units) and ``on`` (1: a territory border in this placement, i.e. its two
+    units lie in different territories); ``territory_only``: the territory borders alone."""
+    keep, edges = _shown_edges(geo, pl)
     t = pl.unit_t
-    shown = [(borders[j], k, a, b, bool(t[e[j, 0]] != t[e[j, 1]]))
-             for k, (j, (a, b)) in enumerate(zip(np.flatnonzero(keep), edges)) if borders[j] != "null"]
-    return edges, shown
-
-
-def _border_features(shown, offset: int = 0, territory_only: bool = False) -> str:
-    """The borders as GeoJSON features (comma-separated): ``id`` the edge's position in
-    ``edges`` plus ``offset``, properties ``a``, ``b`` (its units) and ``on`` (1: a territory
-    border in this placement); ``territory_only``: the territory borders alone."""
-    return ",".join(f'{{"type":"Feature","id":{k + offset},"properties":{{"a":{a},"b":{b},"on":{int(on)}}},'
-                    f'"geometry":{g}}}' for g, k, a, b, on in shown if on or not territory_only)
+    on = t[geo.edges[keep, 0]] != t[geo.edges[keep, 1]]
+    k = np.flatnonzero(on if territory_only else np.ones(len(keep), dtype=bool))
+    return ",".join(f'{{"type":"Feature","id":{i + offset},"properties":{{"a":{a},"b":{b},"on":{int(o)}}},'
+                    f'"geometry":{g}}}'
+                    for i, a, b, o, g in zip(k.tolist(), edges[k, 0].tolist(), edges[k, 1].tolist(),
+                                             on[k].tolist(), (borders[j] for j in keep[k].tolist()))
+                    if g != "null")
 
 
 def _collection(features: str) -> str:
@@ -314,11 +334,10 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
     plan_key = (c.info.id, c.info.version, None if scope is None else tuple(sorted(scope)))
     pl = _cached(request, "placements", plan_key, lambda: _place(geo, c, scope))
     d, bd, outlines = level_of(geo, detail)
-    edges, shown = _borders(geo, pl, bd)
     if part == "shapes":   # one source for the page's map: units, then borders (ids after the units), states
         def make() -> str:
             assert outlines.startswith(_FC)
-            feats = [_unit_features(geo, pl, d), _border_features(shown, len(pl.pos), borders == "territory"),
+            feats = [_unit_features(geo, pl, d), _border_features(geo, pl, bd, len(pl.pos), borders == "territory"),
                      outlines[len(_FC):-2]]
             return _collection(",".join(f for f in feats if f))
 
@@ -362,29 +381,44 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
             for uid in pl.plan_ids.get(p, ()):
                 if uid in allr:
                     reasons[str(geo.ids[p])] = allr[uid]
-    measures = {m: [round(float(v), 4) for v in arr[pos]] for m, arr in geo.measures.items()}
     head = {
         "plan": {"name": c.info.name, "version": c.info.version, "status": c.info.status,
                  "unit_level": c.info.unit_level, "model": c.info.model},
         "editable": can_edit(user) and c.info.status in ("draft", "proposed"),
         "user": {"username": user.username, "role": user.role, "person_id": user.person_id},
-        "territories": territories,
-        "names": [geo.names[p] for p in pos],
-        "states": [geo.states[p] for p in pos],
-        "centroids": np.round(geo.centroids[pos], 5).tolist(),
-        "members": [pl.plan_ids.get(p, [str(geo.ids[p])]) for p in pos],
-        "measures": measures, "edges": edges, "accounts": accounts, "reps": reps, "reasons": reasons,
+        "territories": territories, "accounts": accounts, "reps": reps, "reasons": reasons,
         "detail": detail, "tolerance": TOLERANCE[detail],
     }
+    arrays, ids_and_territories = _cached(request, "arrays", plan_key, lambda: _unit_arrays(geo, pl))
+    body = json.dumps(head, separators=(",", ":"), allow_nan=False)[:-1] + "," + arrays
     if part == "head":
-        head["unit_ids"] = [str(geo.ids[p]) for p in pos]
-        head["unit_territories"] = [tids[unit_t[p]] if unit_t[p] >= 0 else None for p in pos]
-        return _json_text(json.dumps(head, separators=(",", ":"), allow_nan=False))
-    body = json.dumps(head, separators=(",", ":"), allow_nan=False)
-    body = (body[:-1] + ',"units":' + _collection(_unit_features(geo, pl, d))
-            + ',"borders":' + _collection(_border_features(shown))
+        return _json_text(body + "," + ids_and_territories + "}")
+    body = (body + ',"units":' + _collection(_unit_features(geo, pl, d))
+            + ',"borders":' + _collection(_border_features(geo, pl, bd))
             + ',"state_outlines":' + outlines + "}")
     return _json_text(body)
+
+
+def _unit_arrays(geo: _Geo, pl: _Placement) -> tuple[str, str]:
+    """The per-unit arrays of the shown units (answer order) as JSON object members: names,
+    states, centroids, members (the plan's unit ids on each), measures and the unit graph's
+    edges; and apart (the head only) ``unit_ids`` and ``unit_territories``. Built once per
+    placement: at 30k units these are most of the head's bytes and time."""
+    pos = pl.pos
+    _, edges = _shown_edges(geo, pl)
+    dump = lambda v: json.dumps(v, separators=(",", ":"), allow_nan=False)   # noqa: E731
+    arrays = {
+        "names": [geo.names[p] for p in pos.tolist()],
+        "states": [geo.states[p] for p in pos.tolist()],
+        "centroids": np.round(geo.centroids[pos], 5).tolist(),
+        "members": [pl.plan_ids.get(p, [str(geo.ids[p])]) for p in pos.tolist()],
+        "measures": {m: np.round(arr[pos], 4).tolist() for m, arr in geo.measures.items()},
+        "edges": edges.tolist(),
+    }
+    tids, unit_t = pl.tids, pl.unit_t
+    extra = {"unit_ids": geo.ids[pos].tolist(),
+             "unit_territories": [tids[x] if x >= 0 else None for x in unit_t[pos].tolist()]}
+    return dump(arrays)[1:-1], dump(extra)[1:-1]
 
 
 def _json_text(body: str) -> Response:
