@@ -139,6 +139,113 @@ def test_compare_shows_the_diff_layer_and_table_then_promote_and_restore(page, s
     eng.dispose()
 
 
+def _reps_named(server) -> dict[str, str]:
+    eng = _eng(server)
+    try:
+        with eng.connect() as c:
+            return {r: n for r, n in c.exec_driver_sql("SELECT rep_id, name FROM reps").all()}
+    finally:
+        eng.dispose()
+
+
+def _camera(page, which: str) -> list[float]:
+    return page.evaluate(f"""() => {{ const m = {which}; const c = m.getCenter();
+        return [c.lng, c.lat, m.getZoom(), m.getBearing()]; }}""")
+
+
+def _swatch(page, territory: str) -> tuple[int, ...]:
+    css = page.locator(f"#bars .row[data-t='{territory}'] .sw").evaluate("(e) => getComputedStyle(e).backgroundColor")
+    return tuple(int(x) for x in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+
+
+def _pixel_near(png: bytes, xy, want, opacity: float) -> bool:
+    """Whether a pixel within 2 px of ``xy`` has colour ``want`` drawn at ``opacity`` over the
+    map background (#eef1f4)."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    blend = [opacity * c + (1 - opacity) * b for c, b in zip(want, (0xEE, 0xF1, 0xF4))]
+    x, y = round(xy[0]), round(xy[1])
+    return any(max(abs(p - q) for p, q in zip(img.getpixel((x + dx, y + dy)), blend)) <= 24
+               for dx in range(-2, 3) for dy in range(-2, 3))
+
+
+def test_compare_side_by_side_on_two_synced_maps_with_rep_names(page, server, tmp_path):
+    _scenario(server, "demo", "e2e-side~alt", 8, seed=5)
+    plan_copy(server, "e2e-side")
+    login(page, server, "admin")
+    page.get_by_role("button", name="Compare…").click()
+    page.select_option("#cmp-with", "e2e-side~alt")
+    page.get_by_role("button", name="Show changes").click()
+    page.wait_for_selector("body[data-compare='e2e-side~alt']", timeout=30_000)
+
+    # the reps affected by name (the id on hover), the ids those of the server's comparison
+    api = page.request.get(f"{server.url}/api/compare?plan=e2e-side&plan=e2e-side~alt").json()
+    ids = api["summary"][1]["reps"].split(";")
+    shown = page.locator("#cmp-summary .rep")
+    assert [shown.nth(k).get_attribute("data-rep") for k in range(shown.count())] == ids and ids
+    names = _reps_named(server)
+    assert [shown.nth(k).inner_text() for k in range(shown.count())] == [names.get(r) or r for r in ids]
+    assert any(names.get(r) for r in ids)
+
+    page.get_by_role("button", name="Side by side").click()
+    page.wait_for_selector("body[data-side='ready']", timeout=60_000)
+    left, right = page.locator("#map").bounding_box(), page.locator("#map2").bounding_box()
+    assert abs(left["width"] - right["width"]) <= 2 and left["width"] > 400
+    assert abs(right["x"] - (left["x"] + left["width"])) <= 3 and right["y"] == left["y"]
+    assert _camera(page, "window.__territorium.map") == pytest.approx(_camera(page, "window.__territorium.side.map"))
+    screenshot(page, "compare-side", tmp_path)
+    # the right map: the other plan's territories (computed here), the units that change outlined
+    alt = _units(server, "e2e-side~alt")
+    expect = _map_changes(page, alt)
+    st = page.evaluate("""(ids) => { const S = window.__territorium; return {
+        right: ids.map((i) => S.side.map.getFeatureState({ source: 'units', id: i }).proposed ?? null),
+        left: ids.map((i) => S.map.getFeatureState({ source: 'units', id: i }).proposed ?? null),
+        other: Array.from(S.side.territories, (t) => t < 0 ? null : S.data.territories[t].id) }; }""", expect)
+    assert all(isinstance(x, str) for x in st["right"]) and not any(st["left"])
+    own = page.evaluate("() => window.__territorium.data.units.features.map((f) => f.properties.u)")
+    members = page.evaluate("() => window.__territorium.data.members")
+    assert st["other"] == [alt[u] if u in alt else alt[next(z for z in m if z in alt)] for u, m in zip(own, members)]
+
+    # a drag on the left map moves the right one; the wheel on the right zooms the left one
+    box = page.locator("#map canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    before = _camera(page, "window.__territorium.map")
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 120, cy + 60, steps=6)
+    page.mouse.up()
+    page.wait_for_function("() => !window.__territorium.map.isMoving() && !window.__territorium.side.map.isMoving()")
+    after = _camera(page, "window.__territorium.map")
+    assert after[:2] != pytest.approx(before[:2])
+    assert _camera(page, "window.__territorium.side.map") == pytest.approx(after)
+    page.mouse.move(right["x"] + right["width"] / 2, right["y"] + right["height"] / 2)
+    page.mouse.wheel(0, -600)
+    page.wait_for_function(f"() => window.__territorium.side.map.getZoom() > {after[2] + 0.3} && "
+                           "!window.__territorium.side.map.isMoving()", timeout=20_000)
+    assert _camera(page, "window.__territorium.map") == pytest.approx(_camera(page, "window.__territorium.side.map"))
+
+    # pixels: a unit that changes shows its old territory on the left and its new one on the right
+    i = expect[0]
+    page.evaluate("""(i) => new Promise((ok) => { const S = window.__territorium;
+        S.map.jumpTo({ center: S.data.centroids[i], zoom: 10.5 });
+        let n = 0; for (const m of [S.map, S.side.map]) m.once('idle', () => ++n === 2 && ok()); })""", i)
+    xy = page.evaluate("""(i) => { const S = window.__territorium; return [S.map, S.side.map].map((m) => {
+        const p = m.project(S.data.centroids[i]), r = m.getCanvas().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y]; }); }""", i)
+    t_from = page.evaluate("(i) => window.__territorium.data.territories[window.__territorium.unitT[i]].id", i)
+    png = page.screenshot()
+    assert _pixel_near(png, xy[0], _swatch(page, t_from), 0.78)
+    assert _pixel_near(png, xy[1], _swatch(page, st["other"][i]), 0.95)
+
+    # back to the diff layer: one map, the changed units marked on it
+    page.get_by_role("button", name="Diff layer").click()
+    assert page.locator("#map2").is_hidden()
+    assert page.locator("#map").bounding_box()["width"] > left["width"] * 1.8
+    assert page.evaluate("(ids) => ids.every((i) => window.__territorium.map.getFeatureState({ source: 'units', id: i }).proposed)",
+                         expect)
+
+
 # ------------------------------------------------------------------------------ trade-off
 def _workload_deviation(page, alt: dict[str, str]) -> float:
     """Largest |total / mean - 1| of the territories' workload under alignment ``alt``, from

@@ -1,9 +1,10 @@
 // Compare the plan on screen with another plan (a scenario) or one of its earlier versions:
 // a diff layer (the units that change territory, outlined in red and filled with their
 // territory in the other plan), the per-territory changes and the reps affected by name (from
-// GET /api/compare), and the next step: propose / approve / promote the scenario, or restore
+// GET /api/compare), side by side on two synced maps or as the diff layer, and the next step: propose / approve / promote the scenario, or restore
 // the earlier version.
 import { colourOf } from "./mapdata.js";
+import { closeSide, openSide } from "./sidebyside.js";
 
 let S = null, ui = null;
 const $ = (id) => document.getElementById(id);
@@ -17,6 +18,8 @@ export function bindCompare(state, helpers) {
     show(w === "@version" ? { version: Number($("cmp-version").value) } : { plan: w });
   });
   $("cmp-close").addEventListener("click", closePanel);
+  $("cmp-diff").addEventListener("click", () => setView("diff"));
+  $("cmp-side").addEventListener("click", () => setView("side"));
   $("cmp-open").addEventListener("click", () => {
     const other = S.compare?.other;
     closePanel();
@@ -50,6 +53,7 @@ async function fillWith(selected) {
 }
 
 export function closePanel() {
+  closeSide(S);
   clearLayer();
   S.compare = null;
   $("cmp").hidden = true;
@@ -58,6 +62,23 @@ export function closePanel() {
 
 function clearLayer() {
   for (const [i] of S.compare?.changed || []) S.map.setFeatureState({ source: "units", id: i }, { proposed: null });
+}
+
+/** "diff": the diff layer on the map; "side": the two plans side by side (sidebyside.js), the
+ *  left map showing this plan as it is. */
+async function setView(view) {
+  if (!S.compare) return;
+  const c = S.compare;
+  c.view = view;
+  $("cmp-diff").setAttribute("aria-pressed", String(view === "diff"));
+  $("cmp-side").setAttribute("aria-pressed", String(view === "side"));
+  if (view === "side") {
+    clearLayer();
+    await openSide(S, c.changed, `${c.base} (on screen)`, c.other);
+  } else {
+    closeSide(S);
+    for (const [i, , to] of c.changed) S.map.setFeatureState({ source: "units", id: i }, { proposed: colourOf(to) });
+  }
 }
 
 /** Show the differences to ``{plan}`` (another plan) or ``{version}`` (of this plan). */
@@ -74,6 +95,7 @@ export async function show({ plan, version }) {
     ui.api(`/api/compare?plan=${encodeURIComponent(base)}&plan=${encodeURIComponent(other)}`)]);
   if (!u.ok || !c.ok) { ui.say(`Could not compare: ${(u.ok ? c : u).body?.detail || (u.ok ? c : u).status}`, "error"); return; }
   clearLayer();
+  const view = S.compare?.view ?? "diff";
   const terr = new Map(u.body.items.map((x) => [x.unit_id, x.territory_id]));
   const changed = [];
   S.data.members.forEach((ids, i) => {
@@ -84,7 +106,7 @@ export async function show({ plan, version }) {
     if (t !== undefined && to !== S.unitT[i]) changed.push([i, S.unitT[i], to, t]);
   });
   S.compare = { base, other, plan: plan ?? null, version: version ?? null, changed };
-  for (const [i, , to] of changed) S.map.setFeatureState({ source: "units", id: i }, { proposed: colourOf(to) });
+  await setView(view);
   renderTable(c.body, other);
   await renderReview();
   $("cmp-result").hidden = false;
