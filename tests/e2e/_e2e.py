@@ -43,3 +43,38 @@ def screenshot(page, name: str, tmp_path) -> None:
     if dest:
         Path(dest).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(dest) / f"{name}.png"))
+
+
+# the header's controls and their boxes, as the layout tests read them (page coordinates)
+HEADER_BOXES_JS = """() => {
+  const h = document.querySelector('header.bar'), box = (e) => { const r = e.getBoundingClientRect();
+    return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
+  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const controls = [...h.querySelectorAll('button, select, input, #who, .brand')].filter(shown).map((e) => ({
+    name: e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 20), ...box(e),
+    clipped: e.tagName === 'BUTTON' && e.scrollWidth > e.clientWidth + 1 }));
+  return { header: box(h), width: document.documentElement.clientWidth, controls };
+}"""
+
+
+def header_problems(boxes: dict, max_height: float = 44) -> list[str]:
+    """What is wrong with the header's layout: more than one line, a control outside the
+    window or the header, two controls overlapping, a button whose text overflows it."""
+    h, out = boxes["header"], []
+    if h["bottom"] - h["top"] > max_height:
+        out.append(f"the header is {h['bottom'] - h['top']:.0f} px high (more than one line)")
+    cs = boxes["controls"]
+    mid = sorted((c["top"] + c["bottom"]) / 2 for c in cs)
+    if mid and mid[-1] - mid[0] > 6:
+        out.append(f"controls on several lines (centres from {mid[0]:.0f} to {mid[-1]:.0f} px)")
+    for c in cs:
+        if c["left"] < 0 or c["right"] > boxes["width"] or c["top"] < h["top"] or c["bottom"] > h["bottom"]:
+            out.append(f"{c['name']} is cut off ({c['left']:.0f}-{c['right']:.0f} of {boxes['width']} px)")
+        if c["clipped"]:
+            out.append(f"{c['name']}'s text overflows it")
+    for k, a in enumerate(cs):
+        for b in cs[k + 1:]:
+            if min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and \
+                    min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5:
+                out.append(f"{a['name']} and {b['name']} overlap")
+    return out

@@ -1,9 +1,9 @@
 """The web app in Firefox: Debian's firefox-esr driven over WebDriver BiDi by puppeteer-core
 (``web/e2e/firefox.mjs``, no browser download) against the same real server as the chromium
-tests. The script logs in as a planner, waits for the map's first paint, clicks a unit, moves
-it and reads the balance bars, opens the dashboard, then logs in as a rep; this test checks
-what it saw against the database, the server's answers and the screenshot's pixels, and fails
-on any console error.
+tests. The script logs in as a planner, reads the header's layout, waits for the map's first
+paint, clicks a unit, moves it and reads the balance bars, opens the dashboard, then logs in
+as a rep; this test checks what it saw against the database, the server's answers, the
+screenshot's pixels and the layout rules of test_web_layout.py, and fails on any console error.
 
 Headless Firefox has no WebGL on Linux (Mozilla bug 1375585: "WebGL creation failed: *
 tryNativeGL () * Exhausted GL driver options. (FEATURE_FAILURE_WEBGL_EXHAUSTED_DRIVERS)"), so
@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _e2e import missing, plan_copy
+from _e2e import HEADER_BOXES_JS, header_problems, missing, plan_copy
 from _webws import PASSWORD
 
 pytestmark = pytest.mark.timeout(600)
@@ -62,7 +62,7 @@ def xdisplay():
 
 def _run(server, firefox: str, display: str, out: Path) -> dict:
     cfg = {"url": server.url, "firefox": firefox, "planner": "planner", "rep": "rep", "password": PASSWORD,
-           "out": str(out)}
+           "out": str(out), "headerJs": HEADER_BOXES_JS}
     p = subprocess.run(["node", str(SCRIPT), json.dumps(cfg)], cwd=WEB, env={**os.environ, "DISPLAY": display},
                        capture_output=True, text=True, timeout=420)
     path = out / "report.json"
@@ -116,6 +116,7 @@ def test_firefox_draws_the_map_moves_a_unit_and_scopes_a_rep(server, firefox, xd
     pl = report["planner"]
     assert pl["plan"] == "e2e-firefox"
     assert pl["webgl"]["version"].startswith("WebGL")
+    assert header_problems(pl["header"]) == [], "Firefox, 1366x768"
 
     # first paint: the units are drawn in their territory's colour
     share, seen = _painted_share(tmp_path / "firefox.png", pl["units"], pl["mapBox"])

@@ -2,7 +2,7 @@
 // puppeteer-core (no browser download). Run by tests/e2e/test_web_firefox.py, which starts the
 // server, checks what this script reports against the database and the API, and fails on any
 // console error. Usage: node e2e/firefox.mjs '{"url": ..., "firefox": ..., "planner": ...,
-// "rep": ..., "password": ..., "out": DIR}'; writes DIR/report.json and DIR/firefox.png.
+// "rep": ..., "password": ..., "out": DIR, "headerJs": ...}'; writes DIR/report.json and DIR/firefox.png.
 //
 // Headless Firefox has no WebGL on Linux (Mozilla bug 1375585: "WebGL creation failed:
 // tryNativeGL () Exhausted GL driver options (FEATURE_FAILURE_WEBGL_EXHAUSTED_DRIVERS)"), so
@@ -68,6 +68,7 @@ async function planner(browser) {
     return { plan: S.data.plan.name, version: S.data.plan.version, mapBox: (({ left, top, width, height }) =>
       ({ left, top, width, height }))(S.map.getCanvas().getBoundingClientRect()) };
   }));
+  out.header = await page.evaluate(`(${cfg.headerJs})()`);   // the layout test's reading (tests/e2e/_e2e.py)
   await page.select("#bal-measure", "workload");
   await idle(page);
   out.units = await unitPixels(page);

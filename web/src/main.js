@@ -3,7 +3,7 @@
 // API with the plan's version (409: what changed meanwhile). Everything is drawn from the
 // server's own data: no tiles, no fonts, no network beyond the app's origin.
 import maplibregl from "maplibre-gl";
-import { bindMap, colourOf, drawMap, fetchMap, paintAll, paintUnits, upgradeDetail } from "./mapdata.js";
+import { bindMap, colourOf, drawMap, fetchMap, paintAll, paintUnits, prepareMap } from "./mapdata.js";
 import { bindFeatures, planShown, toggleLocks } from "./features.js";
 
 const LABELS = { account_count: "Accounts", revenue: "Revenue", potential: "Potential", workload: "Workload",
@@ -76,7 +76,8 @@ $("logout").addEventListener("click", async () => {
 async function showApp() {
   $("login").hidden = true;
   $("app").hidden = false;
-  $("who").textContent = `${S.user.username} (${S.user.role})`;
+  $("who").textContent = S.user.username;
+  $("who").title = `${S.user.username}, ${S.user.role}`;
   const r = await api("/api/plans?limit=500");
   const sel = $("plan");
   sel.innerHTML = "";
@@ -91,13 +92,12 @@ async function showApp() {
 async function loadPlan(name) {
   say(`Loading ${name}…`);
   const t0 = performance.now();
+  prepareMap();   // the map's start-up overlaps the head request
   const r = await fetchMap(name, 0);   // the head; MapLibre's worker fetches the geometry
   if (!r.ok) { say(r.body?.detail || `could not load ${name} (${r.status})`, "error"); return; }
   S.plan = r.body.plan;
   S.timing = { fetched: performance.now() - t0 };
-  setData(r.body);
-  // sharper shapes once the first picture is there
-  S.map.once("idle", () => { if (S.plan?.name === name) upgradeDetail(1); });
+  setData(r.body);   // drawMap asks for sharper shapes once the first picture is there
 }
 
 function setData(d) {
