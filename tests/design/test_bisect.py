@@ -33,12 +33,12 @@ def georgia2():
                              "people": ga.measure("account_count")})
 
 
-def _apart_grid():
-    """20 x 20 cells, k = 8: measure p lives in the west third, q in the east half (ten times
-    the density each); a territory meets both tolerances only if it reaches from the west
-    edge to the east half, so compact k-means-like cells are far off on both."""
-    u = grid_units(20, 20, seed=0)
-    x = np.arange(u.n) % 20 / 19
+def _apart_grid(side: int = 20):
+    """side x side cells (20: k = 8): measure p lives in the west third, q in the east half
+    (ten times the density each); a territory meets both tolerances only if it reaches from
+    the west edge to the east half, so compact k-means-like cells are far off on both."""
+    u = grid_units(side, side, seed=0)
+    x = np.arange(u.n) % side / (side - 1)
     rng = np.random.default_rng(0)
     p = np.where(x < 0.3, 10.0, 1.0) * rng.uniform(0.5, 1.5, u.n)
     q = np.where(x > 0.5, 10.0, 1.0) * rng.uniform(0.5, 1.5, u.n)
@@ -101,3 +101,60 @@ def test_design_with_bisection_start_meets_both_tolerances(georgia2):
     assert r.report.status == "feasible", r.report.summary()
     assert (r.report.pieces == 1).all()
     assert max(r.report.max_abs_dev.values()) <= 0.05 + 1e-9
+
+
+def test_quick_bisection_uses_metis_and_keeps_every_part_one_piece(monkeypatch):
+    # quick mode (large maps): regions above QUICK_REGION units get METIS bisections and a
+    # few sweeps; lowered here so a 30 x 30 grid takes that path at its top cuts
+    from territorium.design import _bisect
+
+    u = _apart_grid(30)
+    P = build_problem(u, 12, balance={"p": 0.05, "q": 0.05})
+    calls = []
+    real = _bisect._metis_side
+    monkeypatch.setattr(_bisect, "_metis_side", lambda *a: calls.append(a[7]) or real(*a))
+    monkeypatch.setattr(_bisect, "QUICK_REGION", 200)
+    a = bisect_plan(P, np.random.default_rng(0), quick=True)
+    assert calls and set(calls) == {False, True}  # both METIS variants were candidates
+    assert sorted(np.unique(a)) == list(range(12))
+    assert (pieces(u, a) == 1).all()
+    assert np.abs(_dev(P, a)).max() <= 0.25, np.abs(_dev(P, a)).max(0)
+    np.testing.assert_array_equal(a, bisect_plan(P, np.random.default_rng(0), quick=True))
+
+
+def test_metis_side_balances_one_region_in_two():
+    from territorium.design._bisect import _metis_side
+    from scipy.sparse import csr_array
+
+    u = _apart_grid(30)
+    P = build_problem(u, 3, balance={"p": 0.05, "q": 0.05})
+    g = csr_array((np.ones(len(P.indices)), P.indices, P.indptr), shape=(P.n, P.n))
+    R = P.A.sum(0)
+    share = np.array([1 / 3, 1 / 3])
+    side = _metis_side(g, P.A, R, share, 1, 2, 0, False)
+    got = P.A[side].sum(0) / R
+    # the summed shares are balanced (METIS holds its weight within a few %), each measure
+    # roughly: the repair that follows in a cut fixes each one
+    assert abs(got.sum() - 2 / 3) <= 0.03, got
+    assert (np.abs(got - 1 / 3) <= 0.15).all(), got
+
+
+def test_large_map_design_starts_from_the_quick_bisection_where_the_lp_start_misses(monkeypatch):
+    # above BISECT_MAX_N units with several measures a start skips the transport LP and builds
+    # its plan by the quick bisection (on all-US ZIPs, k=500, the LP alone took 110 s of a
+    # 280 s start and rounded to a plan 19x off). Planted: the measures live in different
+    # halves of a 30 x 30 grid, so the LP's compact cells are far off on both
+    from territorium.design import _bisect, _worker
+
+    u = _apart_grid(30)
+    bal = {"p": 0.05, "q": 0.05}
+    monkeypatch.setattr(_worker, "BISECT_MAX_N", 500)
+    monkeypatch.setattr(_bisect, "QUICK_REGION", 200)
+    r = design(u, 12, balance=bal, n_jobs=1, n_starts=1, seed=1, time_limit=4)
+    assert r.report.status == "feasible", r.report.summary()
+    assert (r.report.pieces == 1).all()
+    # the path such a map took before: the LP start (no bisection above BISECT_MAX_N)
+    monkeypatch.setattr(_worker, "BISECT_EVERY", 0)
+    old = design(u, 12, balance=bal, n_jobs=1, n_starts=1, seed=1, time_limit=4)
+    assert old.report.status == "infeasible"
+    assert max(old.report.max_abs_dev.values()) > 0.2

@@ -48,6 +48,13 @@ REHEAT_AFTER = 0.15
 REHEAT_MIN_S = 3.0
 #: the temperature a reheat starts from
 REHEAT_T = 0.015
+#: with at least this many territories, most tries go near the territories outside the
+#: inner margin: a border edge is drawn from the cut edges between territories that are
+#: outside it or border one that is (FOCUS_SHARE of the tries), the rest from every cut edge.
+#: On all-US ZIPs with k=500 a tenth of the territories miss a tolerance after the descent,
+#: and uniform tries spent nine in ten on moves that change no excess
+FOCUS_MIN_K = 100
+FOCUS_SHARE = 0.8
 
 
 def state_lists(st):
@@ -121,6 +128,10 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
         return e
 
     E_t = [excess(t, tot[t], tin) for t in range(k)]
+    # each territory's excess over the real tolerances, kept up to date move by move (the sum
+    # over every territory after each move cost O(k))
+    V_t = [excess(t, tot[t], tol, False) for t in range(k)]
+    focus = k >= FOCUS_MIN_K
     movable = srch.movable & ~P.exclave
     mov = movable.tolist()
     src = srch.src
@@ -129,7 +140,7 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
     rng = srch.rng
 
     def real_violation():
-        return sum(excess(t, tot[t], tol, False) for t in range(k))
+        return sum(V_t)
 
     best_v = real_violation()
     best_obj = sum(mom(t, S0[t], Sx[t], Sy[t], S2[t]) for t in range(k))
@@ -160,7 +171,18 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
         cut = np.flatnonzero(a_np[src] != a_np[dst])
         if len(cut) == 0:
             break
-        ei = cut[rng.integers(0, len(cut), batch)].tolist()
+        if focus:
+            hot = np.asarray(E_t) > 0.0
+            ts, td = a_np[src[cut]], a_np[dst[cut]]
+            warm = hot.copy()
+            warm[td[hot[ts]]] = True
+            warm[ts[hot[td]]] = True
+            near = cut[warm[ts] & warm[td]]
+            nf = int(FOCUS_SHARE * batch) if len(near) else 0
+            ei = np.concatenate([near[rng.integers(0, max(len(near), 1), nf)],
+                                 cut[rng.integers(0, len(cut), batch - nf)]]).tolist()
+        else:
+            ei = cut[rng.integers(0, len(cut), batch)].tolist()
         ur = rng.random(batch).tolist()
         for r in range(batch):
             e = ei[r]
@@ -191,6 +213,7 @@ def anneal(srch, budget_s: float, *, margin: float = MARGIN, lam: float | None =
             # apply
             apply_move(st, L, u, ta, tb, ra, rb)
             E_t[ta], E_t[tb] = ea, eb
+            V_t[ta], V_t[tb] = excess(ta, ra, tol, False), excess(tb, rb, tol, False)
             moves += 1
             since_best += 1
             if E_t[ta] + E_t[tb] <= 0.0 or since_best >= 64:

@@ -63,6 +63,13 @@ REPAIR_ROUNDS = 200
 SMOOTH = 0.5
 #: boundary units tried per repair round (best first, each re-scored before it moves)
 MOVES_PER_ROUND = 64
+#: quick mode (large maps: all-US ZIPs, k=500): regions above this many units get only
+#: QUICK_ANGLES line sweeps, QUICK_DISCS disc sweeps and two METIS bisections (pymetis:
+#: one on the measures' summed shares, one with every measure as a vertex weight), no disc
+#: root search and no retries; smaller regions get the usual line, disc and tree cuts
+QUICK_REGION = 2000
+QUICK_ANGLES = 8
+QUICK_DISCS = 4
 
 
 def applicable(P) -> bool:
@@ -76,11 +83,15 @@ def applicable(P) -> bool:
     return connected_components(g, directed=False)[0] == 1
 
 
-def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop=None) -> np.ndarray | None:
+def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop=None,
+                quick: bool = False) -> np.ndarray | None:
     """A contiguous plan (territory per unit) from multi-measure recursive bisection.
 
     After ``deadline`` (``time.monotonic()``) the remaining cuts skip the extra rounds;
-    ``stop()`` returning true (cancelled, out of time) aborts and returns None."""
+    ``stop()`` returning true (cancelled, out of time) aborts and returns None. ``quick``:
+    no extra rounds at all, and regions above ``QUICK_REGION`` units get a few line and disc
+    sweeps plus METIS bisections instead of the full candidate set (29,832 ZIPs: about a
+    quarter of the time of the line-cut-only bisection)."""
     g = csr_array((np.ones(len(P.indices)), P.indices, P.indptr), shape=(P.n, P.n))
     a = np.zeros(P.n, np.int64)
     scale = P.A.sum(0) / max(P.n, 1)
@@ -89,7 +100,7 @@ def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop
     import time
 
     stack = [(np.arange(P.n), np.arange(P.k))]
-    fast = False
+    fast = quick
     while stack:
         if stop is not None and stop():
             return None
@@ -105,7 +116,8 @@ def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop
         k1 = len(terr) // 2
         t1, t2 = terr[:k1], terr[k1:]
         share = P.T[t1].sum(0) / np.maximum(P.T[terr].sum(0), 1e-300)
-        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast, deadline)
+        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast, deadline,
+                    quick=quick and len(units) > QUICK_REGION)
         stack.append((units[side], t1))
         stack.append((units[~side], t2))
     return a
@@ -117,14 +129,14 @@ def _err(S1, R, share, tol):
     return np.max(np.abs(S1 / np.maximum(R, 1e-300) - share) / (share * tol))
 
 
-def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None):
+def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None, quick=False):
     """Boolean mask over ``units``: True = side 1 (the ``k1`` territories). Up to
     ``RETRIES`` more rounds of disc and tree cuts (other centres, other trees) while the best
     cut misses ``GOAL``."""
     best = None
     for attempt in range(1 + (0 if fast else RETRIES)):
         e, side = _cut_once(P, g, units, share, k1, k2, tol, rng, lines=(attempt == 0), fast=fast,
-                            deadline=deadline)
+                            deadline=deadline, quick=quick)
         if best is None or e < best[0]:
             best = (e, side)
         if best[0] <= GOAL:
@@ -132,10 +144,10 @@ def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None):
     return best[1]
 
 
-def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, deadline=None):
+def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, deadline=None, quick=False):
     """One round of candidate cuts: (error, side mask) of the best. The disc root search
     stops at ``deadline`` (``time.monotonic()``) with the discs it has, so one large cut cannot
-    outlast the start's time."""
+    outlast the start's time. ``quick``: fewer sweeps, plus METIS bisections."""
     n = len(units)
     sub = g[units][:, units]
     sub = csr_array(sub)
@@ -168,10 +180,16 @@ def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, dead
 
     # 1. straight-line cuts (a ham-sandwich cut exists for two measures and equal halves) and
     #    disc cuts around sampled units (for unequal shares, where no line may balance both)
-    for th in 2 * np.pi * np.arange(ANGLES if lines else 0) / ANGLES:
+    n_ang = (QUICK_ANGLES if quick else ANGLES) if lines else 0
+    for th in 2 * np.pi * np.arange(n_ang) / max(n_ang, 1):
         sweep(xy @ np.array([np.cos(th), np.sin(th)]))
-    for c in xy[rng.choice(n, min(n, DISCS), replace=False)]:
+    for c in xy[rng.choice(n, min(n, QUICK_DISCS if quick else DISCS), replace=False)]:
         sweep(((xy - c) ** 2).sum(1))
+    if quick:
+        for multi in (False, True):
+            side = _metis_side(sub, A, R, share, k1, k2, int(rng.integers(2**31 - 1)), multi)
+            if side is not None:
+                raw.append((_err(A[side].sum(0), R, share, tol), side))
     raw.sort(key=lambda x: x[0])
     for _, side in raw[:ONE_PIECE_BEST]:
         side = _one_piece(sub, side, A, share, R)
@@ -248,6 +266,40 @@ def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, dead
     else:
         _, _, e, sd = min(scored, key=lambda x: (x[0], x[1]))
     return e, sd
+
+
+def _metis_side(sub, A, R, share, k1, k2, seed: int, multi: bool):
+    """METIS bisection of the region (pymetis, contiguous parts requested) with side 1's
+    share as its target weight: vertex weights are the units' summed shares of the measures
+    (``multi`` false) or every measure's share as its own constraint (METIS multi-constraint;
+    it balances them loosely on real maps, 10 % off at the top of all-US ZIPs, so the repair
+    and the other candidates still decide). None when METIS fails or leaves a side with too
+    few units for its territories."""
+    import warnings
+
+    import pymetis
+
+    n = len(A)
+    sh = A / np.maximum(R, 1e-300)
+    if not multi:
+        sh = sh.sum(1, keepdims=True)
+    vw = np.maximum(np.rint(sh * (1e6 / np.maximum(sh.sum(0), 1e-300))), 1).astype(np.int64)
+    f = float(np.clip(np.mean(share), 1e-6, 1 - 1e-6))
+    opt = pymetis.Options()
+    opt.contig = 1
+    opt.ufactor = 1
+    opt.seed = seed
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = pymetis.part_graph(2, pymetis.CSRAdjacency(sub.indptr.tolist(), sub.indices.tolist()),
+                                     vweights=vw.ravel().tolist(), tpwgts=[f, 1 - f], options=opt)
+    except Exception:  # pragma: no cover - METIS refuses the region: other candidates remain
+        return None
+    side = np.asarray(res.vertex_part) == 0
+    if side.sum() < k1 or (~side).sum() < k2:
+        return None
+    return side
 
 
 def _lookahead(sub, A, xy, side, kk, tol, angles=16):

@@ -137,6 +137,57 @@ def _improve_keeping_feasible(srch) -> None:
         srch._restore(a0, reason0)
 
 
+def _lp_start(P: Problem, c: np.ndarray, L: int, lloyd: int, deadline_wall: float, cancel):
+    """The balanced transport LP around the seeded centres (Lloyd rounds, more candidates or
+    spread centres while it needs slack), rounded: (assignment, centres, relaxation value or
+    None, row duals, cost scale, LP status)."""
+    sol = None
+    lp_time = 0.0
+    L_cur = L
+    for it in range(max(1, lloyd)):
+        left = deadline_wall - time.time()
+        if it > 0 and (left < 3 * lp_time or _cancelled(cancel)):
+            break
+        t_lp = time.time()
+        # warm re-solve with new costs while the candidate columns are enough (no slack
+        # used); otherwise rebuild with twice as many candidates per unit
+        reuse = sol if (sol is not None and sol.slack <= 1e-7) else None
+        if sol is not None and sol.slack > 1e-7:
+            L_cur = min(2 * L_cur, 48, P.k)
+        sol = transport_lp(P, c, L=L_cur, time_limit=max(0.1, 0.5 * left), prev=reuse)
+        lp_time = time.time() - t_lp
+        c_new = fractional_centers(P, sol, c)
+        if sol.slack > 1e-7 and P.m and it < lloyd - 1:
+            # centres the LP cannot fill (a sparse corner) move into over-full cells
+            fill = np.bincount(sol.pt, P.A[sol.pu, 0] * sol.x, P.k) / P.T[:, 0].clip(1e-300)
+            if _spread_by_mass(P, c_new, fill):
+                c = c_new
+                continue
+        if sol.slack > 1e-7 and P.fixed.all() and L_cur < min(48, P.k) and it < lloyd - 1:
+            # fixed centres (rep homes) do not move, so only more candidate territories per
+            # unit can take the slack away (demo: 12 nearest homes leave the LP 10.9 target
+            # shares short; all 40 balance it): solve again with twice as many
+            continue
+        if P.fixed.all() or np.allclose(c_new, c, atol=1e-3):
+            break
+        if it < lloyd - 1:
+            c = c_new
+    relax = sol.value if (sol.status == "Optimal" and sol.slack <= 1e-7) else None
+    duals = sol.row_dual
+    cscale = sol.cost_scale
+    lp_status = sol.status
+    if sol.status == "Optimal":
+        a = round_assignment(P, sol)
+    else:  # LP cut short: nearest candidate centre (the search balances afterwards)
+        tt, _ = candidates(P, c, P.k)
+        ok = ~P.frozen[tt]
+        a = tt[np.arange(P.n), ok.argmax(1)]
+        lk = P.lock >= 0
+        a[lk] = P.lock[lk]
+    _fill_empty(P, a, c)
+    return a, c, relax, duals, cscale, lp_status
+
+
 def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: float,
               mode: str = "design", L: int = 12, lloyd: int = 3, cancel=None, progress=None,
               polish: int = 0) -> dict:
@@ -156,52 +207,28 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                                           polish=REALIGN_POLISH_ROUNDS if polish else 0)
     else:
         c = _seed_centers(P, rng)
-        sol = None
-        lp_time = 0.0
-        L_cur = L
-        for it in range(max(1, lloyd)):
-            left = deadline_wall - time.time()
-            if it > 0 and (left < 3 * lp_time or _cancelled(cancel)):
-                break
-            t_lp = time.time()
-            # warm re-solve with new costs while the candidate columns are enough (no slack
-            # used); otherwise rebuild with twice as many candidates per unit
-            reuse = sol if (sol is not None and sol.slack <= 1e-7) else None
-            if sol is not None and sol.slack > 1e-7:
-                L_cur = min(2 * L_cur, 48, P.k)
-            sol = transport_lp(P, c, L=L_cur, time_limit=max(0.1, 0.5 * left), prev=reuse)
-            lp_time = time.time() - t_lp
-            c_new = fractional_centers(P, sol, c)
-            if sol.slack > 1e-7 and P.m and it < lloyd - 1:
-                # centres the LP cannot fill (a sparse corner) move into over-full cells
-                fill = np.bincount(sol.pt, P.A[sol.pu, 0] * sol.x, P.k) / P.T[:, 0].clip(1e-300)
-                if _spread_by_mass(P, c_new, fill):
-                    c = c_new
-                    continue
-            if sol.slack > 1e-7 and P.fixed.all() and L_cur < min(48, P.k) and it < lloyd - 1:
-                # fixed centres (rep homes) do not move, so only more candidate territories per
-                # unit can take the slack away (demo: 12 nearest homes leave the LP 10.9 target
-                # shares short; all 40 balance it): solve again with twice as many
-                continue
-            if P.fixed.all() or np.allclose(c_new, c, atol=1e-3):
-                break
-            if it < lloyd - 1:
-                c = c_new
-        relax = sol.value if (sol.status == "Optimal" and sol.slack <= 1e-7) else None
-        duals = sol.row_dual
-        cscale = sol.cost_scale
-        lp_status = sol.status
-        lp_centers = c.copy()
-        if sol.status == "Optimal":
-            a = round_assignment(P, sol)
-        else:  # LP cut short: nearest candidate centre (the search balances afterwards)
-            tt, _ = candidates(P, c, P.k)
-            ok = ~P.frozen[tt]
-            a = tt[np.arange(P.n), ok.argmax(1)]
-            lk = P.lock >= 0
-            a[lk] = P.lock[lk]
-        _fill_empty(P, a, c)
-        if P.m > 1 and BISECT_EVERY and index % BISECT_EVERY == 0 and P.n <= BISECT_MAX_N and bisect_applicable(P):
+        bis = P.m > 1 and BISECT_EVERY and index % BISECT_EVERY == 0 and bisect_applicable(P)
+        quick = bis and P.n > BISECT_MAX_N
+        ab = None
+        if quick:
+            # a large map with several measures: the quick bisection (METIS and a few sweeps
+            # per large region, no retries) instead of the transport LP, which alone took 110 s
+            # of a 280 s start on all-US ZIPs with k=500 and rounded to a plan 19x off
+            ab = bisect_plan(P, rng, stop=lambda: _cancelled(cancel) or time.monotonic() > mono_deadline,
+                             quick=True)
+        if ab is not None:
+            a = ab
+            bisected = True
+            S0 = np.bincount(a, P.w, P.k)
+            ok = S0 > 0
+            c[ok, 0] = np.bincount(a, P.w * P.xy[:, 0], P.k)[ok] / S0[ok]
+            c[ok, 1] = np.bincount(a, P.w * P.xy[:, 1], P.k)[ok] / S0[ok]
+            lp_centers = c.copy()
+            lp_status = "skipped (quick bisection start)"
+        else:
+            a, c, relax, duals, cscale, lp_status = _lp_start(P, c, L, lloyd, deadline_wall, cancel)
+            lp_centers = c.copy()
+        if bis and not quick:
             # several measures: multi-measure recursive bisection builds the start (every
             # territory gets its share of every measure top-down; see design/_bisect.py)
             ab = bisect_plan(P, rng, deadline=time.monotonic() + BISECT_SHARE * max(0.0, deadline_wall - time.time()),
