@@ -46,6 +46,9 @@ def serve_command(
             typer.echo(f"created user admin with the one-time password: {pw}\n"
                        "(shown once; change it with: territorium users password admin)")
     app = create_app(engine=eng, cookie_secure=secure_cookies, max_jobs=max_jobs or None)
+    from territorium.api.routers import map as map_router
+
+    map_router.prewarm(app)   # the map geometry of the plans' unit levels, in the background
     typer.echo(f"serving {eng.url.render_as_string(hide_password=True)} on http://{host}:{port} (API docs: /docs)")
     run_server(app, host=host, port=port, log_level=log_level, threads=threads)
 

@@ -20,6 +20,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from territorium.api import mapcache
 from territorium.api.deps import CurrentUser, Eng, VisiblePlan
 from territorium.plan import plans
 from territorium.plan.access import can_edit
@@ -51,6 +52,7 @@ class _Geo:
     base: object = None             # the valid unit polygons (None: point units)
     index: pd.Index = None          # unit id -> map position
     simple: np.ndarray = None       # per map unit: its own id is the only id it holds (and only there)
+    disk_key: str = ""              # its entry in the on-disk cache of served geometry (api/mapcache.py)
     # one lock per detail level and one for the state outlines: building a sharper level (tens
     # of seconds for all-US ZIPs) does not hold up requests for a level that is ready
     locks: list = field(default_factory=lambda: [threading.Lock() for _ in range(len(TOLERANCE) + 1)])
@@ -162,22 +164,70 @@ def _build(eng, level: str) -> _Geo:
 
 def geography(request: Request, eng, level: str) -> _Geo:
     """The level's geography, built on first use and kept for the app's lifetime."""
-    cache = request.app.state.__dict__.setdefault("_map_geo", {})
+    return _geography(request.app, eng, level)
+
+
+def _geography(app, eng, level: str) -> _Geo:
+    cache = app.state.__dict__.setdefault("_map_geo", {})
     with _LOCK:
         if level not in cache:
-            cache[level] = _build(eng, level)
+            geo = _build(eng, level)
+            geo.disk_key = mapcache.key(geo.ids, geo.base, geo.edges, TOLERANCE)
+            cache[level] = geo
         return cache[level]
 
 
 def level_of(geo: _Geo, d: int) -> tuple[list[str], list[str], str]:
-    """(unit geometry texts, border texts, state outlines) at detail ``d``, built on first use."""
+    """(unit geometry texts, border texts, state outlines) at detail ``d``: from memory, else
+    from the on-disk cache (``api/mapcache.py``), else built (and stored there)."""
     with geo.locks[d]:
-        _detail(geo, d)
+        if geo.geoms[d] is None:
+            kept = mapcache.load(geo.disk_key, f"d{d}")
+            if kept is not None and len(kept["geoms"]) == len(geo.ids) and len(kept["borders"]) == len(geo.edges):
+                geo.geoms[d], geo.borders[d] = kept["geoms"], kept["borders"]
+            else:
+                _detail(geo, d)
+                mapcache.save(geo.disk_key, f"d{d}", {"geoms": geo.geoms[d], "borders": geo.borders[d]})
     with geo.locks[-1]:
         if geo.state_outlines is None:
-            states = np.asarray(geo.states, dtype=object)
-            geo.state_outlines = _outlines(geo.base, states)
+            kept = mapcache.load(geo.disk_key, "states")
+            if isinstance(kept, str):
+                geo.state_outlines = kept
+            else:
+                geo.state_outlines = _outlines(geo.base, np.asarray(geo.states, dtype=object))
+                mapcache.save(geo.disk_key, "states", geo.state_outlines)
     return geo.geoms[d], geo.borders[d], geo.state_outlines
+
+
+def prewarm(app, details: tuple[int, ...] = (0, 1)) -> threading.Thread | None:
+    """Build (or read from the disk cache) the map geometry of every unit level that a plan of
+    the app's workspace uses, at ``details``, in a background thread, so the first reader of a
+    map after a server start does not wait for it. ``TERRITORIUM_MAP_PREWARM=0`` turns it off.
+    Returns the thread (None when off or nothing to do)."""
+    import os
+
+    if os.environ.get("TERRITORIUM_MAP_PREWARM", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    eng = app.state.engine
+    infos, _ = plans.list_plans(eng)
+    levels = sorted({i.unit_level for i in infos if i.status != "archived" and i.unit_level})
+    if not levels:
+        return None
+
+    def run() -> None:
+        import logging
+
+        for level in levels:
+            try:
+                geo = _geography(app, eng, level)
+                for d in details:
+                    level_of(geo, d)
+            except Exception:   # noqa: BLE001 - the first request builds it again and reports the error
+                logging.getLogger("territorium.api").warning("map pre-warm of %s units failed", level, exc_info=True)
+
+    t = threading.Thread(target=run, name="map-prewarm", daemon=True)
+    t.start()
+    return t
 
 
 def _reasons(eng, name: str) -> dict[str, dict]:
