@@ -293,10 +293,10 @@ def test_tradeoff_job_draws_the_curve_and_shows_the_point_picked(page, server, t
 
 
 # ------------------------------------------------------------------------------ dashboard
-def _placed_revenue(server, plan: str, start: str, end: str) -> pd.DataFrame:
-    """Booked revenue and orders per territory in [start, end), computed here: an order's ZIP
-    is its account's ZIP, else its shipping ZIP; the ZIP's unit (the geography's cell holding
-    it) takes the plan territory of the cell's own id."""
+def _placed_orders(server, plan: str, start: str, end: str) -> pd.DataFrame:
+    """Booked orders in [start, end) with their territory (``territory``), computed here: an
+    order's ZIP is its account's ZIP, else its shipping ZIP; the ZIP's unit (the geography's
+    cell holding it) takes the plan territory of the cell's own id."""
     from territorium.geo import locate
     from territorium.plan.workspace import Workspace
 
@@ -315,7 +315,13 @@ def _placed_revenue(server, plan: str, start: str, end: str) -> pd.DataFrame:
     o["territory"] = [plan.get(cell[p]) if p >= 0 else None for p in pos]
     t = pd.to_datetime(o["created_at"])
     keep = (o["financial_status"].isna() | o["financial_status"].isin(BOOKED)) & (t >= start) & (t < end)
-    return o[keep].groupby("territory").agg(revenue=("total", "sum"), orders=("total", "size"))
+    return o[keep].assign(month=t[keep].dt.strftime("%Y-%m"))
+
+
+def _placed_revenue(server, plan: str, start: str, end: str) -> pd.DataFrame:
+    """Booked revenue and orders per territory in [start, end) (see :func:`_placed_orders`)."""
+    return _placed_orders(server, plan, start, end).groupby("territory").agg(revenue=("total", "sum"),
+                                                                             orders=("total", "size"))
 
 
 def _cards(page) -> dict[str, float | None]:
@@ -384,6 +390,45 @@ def test_dashboard_cards_chart_and_exports(page, server, tmp_path):
     page.get_by_role("button", name="Back to the map").focus()
     page.keyboard.press("Enter")
     assert page.locator("#dash").is_hidden()
+
+
+def test_dashboard_lines_per_territory_over_time_and_png(page, server, tmp_path):
+    login(page, server, "planner")
+    plan = page.evaluate("() => window.__territorium.data.plan.name")
+    _open_dashboard(page)
+    start, end = page.input_value("#dash-start"), page.input_value("#dash-end")
+    east = server.facts["east"]
+    page.select_option("#dash-kind", "lines")
+    page.select_option("#dash-node", "node:East")
+    chart = page.evaluate("() => window.__territorium.dashboard.chart")
+    assert chart["kind"] == "lines" and len(chart["labels"]) == 12
+    o = _placed_orders(server, plan, start, end)
+    want = (o[o["territory"].isin(east)].pivot_table(index="territory", columns="month", values="total", aggfunc="sum")
+            .reindex(index=east, columns=chart["labels"]).fillna(0.0))
+    ranked = sorted(east, key=lambda t: (-want.loc[t].sum(), t))
+    # five lines for the largest territories, one for the 15 others together
+    assert [x["name"] for x in chart["series"]] == ranked[:5] + [f"{len(east) - 5} others"]
+    for x in chart["series"][:5]:
+        assert x["values"] == pytest.approx(want.loc[x["name"]].tolist(), rel=1e-9, abs=1e-6)
+    assert chart["series"][5]["values"] == pytest.approx(want.loc[ranked[5:]].sum().tolist(), rel=1e-9, abs=1e-6)
+    screenshot(page, "dashboard-lines", tmp_path)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Export PNG").click()
+    assert dl.value.suggested_filename.endswith("-lines.png")
+    from PIL import Image
+
+    px = np.asarray(Image.open(dl.value.path()).convert("RGB")).reshape(-1, 3).astype(int)
+    for colour in ((0x4e, 0x79, 0xa7), (0xf2, 0x8e, 0x2b), (0x76, 0xb7, 0xb2)):   # lines 1, 2 and 6
+        assert (np.abs(px - colour).sum(axis=1) < 10).sum() > 40, colour
+    # one territory: one line, its monthly revenue
+    page.select_option("#dash-node", "group:" + east[1])
+    chart = page.evaluate("() => window.__territorium.dashboard.chart")
+    assert [x["name"] for x in chart["series"]] == [east[1]]
+    assert chart["series"][0]["values"] == pytest.approx(want.loc[east[1]].tolist(), rel=1e-9, abs=1e-6)
+    # per territory (not a time series): bars, the choice disabled
+    page.select_option("#dash-axis", "group")
+    assert page.locator("#dash-kind").is_disabled()
+    assert page.evaluate("() => window.__territorium.dashboard.chart.kind") == "bars"
 
 
 def test_rep_sees_only_their_own_dashboard(page, server, tmp_path):

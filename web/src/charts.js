@@ -1,5 +1,5 @@
-// Small charts drawn on a canvas (no chart library): bars per label and a scatter of points.
-// The canvas is painted white first, so its PNG export looks like the page.
+// Small charts drawn on a canvas (no chart library): bars per label, lines over time and a
+// scatter of points. The canvas is painted white first, so its PNG export looks like the page.
 
 const INK = "#1d232a", GRID = "#dfe3e8", BAR = "#4e79a7", MUTED = "#56606b";
 
@@ -35,36 +35,76 @@ function title(g, text, w) {
   g.font = "12px system-ui, sans-serif";
 }
 
-/** Vertical bars: {title, labels, values, format}. Returns the bars' boxes (CSS pixels). */
-export function barChart(canvas, { title: t, labels, values, format }) {
-  const { g, w, h } = prepare(canvas);
-  title(g, t, w);
-  const left = 58, right = 10, top = 28, bottom = 42;
-  const ticks = niceTicks(Math.max(0, ...values));
-  const top_v = ticks[ticks.length - 1];
-  const y = (v) => top + (h - top - bottom) * (1 - v / top_v);
+/** The value axis and grid of a chart with ``n`` slots of labels below: returns y(value),
+ *  the slot width and how often a label is written. */
+function frame(g, { w, h, left, right, top, bottom, max, n, labels, format }) {
+  const ticks = niceTicks(max);
+  const topV = ticks[ticks.length - 1];
+  const y = (v) => top + (h - top - bottom) * (1 - v / topV);
   g.textAlign = "right";
   for (const v of ticks) {
     g.strokeStyle = GRID;
     g.beginPath(); g.moveTo(left, y(v)); g.lineTo(w - right, y(v)); g.stroke();
     g.fillStyle = MUTED; g.fillText(format(v), left - 6, y(v));
   }
-  const n = Math.max(1, values.length), slot = (w - left - right) / n;
-  const every = Math.ceil(n / Math.max(1, Math.floor((w - left - right) / 56)));
-  const boxes = [];
-  values.forEach((v, i) => {
+  const slot = (w - left - right) / Math.max(1, n);
+  const every = Math.ceil(Math.max(1, n) / Math.max(1, Math.floor((w - left - right) / 56)));
+  g.fillStyle = INK; g.textAlign = "center";
+  labels.forEach((l, i) => { if (i % every === 0) g.fillText(l, left + (i + 0.5) * slot, h - bottom + 14, slot * every); });
+  return { y, slot };
+}
+
+function baseline(g, y, left, w, right) {
+  g.strokeStyle = INK;
+  g.beginPath(); g.moveTo(left, y(0)); g.lineTo(w - right, y(0)); g.stroke();
+}
+
+/** Vertical bars: {title, labels, values, format}. Returns the bars' boxes (CSS pixels). */
+export function barChart(canvas, { title: t, labels, values, format }) {
+  const { g, w, h } = prepare(canvas);
+  title(g, t, w);
+  const left = 58, right = 10, top = 28, bottom = 42;
+  const { y, slot } = frame(g, { w, h, left, right, top, bottom, max: Math.max(0, ...values), n: values.length, labels, format });
+  const boxes = values.map((v, i) => {
     const x = left + i * slot + slot * 0.15, bw = slot * 0.7;
     g.fillStyle = BAR;
     g.fillRect(x, y(Math.max(0, v)), bw, y(0) - y(Math.max(0, v)));
-    boxes.push({ x, y: y(Math.max(0, v)), w: bw, h: y(0) - y(Math.max(0, v)) });
-    if (i % every === 0) {
-      g.fillStyle = INK; g.textAlign = "center";
-      g.fillText(labels[i], x + bw / 2, h - bottom + 14, slot * every);
-    }
+    return { x, y: y(Math.max(0, v)), w: bw, h: y(0) - y(Math.max(0, v)) };
   });
-  g.strokeStyle = INK;
-  g.beginPath(); g.moveTo(left, y(0)); g.lineTo(w - right, y(0)); g.stroke();
+  baseline(g, y, left, w, right);
   return boxes;
+}
+
+export const SERIES = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#9c755f"];
+
+/** Lines over the same labels (periods): {title, labels, series: [{name, values}], format}, a
+ *  legend row under the title. Returns each series' points (CSS pixels) and colour. */
+export function lineChart(canvas, { title: t, labels, series, format }) {
+  const { g, w, h } = prepare(canvas);
+  title(g, t, w);
+  // legend: swatch and name per series, wrapped into rows
+  let lx = 8, ly = 30;
+  series.forEach((s, k) => {
+    const tw = g.measureText(s.name).width + 26;
+    if (lx + tw > w - 8 && lx > 8) { lx = 8; ly += 16; }
+    g.fillStyle = SERIES[k % SERIES.length]; g.fillRect(lx, ly - 2, 14, 4);
+    g.fillStyle = INK; g.textAlign = "left"; g.fillText(s.name, lx + 18, ly);
+    lx += tw;
+  });
+  const left = 58, right = 10, top = ly + 16, bottom = 42;
+  const max = Math.max(0, ...series.flatMap((s) => s.values));
+  const { y, slot } = frame(g, { w, h, left, right, top, bottom, max, n: labels.length, labels, format });
+  baseline(g, y, left, w, right);
+  return series.map((s, k) => {
+    const colour = SERIES[k % SERIES.length];
+    const pts = s.values.map((v, i) => ({ x: left + (i + 0.5) * slot, y: y(Math.max(0, v)) }));
+    g.strokeStyle = colour; g.lineWidth = 2; g.beginPath();
+    pts.forEach((p, i) => (i ? g.lineTo(p.x, p.y) : g.moveTo(p.x, p.y)));
+    g.stroke(); g.lineWidth = 1;
+    g.fillStyle = colour;
+    for (const p of pts) { g.beginPath(); g.arc(p.x, p.y, 2.5, 0, 2 * Math.PI); g.fill(); }
+    return { name: s.name, colour, points: pts };
+  });
 }
 
 /** Points: {title, xLabel, yLabel, points: [{x, y, label}], selected, fx, fy}. Returns the

@@ -1,7 +1,8 @@
 // KPI dashboard of the plan on screen: cards for the territories / reps picked in the
-// hierarchy filter, a chart per period or per group (PNG export), and a table (CSV export).
+// hierarchy filter, a chart per period (bars, or lines per group) or per group (PNG export),
+// and a table (CSV export).
 // Figures come from GET /api/plans/{name}/kpis, which gives each role its own share.
-import { barChart } from "./charts.js";
+import { barChart, lineChart } from "./charts.js";
 import { downloadCSV, downloadPNG, slug } from "./exporting.js";
 
 let S = null, ui = null, last = null;
@@ -27,9 +28,10 @@ export function bindDashboard(state, helpers) {
   $("dashboard").addEventListener("click", () => ($("dash").hidden ? open() : close()));
   $("dash-close").addEventListener("click", close);
   for (const id of ["dash-by", "dash-period", "dash-start", "dash-end"]) $(id).addEventListener("change", () => load());
-  for (const id of ["dash-node", "dash-measure", "dash-axis"]) $(id).addEventListener("change", render);
+  for (const id of ["dash-node", "dash-measure", "dash-axis", "dash-kind"]) $(id).addEventListener("change", render);
   $("dash-png").addEventListener("click", () => downloadPNG(`${slug(S.data.plan.name)}-${$("dash-measure").value}-per-${
-    $("dash-axis").value === "period" ? $("dash-period").value : $("dash-by").value}.png`, $("dash-chart")));
+    $("dash-axis").value === "period" ? $("dash-period").value : $("dash-by").value}${S.dashboard?.chart?.kind === "lines" ? "-lines" : ""}.png`,
+  $("dash-chart")));
   $("dash-csv").addEventListener("click", exportCSV);
 }
 
@@ -116,26 +118,56 @@ function render() {
     .join("");
   // chart: the measure per period (summed over the groups) or per group (over the window)
   const m = $("dash-measure").value, axis = $("dash-axis").value;
-  let labels, values;
+  let labels, values, periods = [];
   if (axis === "period") {
     const per = new Map();
     for (const r of last.series) if (groups.has(r.group)) per.set(r.period, (per.get(r.period) || 0) + (r[m] || 0));
-    labels = [...per.keys()].sort();
-    values = labels.map((p) => per.get(p));
-    labels = labels.map((p) => last.period === "month" ? p.slice(0, 7) : p);
+    periods = [...per.keys()].sort();
+    values = periods.map((p) => per.get(p));
+    labels = periods.map((p) => last.period === "month" ? p.slice(0, 7) : p);
   } else {
     labels = rows.map((r) => r.group);
     values = rows.map((r) => r[m] || 0);
   }
   const what = `${NAMES[m]} per ${axis === "period" ? last.period : last.by}`;
-  barChart($("dash-chart"), { title: `${what} — ${last.plan}, ${last.start} to ${last.end}`, labels, values, format: ui.fmt });
-  $("dash-chart").setAttribute("aria-label", `${what}: ` + labels.map((l, i) => `${l} ${ui.fmt(values[i])}`).join(", "));
-  S.dashboard.chart = { labels, values, measure: m, axis };
+  const chartTitle = `${what} — ${last.plan}, ${last.start} to ${last.end}`;
+  $("dash-kind").disabled = axis !== "period";   // lines are for time series
+  const kind = axis === "period" ? $("dash-kind").value : "bars";
+  let series = null;
+  if (kind === "lines") {
+    series = lineSeries(groups, m, periods, values);
+    lineChart($("dash-chart"), { title: chartTitle, labels, series, format: ui.fmt });
+    $("dash-chart").setAttribute("aria-label", `${what}, lines: ` + series.map((s) =>
+      `${s.name}: ` + labels.map((l, i) => `${l} ${ui.fmt(s.values[i])}`).join(", ")).join("; "));
+  } else {
+    barChart($("dash-chart"), { title: chartTitle, labels, values, format: ui.fmt });
+    $("dash-chart").setAttribute("aria-label", `${what}: ` + labels.map((l, i) => `${l} ${ui.fmt(values[i])}`).join(", "));
+  }
+  S.dashboard.chart = { labels, values, measure: m, axis, kind, series };
   const name = new Map(last.groups.map((g) => [g.id, g.name]));
   const cols = TABLE.filter((k) => last.kpis.includes(k) || k === "aov");
   $("dash-table").innerHTML = `<thead><tr><th scope="col">${last.by}</th>${cols.map((k) => `<th scope="col">${NAMES[k]}</th>`).join("")}</tr></thead><tbody>` +
     rows.map((r) => `<tr data-group="${r.group}"><th scope="row" title="${name.get(r.group) || ""}">${r.group}</th>${
       cols.map((k) => `<td>${show(k, r[k])}</td>`).join("")}</tr>`).join("") + "</tbody>";
+}
+
+const MAX_LINES = 6;
+
+/** One line per group picked, over ``periods``; above MAX_LINES groups the MAX_LINES - 1
+ *  largest (by the measure over the window) and one line for all the others together. */
+function lineSeries(groups, m, periods, total) {
+  const per = new Map([...groups].map((g) => [g, new Map()]));
+  for (const r of last.series) if (per.has(r.group)) per.get(r.group).set(r.period, (per.get(r.group).get(r.period) || 0) + (r[m] || 0));
+  const sum = (g) => [...per.get(g).values()].reduce((a, b) => a + b, 0);
+  const ranked = [...groups].sort((a, b) => sum(b) - sum(a) || a.localeCompare(b));
+  const shown = ranked.length > MAX_LINES ? ranked.slice(0, MAX_LINES - 1) : ranked;
+  const series = shown.map((g) => ({ name: g, group: g, values: periods.map((p) => per.get(g).get(p) || 0) }));
+  if (shown.length < ranked.length) {
+    const rest = ranked.length - shown.length;
+    series.push({ name: `${rest} others`, group: null, values: periods.map((p, i) =>
+      total[i] - series.reduce((a, s) => a + s.values[i], 0)) });
+  }
+  return series;
 }
 
 function exportCSV() {
