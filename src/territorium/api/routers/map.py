@@ -53,6 +53,7 @@ class _Geo:
     index: pd.Index = None          # unit id -> map position
     simple: np.ndarray = None       # per map unit: its own id is the only id it holds (and only there)
     disk_key: str = ""              # its entry in the on-disk cache of served geometry (api/mapcache.py)
+    shown_arrays: tuple = (b"", "")  # (shown positions, their per-unit arrays as JSON text): the last asked
     # one lock per detail level and one for the state outlines: building a sharper level (tens
     # of seconds for all-US ZIPs) does not hold up requests for a level that is ready
     locks: list = field(default_factory=lambda: [threading.Lock() for _ in range(len(TOLERANCE) + 1)])
@@ -451,24 +452,37 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
 
 def _unit_arrays(geo: _Geo, pl: _Placement) -> tuple[str, str]:
     """The per-unit arrays of the shown units (answer order) as JSON object members: names,
-    states, centroids, members (the plan's unit ids on each), measures and the unit graph's
-    edges; and apart (the head only) ``unit_ids`` and ``unit_territories``. Built once per
-    placement: at 30k units these are most of the head's bytes and time."""
+    states, centroids, measures, the unit graph's edges and members (the plan's unit ids on
+    each unit); and apart (the head only) ``unit_ids`` and ``unit_territories``."""
     pos = pl.pos
-    _, edges = _shown_edges(geo, pl)
     dump = lambda v: json.dumps(v, separators=(",", ":"), allow_nan=False)   # noqa: E731
-    arrays = {
-        "names": [geo.names[p] for p in pos.tolist()],
-        "states": [geo.states[p] for p in pos.tolist()],
-        "centroids": np.round(geo.centroids[pos], 5).tolist(),
-        "members": [pl.plan_ids.get(p, [str(geo.ids[p])]) for p in pos.tolist()],
-        "measures": {m: np.round(arr[pos], 4).tolist() for m, arr in geo.measures.items()},
-        "edges": edges.tolist(),
-    }
+    plan_part = {"members": [pl.plan_ids.get(p, [str(geo.ids[p])]) for p in pos.tolist()]}
     tids, unit_t = pl.tids, pl.unit_t
     extra = {"unit_ids": geo.ids[pos].tolist(),
              "unit_territories": [tids[x] if x >= 0 else None for x in unit_t[pos].tolist()]}
-    return dump(arrays)[1:-1], dump(extra)[1:-1]
+    return _shown_arrays(geo, pl) + "," + dump(plan_part)[1:-1], dump(extra)[1:-1]
+
+
+def _shown_arrays(geo: _Geo, pl: _Placement) -> str:
+    """Names, states, centroids, measures and edges of the shown units: the same for every
+    version of every plan that shows these units (a move changes none of them), so kept per
+    geography and set of shown units; at 30k units most of the head's bytes and time."""
+    key = pl.pos.tobytes()
+    with _CACHE_LOCK:
+        if geo.shown_arrays[0] == key:
+            return geo.shown_arrays[1]
+    pos = pl.pos
+    _, edges = _shown_edges(geo, pl)
+    text = json.dumps({
+        "names": [geo.names[p] for p in pos.tolist()],
+        "states": [geo.states[p] for p in pos.tolist()],
+        "centroids": np.round(geo.centroids[pos], 5).tolist(),
+        "measures": {m: np.round(arr[pos], 4).tolist() for m, arr in geo.measures.items()},
+        "edges": edges.tolist(),
+    }, separators=(",", ":"), allow_nan=False)[1:-1]
+    with _CACHE_LOCK:
+        geo.shown_arrays = (key, text)
+    return text
 
 
 def _json_text(body: str) -> Response:
