@@ -56,32 +56,47 @@ export function upgradeDetail(detail) {
   S.map.once("idle", () => { if (S.data === d) document.body.dataset.detail = String(detail); });
 }
 
+/** Create the map (WebGL context, MapLibre's workers, empty style) before the plan's data is
+ *  there, so that start-up overlaps the head request; drawMap adds the layers once both are. */
+export function prepareMap() {
+  if (S.map) return;
+  S.map = new maplibregl.Map({
+    container: "map", attributionControl: false, boxZoom: false, doubleClickZoom: false,
+    style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }] },
+    bounds: [[-125, 24], [-66, 50]], fitBoundsOptions: { padding: 30 },
+  });
+  S.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
+  S.map.on("load", () => { S.mapLoaded = true; if (S.data && !S.map.getSource("units")) addLayers(S.data); });
+  ui.setupInteraction();
+}
+
 export function drawMap(d) {
   const bounds = new maplibregl.LngLatBounds();
   for (const [x, y] of d.centroids) bounds.extend([x, y]);
   S.loadedVersion = d.plan.version;
   S.unitT0 = Int32Array.from(S.unitT);   // the territories the geometry's properties carry
   S.drawn = { coloured: new Set(), flagged: new Set(), borders: new Set() };
-  if (!S.map) {
-    S.map = new maplibregl.Map({
-      container: "map", attributionControl: false, boxZoom: false, doubleClickZoom: false,
-      style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }] },
-      bounds: bounds.isEmpty() ? [[-125, 24], [-66, 50]] : bounds, fitBoundsOptions: { padding: 30 },
-    });
-    S.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
-    S.map.on("load", () => addLayers(S.data));
-    ui.setupInteraction();
-  } else {
-    for (const m of S.labels) m.remove();
-    S.labels = [];
-    S.map.removeFeatureState({ source: "units" });
-    S.map.getSource("units").setData(d.shapes);
-    S.map.getSource("accounts").setData(accountsGeo(d));
-    S.map.getSource("reps").setData(repsGeo(d));
-    if (!bounds.isEmpty()) S.map.fitBounds(bounds, { padding: 30, duration: 0 });
-    paintAll();
-    placeLabels();
+  (S.timing || (S.timing = {})).drawn = performance.now();   // the head read and the page's state set
+  prepareMap();
+  if (!bounds.isEmpty()) S.map.fitBounds(bounds, { padding: 30, duration: 0 });
+  if (!S.map.getSource("units")) {
+    if (S.mapLoaded) addLayers(d);   // else on the map's load
+    return;
   }
+  for (const m of S.labels) m.remove();
+  S.labels = [];
+  S.map.removeFeatureState({ source: "units" });
+  S.map.getSource("units").setData(d.shapes);
+  S.map.getSource("accounts").setData(accountsGeo(d));
+  S.map.getSource("reps").setData(repsGeo(d));
+  paintAll();
+  placeLabels();
+  afterPaint(d);
+}
+
+/** Once ``d`` is drawn (the map's next idle): sharper shapes (detail 1). */
+function afterPaint(d) {
+  S.map.once("idle", () => { if (S.data === d) upgradeDetail(1); });
 }
 
 export const accountsGeo = (d) => ({ type: "FeatureCollection", features: d.accounts.map((a) => ({ type: "Feature",
@@ -137,11 +152,26 @@ function addLayers(d) {
   });
   paintAll();
   placeLabels();
+  // where the first paint's time goes (bench/web_map.py prints it): the geometry parsed and
+  // indexed by the worker, every visible tile built, and the frames drawn until idle
+  const T = S.timing || (S.timing = {});
+  T.layers = performance.now();
+  T.frames = 0;
+  const counting = () => { T.frames++; };
+  m.on("render", counting);
+  const stamp = (e) => {
+    if (e.sourceId !== "units") return;
+    if (e.sourceDataType === "metadata" && !T.geometry) T.geometry = performance.now();
+    if (e.isSourceLoaded && T.geometry && !T.tiles) { T.tiles = performance.now(); m.off("sourcedata", stamp); }
+  };
+  m.on("sourcedata", stamp);
   m.once("idle", () => {
     S.painted = performance.now();
+    m.off("render", counting);
     document.body.dataset.ready = "1";
     ui.say(`${S.data.plan.name}: ${S.leaves.length} territories` + (S.data.editable ? " — select units and move them" : ""));
     setTimeout(warmGraph, 0);
+    upgradeDetail(1);
   });
 }
 
