@@ -36,6 +36,19 @@ def plan_copy(server, name: str) -> None:
         eng.dispose()
 
 
+def db_units(server, plan: str) -> dict[str, str]:
+    """unit id -> territory of the stored plan (read from the server's database)."""
+    from territorium import store
+    from territorium.plan import plans
+
+    eng = store.engine(f"sqlite:///{server.db}")
+    try:
+        c = plans.plan_content(eng, plan)
+        return dict(zip(c.units["unit_id"], c.units["territory_id"]))
+    finally:
+        eng.dispose()
+
+
 def screenshot(page, name: str, tmp_path) -> None:
     """Save a screenshot (and into ``TERRITORIUM_DOCS_IMG`` when set, for docs/img)."""
     page.screenshot(path=str(tmp_path / f"{name}.png"))

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _e2e import HEADER_BOXES_JS, header_problems, missing, plan_copy
+from _e2e import HEADER_BOXES_JS, db_units, header_problems, missing, plan_copy
 from _webws import PASSWORD
 
 pytestmark = pytest.mark.timeout(600)
@@ -96,18 +96,6 @@ def _painted_share(png: Path, units: list[dict], box: dict) -> tuple[float, int]
     return hits / max(1, seen), seen
 
 
-def _db_units(server, plan: str) -> dict[str, str]:
-    from territorium import store
-    from territorium.plan import plans
-
-    eng = store.engine(f"sqlite:///{server.db}")
-    try:
-        c = plans.plan_content(eng, plan)
-        return dict(zip(c.units["unit_id"], c.units["territory_id"]))
-    finally:
-        eng.dispose()
-
-
 def test_firefox_draws_the_map_moves_a_unit_and_scopes_a_rep(server, firefox, xdisplay, tmp_path):
     plan_copy(server, "e2e-firefox")
     report = _run(server, firefox, xdisplay, tmp_path)
@@ -135,14 +123,14 @@ def test_firefox_draws_the_map_moves_a_unit_and_scopes_a_rep(server, firefox, xd
     assert {t: v for t, v in mv["after"].items() if t not in (mv["from"], mv["to"])} == pytest.approx(
         {t: v for t, v in mv["before"].items() if t not in (mv["from"], mv["to"])})
     assert mv["saved"] == pl["version"] + 1
-    stored = _db_units(server, "e2e-firefox")
+    stored = db_units(server, "e2e-firefox")
     assert {stored[u] for u in mv["members"]} == {mv["to"]}
     assert pl["dashboard"]["revenue"] > 0
 
     # the rep sees their own territory only, and may not write
     rep, t = report["rep"], server.facts["rep_territory"]
     assert rep["territories"] == [t] and rep["unitTerritories"] == [t]
-    plan_units = _db_units(server, rep["plan"])
+    plan_units = db_units(server, rep["plan"])
     assert sorted(rep["units"]) == sorted(u for u, tt in plan_units.items() if tt == t)
     assert rep["editToolsHidden"] and rep["plannerToolsHidden"]
     assert rep["writeStatus"] == 403

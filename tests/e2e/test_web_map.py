@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import shapely
 
+from _e2e import db_units as _db_units
 from _e2e import login, plan_copy, screenshot
 
 pytestmark = pytest.mark.timeout(600)
@@ -46,18 +47,6 @@ def _pixel(page, unit: int) -> tuple[float, float]:
     """Screen position (page pixels) of a unit's centroid."""
     return tuple(page.evaluate("""(i) => { const S = window.__territorium; const p = S.map.project(S.data.centroids[i]);
         const r = S.map.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""", unit))
-
-
-def _db_units(server, plan: str) -> dict[str, str]:
-    from territorium import store
-    from territorium.plan import plans
-
-    eng = store.engine(f"sqlite:///{server.db}")
-    try:
-        c = plans.plan_content(eng, plan)
-        return dict(zip(c.units["unit_id"], c.units["territory_id"]))
-    finally:
-        eng.dispose()
 
 
 def _parts(edges, unit_t, territory: str) -> int:

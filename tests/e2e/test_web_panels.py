@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _e2e import db_units as _units
 from _e2e import login, plan_copy, screenshot
 
 pytestmark = pytest.mark.timeout(600)
@@ -22,17 +23,6 @@ def _eng(server):
     from territorium import store
 
     return store.engine(f"sqlite:///{server.db}")
-
-
-def _units(server, plan: str) -> dict[str, str]:
-    from territorium.plan import plans
-
-    eng = _eng(server)
-    try:
-        c = plans.plan_content(eng, plan)
-        return dict(zip(c.units["unit_id"], c.units["territory_id"]))
-    finally:
-        eng.dispose()
 
 
 def _scenario(server, base: str, name: str, n: int, seed: int) -> dict[str, str]:
