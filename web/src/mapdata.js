@@ -122,14 +122,19 @@ function addLayers(d) {
   // the feature state "proposed"); unit outlines only from zoom 4 on (below, selected, locked
   // and proposed units are outlined): fewer fragments for the software renderer
   const proposed = ["to-boolean", ["feature-state", "proposed"]];
+  const fill = ["case", proposed, ["feature-state", "proposed"], ["coalesce", ["feature-state", "colour"], TERRITORY_FILL]];
+  // the fill's own 1 px outline (drawn with the fill anyway) marks proposed, selected and
+  // locked units at every zoom, so the wider outlines of units-line can start at zoom 4
   m.addLayer({ id: "units-fill", type: "fill", source: "units", filter: ["has", "c"], paint: {
-    "fill-color": ["case", proposed, ["feature-state", "proposed"], ["coalesce", ["feature-state", "colour"], TERRITORY_FILL]],
+    "fill-color": fill,
+    "fill-outline-color": ["case", proposed, "#d40000", SEL, "#111111", LOCKED, "#7a0019", fill],
     "fill-opacity": ["case", proposed, 0.95, SEL, 0.95, 0.78] } });
   const width = (plain) => ["case", proposed, 2.2, SEL, 2, LOCKED, 2, plain];
-  // above 10,000 units the outlines start at zoom 5 (at country zoom they are sub-pixel, and
-  // drawing every ring costs seconds in software GL); selection still shows in the fill
+  // unit outlines from zoom 4, above 10,000 units from zoom 5: at country zoom they are
+  // sub-pixel, and the worker builds and the software renderer draws every ring of every
+  // tile in view (seconds for all-US ZIPs)
   m.addLayer({ id: "units-line", type: "line", source: "units", filter: ["has", "c"],
-    minzoom: d.unit_ids.length > 10000 ? 5 : 0, paint: {
+    minzoom: d.unit_ids.length > 10000 ? 5 : 4, paint: {
     "line-color": ["case", proposed, "#d40000", SEL, "#111111", LOCKED, "#7a0019", "#ffffff"],
     "line-width": ["interpolate", ["linear"], ["zoom"], 3.5, width(0), 5, width(0.3)] } });
   // a border is drawn where its two units lie in different territories: the property ``on``
