@@ -3,6 +3,7 @@ time to the first meaningful paint (log in → the plan's map drawn and idle) an
 request itself, the map document's size, and a one-unit move's balance update in the page.
 
     python bench/web_map.py [--units demo|counties|zips-us] [--k K] [--size small|medium] [--repeat 3]
+                            [--db WORKSPACE.db]
 
 ``--units demo`` (default): the demo company of ``--size`` (ZIP units of its 9 states), plan
 ``demo`` from its imported alignment (tests/e2e/_webws.py). ``--units counties``: the small
@@ -11,9 +12,17 @@ counties of the lower 48 and DC (plotly-geo via territorium.geo); plan ``demo`` 
 alignment of the county centres (``--k``, default 100). ``--units zips-us``: the same
 workspace with ZIP units (about 29k cells), k-means with ``--k`` 500.
 
-The first request after a server start builds the geography (once per unit level, kept in
-memory): reported apart as "cold"; the paint figures are with a warm server, as a planner
-meets it after the first user.
+``--db``: a copy of that workspace (plan ``demo``, user ``planner``, e.g. the ``web.db`` a
+former run left in its temporary folder, printed at the end) instead of a new one, so runs of
+two versions of the code see the same plan.
+
+The first request after a server start is reported apart as "cold" (the server builds the
+unit level's geography, or reads its map geometry from the disk cache and pre-warms it); the
+paint figures are with a warm server, as a planner meets it after the first user. Each run
+moves one unit, so each warm run reads a new plan version. "Where the time goes" is the
+page's own clock (``S.timing`` in web/src/mapdata.js): the head read and the page set up, the
+geometry fetched and parsed by MapLibre's worker, every visible tile built, the last frames
+until idle, and the number of frames drawn meanwhile.
 """
 from __future__ import annotations
 
@@ -93,6 +102,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=None, help="territories (counties: 100, zips-us: 500)")
     ap.add_argument("--size", default="small")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--db", type=Path, default=None, help="copy this workspace instead of making one")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -101,15 +111,23 @@ def main() -> None:
     from territorium.data.demo import generate
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    generate(tmp / "demo", seed=7, size=a.size)
-    if a.units != "demo":
-        _add_us_accounts(tmp / "demo")
-    assert import_directory(tmp / "demo", url=f"sqlite:///{tmp / 'demo' / 'ws.db'}", replace=True).ok
-    if a.units == "demo":
-        make_workspace(tmp / "demo" / "ws.db", tmp / "web.db")
+    if a.db is not None:
+        import shutil
+
+        shutil.copy(a.db, tmp / "web.db")
     else:
-        level = "county" if a.units == "counties" else "zip"
-        _kmeans_workspace(tmp / "demo" / "ws.db", tmp / "web.db", level, a.k or (100 if level == "county" else 500))
+        generate(tmp / "demo", seed=7, size=a.size)
+        if a.units != "demo":
+            _add_us_accounts(tmp / "demo")
+        assert import_directory(tmp / "demo", url=f"sqlite:///{tmp / 'demo' / 'ws.db'}", replace=True).ok
+        if a.units == "demo":
+            make_workspace(tmp / "demo" / "ws.db", tmp / "web.db")
+        else:
+            level = "county" if a.units == "counties" else "zip"
+            _kmeans_workspace(tmp / "demo" / "ws.db", tmp / "web.db", level, a.k or (100 if level == "county" else 500))
+        import shutil
+
+        shutil.copy(tmp / "web.db", tmp / "workspace.db")   # as made, for --db
     import socket
 
     with socket.socket() as s:
@@ -127,7 +145,7 @@ def main() -> None:
                 time.sleep(0.2)
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            paints, page_paints, fetches, moves, cold = [], [], [], [], None
+            paints, page_paints, fetches, moves, cold, parts = [], [], [], [], None, []
             for k in range(a.repeat + 1):
                 pg = b.new_page(viewport={"width": 1366, "height": 768})
                 pg.on("pageerror", lambda e: print("page error:", e, file=sys.stderr))
@@ -142,6 +160,7 @@ def main() -> None:
                 page_dt = pg.evaluate("() => window.__territorium.painted - window.__click") / 1000
                 n = pg.evaluate("() => window.__territorium.unitT.length")
                 fetch = pg.evaluate("() => window.__territorium.timing.fetched") / 1000
+                part = pg.evaluate(_PARTS)
                 if k == a.repeat:   # bytes at detail 0: the whole document, and what the page asks
                     sizes = {part: len(pg.request.get(f"{url}/api/plans/demo/map?detail=0&part={part}",
                                                       timeout=0).body())
@@ -153,11 +172,12 @@ def main() -> None:
                     paints.append(dt)
                     page_paints.append(page_dt)
                     fetches.append(fetch)
+                    parts.append(part)
                 pg.close()
             b.close()
         what = f"{a.size} demo ZIP units" if a.units == "demo" else f"{a.units} units"
         print(f"{n:,} {what}, chromium {a.repeat} runs (loopback, machine shared):")
-        print(f"  cold server (geography built on the first request): {cold:.2f} s to the first paint")
+        print(f"  cold server (first request after the start): {cold:.2f} s to the first paint")
         print(f"  warm: first meaningful paint median {statistics.median(paints):.2f} s "
               f"(min {min(paints):.2f}), of which the map request {statistics.median(fetches):.2f} s")
         print(f"  warm, by the page's clock (log-in click to the map's first idle): median "
@@ -167,9 +187,23 @@ def main() -> None:
               "(a server without parts answers the whole document to each)")
         print(f"  a one-unit move's balance update in the page: median {statistics.median(moves):.1f} ms "
               f"(max {max(moves):.1f})")
+        if parts and all(parts):
+            med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
+            print("  where the warm paint's time goes (page clock, medians): " + ", ".join(
+                f"{label} {med[k]:.2f} s" for k, label in _LABELS) + f"; {med['frames']:.0f} frames drawn")
+        print(f"  workspace: {tmp / 'workspace.db' if a.db is None else a.db}")
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# the page's S.timing as intervals (seconds) from the log-in click; None when the page has no timing
+_PARTS = """() => { const S = window.__territorium, T = S.timing, c = window.__click;
+    if (!T || !T.drawn || !T.geometry || !T.tiles) return null;
+    return { head: (T.drawn - c) / 1000, geometry: (T.geometry - T.drawn) / 1000, tiles: (T.tiles - T.geometry) / 1000,
+             idle: (S.painted - T.tiles) / 1000, frames: T.frames }; }"""
+_LABELS = (("head", "log-in, head request and page set-up"), ("geometry", "geometry fetched and parsed by the worker"),
+           ("tiles", "visible tiles built"), ("idle", "last frames to idle"))
 
 
 def _move_ms(pg) -> float:
