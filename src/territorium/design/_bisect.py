@@ -70,6 +70,9 @@ MOVES_PER_ROUND = 64
 QUICK_REGION = 2000
 QUICK_ANGLES = 8
 QUICK_DISCS = 4
+#: quick mode, smaller regions: line and disc sweeps (the tree cuts as usual)
+QUICK_SMALL_ANGLES = 16
+QUICK_SMALL_DISCS = 8
 
 
 def applicable(P) -> bool:
@@ -116,8 +119,10 @@ def bisect_plan(P, rng: np.random.Generator, deadline: float | None = None, stop
         k1 = len(terr) // 2
         t1, t2 = terr[:k1], terr[k1:]
         share = P.T[t1].sum(0) / np.maximum(P.T[terr].sum(0), 1e-300)
-        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast, deadline,
-                    quick=quick and len(units) > QUICK_REGION)
+        big = quick and len(units) > QUICK_REGION
+        sweeps = ((QUICK_ANGLES, QUICK_DISCS) if big else (QUICK_SMALL_ANGLES, QUICK_SMALL_DISCS)) if quick \
+            else (ANGLES, DISCS)
+        side = _cut(P, g, units, share, len(t1), len(t2), tol, rng, fast, deadline, quick=big, sweeps=sweeps)
         stack.append((units[side], t1))
         stack.append((units[~side], t2))
     return a
@@ -129,14 +134,14 @@ def _err(S1, R, share, tol):
     return np.max(np.abs(S1 / np.maximum(R, 1e-300) - share) / (share * tol))
 
 
-def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None, quick=False):
+def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None, quick=False, sweeps=(ANGLES, DISCS)):
     """Boolean mask over ``units``: True = side 1 (the ``k1`` territories). Up to
     ``RETRIES`` more rounds of disc and tree cuts (other centres, other trees) while the best
     cut misses ``GOAL``."""
     best = None
     for attempt in range(1 + (0 if fast else RETRIES)):
         e, side = _cut_once(P, g, units, share, k1, k2, tol, rng, lines=(attempt == 0), fast=fast,
-                            deadline=deadline, quick=quick)
+                            deadline=deadline, quick=quick, sweeps=sweeps)
         if best is None or e < best[0]:
             best = (e, side)
         if best[0] <= GOAL:
@@ -144,10 +149,12 @@ def _cut(P, g, units, share, k1, k2, tol, rng, fast=False, deadline=None, quick=
     return best[1]
 
 
-def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, deadline=None, quick=False):
+def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, deadline=None, quick=False,
+              sweeps=(ANGLES, DISCS)):
     """One round of candidate cuts: (error, side mask) of the best. The disc root search
     stops at ``deadline`` (``time.monotonic()``) with the discs it has, so one large cut cannot
-    outlast the start's time. ``quick``: fewer sweeps, plus METIS bisections."""
+    outlast the start's time. ``sweeps``: numbers of line and disc sweeps; ``quick``: METIS
+    bisections too."""
     n = len(units)
     sub = g[units][:, units]
     sub = csr_array(sub)
@@ -180,10 +187,10 @@ def _cut_once(P, g, units, share, k1, k2, tol, rng, lines=True, fast=False, dead
 
     # 1. straight-line cuts (a ham-sandwich cut exists for two measures and equal halves) and
     #    disc cuts around sampled units (for unequal shares, where no line may balance both)
-    n_ang = (QUICK_ANGLES if quick else ANGLES) if lines else 0
+    n_ang = sweeps[0] if lines else 0
     for th in 2 * np.pi * np.arange(n_ang) / max(n_ang, 1):
         sweep(xy @ np.array([np.cos(th), np.sin(th)]))
-    for c in xy[rng.choice(n, min(n, QUICK_DISCS if quick else DISCS), replace=False)]:
+    for c in xy[rng.choice(n, min(n, sweeps[1]), replace=False)]:
         sweep(((xy - c) ** 2).sum(1))
     if quick:
         for multi in (False, True):
