@@ -11,6 +11,7 @@ import numpy as np
 from ._anneal import anneal
 from ._bisect import applicable as bisect_applicable, bisect_plan
 from ._compact import anneal_feasible, applicable as compact_applicable, recombine_feasible
+from ._homes import applicable as homes_applicable, homes_start
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
 from ._recom import recombine, recombine_disruption
@@ -236,6 +237,12 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
             if ab is not None:  # None: cancelled or out of time (the LP-rounded plan stays)
                 a = ab
                 bisected = True
+        if P.m > 1 and HOMES_EVERY and index % HOMES_EVERY == 0 and homes_applicable(P):
+            # rep homes with several measures: the transport LP with shortest-path contiguity
+            # rows around each home, grown into one-piece territories (design/_homes.py)
+            hs = homes_start(P, time_limit=HOMES_SHARE * max(0.0, deadline_wall - time.time()))
+            if hs is not None:
+                a = hs[0]
         st = State(P, a, c)
         st.sync_centers()
         srch = Search(st, rng, mono_deadline, cancel, progress)
@@ -321,6 +328,10 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
 
 #: with two or more balance measures, starts 0, BISECT_EVERY, 2·BISECT_EVERY, ... begin from
 #: the multi-measure recursive bisection instead of the rounded transport LP (0: never)
+#: rep-home designs (every centre fixed) with several measures: starts 0, 2, ... begin from
+#: the path-LP growth of design/_homes.py (its LP may take this share of the time left)
+HOMES_EVERY = 2
+HOMES_SHARE = 0.3
 BISECT_EVERY = 2
 #: share of a start's time after which the bisection stops its extra cut rounds (disc cuts,
 #: retries) and finishes with line cuts and their repair (1.0 let it take a whole 60 s start
