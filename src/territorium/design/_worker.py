@@ -326,12 +326,12 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     }
 
 
-#: with two or more balance measures, starts 0, BISECT_EVERY, 2·BISECT_EVERY, ... begin from
-#: the multi-measure recursive bisection instead of the rounded transport LP (0: never)
 #: rep-home designs (every centre fixed) with several measures: starts 0, 2, ... begin from
 #: the path-LP growth of design/_homes.py (its LP may take this share of the time left)
 HOMES_EVERY = 2
 HOMES_SHARE = 0.3
+#: with two or more balance measures, starts 0, BISECT_EVERY, 2·BISECT_EVERY, ... begin from
+#: the multi-measure recursive bisection instead of the rounded transport LP (0: never)
 BISECT_EVERY = 2
 #: share of a start's time after which the bisection stops its extra cut rounds (disc cuts,
 #: retries) and finishes with line cuts and their repair (1.0 let it take a whole 60 s start
