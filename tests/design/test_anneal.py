@@ -139,3 +139,36 @@ def test_no_proof_is_said_when_there_is_none():
     assert r.report.status == "infeasible"
     said = [d for d in r.report.diagnostics if d.startswith("no proof")]
     assert len(said) == 1 and "lower bound on that excess is 0" in said[0]
+
+
+@pytest.mark.parametrize("focus", [True, False])
+def test_anneal_tries_go_near_the_territories_outside_the_margin(monkeypatch, focus):
+    # with many territories (FOCUS_MIN_K, lowered here) most tries draw a cut edge between
+    # territories outside the 90 % margin and their neighbours: a 24 x 24 grid in 36 square
+    # territories, every one on target except the top-left one (+30 %), so the moves that
+    # change an excess are all in its corner; uniform tries spread over the whole map
+    from territorium.design import _anneal
+
+    u = grid_units(24, 24, seed=0)
+    row, col = np.arange(u.n) // 24, np.arange(u.n) % 24
+    a0 = (row // 4) * 6 + col // 4
+    wl = np.ones(u.n)
+    wl[a0 == 0] = 1.3
+    u = u.with_measures({"wl": wl, "acc": wl.copy()})
+    k = 36
+    P = build_problem(u, k, balance={"wl": 0.05, "acc": 0.05},
+                      targets=np.bincount(a0, minlength=k) / u.n)
+    monkeypatch.setattr(_anneal, "FOCUS_MIN_K", 4 if focus else 1000)
+    st = State(P, a0, np.zeros((k, 2)))
+    st.sync_centers()
+    srch = Search(st, np.random.default_rng(0), time.monotonic() + 60)
+    info = anneal(srch, 0.6, stop_when_feasible=False)
+    assert info["tries"] > 1000
+    moved = np.flatnonzero(st.a != a0)
+    near = np.isin(a0[moved], [0, 1, 6, 7]) | np.isin(st.a[moved], [0, 1, 6, 7])
+    share = near.mean() if len(moved) else 0.0
+    # the hot corner (territory 0 and its neighbours 1, 6, 7) holds 4 of 36 territories
+    if focus:
+        assert share > 0.5, (share, len(moved))
+    else:
+        assert share < 0.35, (share, len(moved))
