@@ -1,9 +1,10 @@
 """The web app in Firefox: Debian's firefox-esr driven over WebDriver BiDi by puppeteer-core
 (``web/e2e/firefox.mjs``, no browser download) against the same real server as the chromium
 tests. The script logs in as a planner, reads the header's layout, waits for the map's first
-paint, clicks a unit, moves it and reads the balance bars, opens the dashboard, then logs in
-as a rep; this test checks what it saw against the database, the server's answers, the
-screenshot's pixels and the layout rules of test_web_layout.py, and fails on any console error.
+paint, clicks a unit, moves it and reads the balance bars, opens the dashboard, compares the
+plan with its version before the move side by side, then logs in as a rep; this test checks
+what it saw against the database, the server's answers, the screenshot's pixels and the
+layout rules of test_web_layout.py, and fails on any console error.
 
 Headless Firefox has no WebGL on Linux (Mozilla bug 1375585: "WebGL creation failed: *
 tryNativeGL () * Exhausted GL driver options. (FEATURE_FAILURE_WEBGL_EXHAUSTED_DRIVERS)"), so
@@ -126,6 +127,11 @@ def test_firefox_draws_the_map_moves_a_unit_and_scopes_a_rep(server, firefox, xd
     stored = db_units(server, "e2e-firefox")
     assert {stored[u] for u in mv["members"]} == {mv["to"]}
     assert pl["dashboard"]["revenue"] > 0
+    # the plan against its version before the move, side by side: the moved unit on the right
+    side = pl["side"]
+    assert side["changed"] == [mv["unit"]] and isinstance(side["right"][0], str)
+    assert side["cameras"][0] == pytest.approx(side["cameras"][1])
+    assert side["widths"][0] == pytest.approx(side["widths"][1], abs=2) and side["widths"][0] > 400
 
     # the rep sees their own territory only, and may not write
     rep, t = report["rep"], server.facts["rep_territory"]

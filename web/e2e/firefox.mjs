@@ -114,6 +114,22 @@ async function planner(browser) {
   await page.click("#dashboard");
   await page.waitForSelector("body[data-dash='ready']", { timeout: 60_000 });
   out.dashboard = await page.evaluate(() => window.__territorium.dashboard.cards);
+  await page.click("#dash-close");
+  // the plan against its version before the move, side by side on two synced WebGL maps
+  await page.click("#compare");
+  await page.waitForSelector("#cmp-with option[value='@version']");
+  await page.select("#cmp-with", "@version");
+  await page.click("#cmp-show");
+  await page.waitForSelector(`body[data-compare='${out.plan}@${out.version}']`, { timeout: 30_000 });
+  await page.click("#cmp-side");
+  await page.waitForSelector("body[data-side='ready']", { timeout: 60_000 });
+  out.side = await page.evaluate(() => {
+    const S = window.__territorium;
+    return { changed: S.compare.changed.map((c) => c[0]),
+      right: S.compare.changed.map(([i]) => S.side.map.getFeatureState({ source: "units", id: i }).proposed ?? null),
+      cameras: [S.map, S.side.map].map((m) => [m.getCenter().lng, m.getCenter().lat, m.getZoom()]),
+      widths: ["map", "map2"].map((id) => document.getElementById(id).getBoundingClientRect().width) };
+  });
   return out;
 }
 
