@@ -38,6 +38,8 @@ def firefox():
         pytest.skip(f"no Firefox at {FIREFOX} (apt-get install -y firefox-esr)")
     if not shutil.which("node") or not (WEB / "node_modules" / "puppeteer-core").is_dir():
         missing("node or web/node_modules/puppeteer-core is missing (make web runs npm ci)")
+    if not (WEB.parent / "src" / "territorium" / "web" / "static" / "index.html").is_file():
+        missing("the web app is not built (make web)")
     return FIREFOX
 
 
