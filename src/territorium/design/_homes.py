@@ -26,7 +26,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from ._lp import _balance_entries, _highs, pair_cost
+from ._lp import _balance_entries, _elastic_columns, _highs, _run_colwise, pair_cost
 from ._problem import Problem
 
 __all__ = ["applicable", "anchors", "path_lp", "grow", "homes_start"]
@@ -60,13 +60,12 @@ def _graph(P: Problem) -> csr_array:
     return csr_array((length, (src, dst)), shape=(P.n, P.n))
 
 
-def path_lp(P: Problem, time_limit: float = 30.0, ball: float = BALL_FACTOR, integral: bool = False,
-            mip_gap: float = 0.05, support: dict | None = None) -> dict | None:
+def path_lp(P: Problem, time_limit: float = 30.0, ball: float = BALL_FACTOR) -> dict | None:
     """The transport LP with shortest-path contiguity rows around each home.
 
     Returns ``{"x", "pu", "pt", "D", "slack", "status"}`` (shares per candidate pair, the
     (k, n) graph distances from each home) or None when the LP could not be built."""
-    n, k, m = P.n, P.k, P.m
+    n, k = P.n, P.k
     anc = anchors(P)
     D = dijkstra(_graph(P), directed=False, indices=[int(a[0]) for a in anc])  # (k, n)
     # balls: each territory reaches the units nearest its home until it holds `ball` times
@@ -84,10 +83,6 @@ def path_lp(P: Problem, time_limit: float = 30.0, ball: float = BALL_FACTOR, int
         if own.any():
             radius[t] = max(radius[t], float(D[t, own].max()))
     cand = D <= radius[:, None]  # (k, n), closed under shortest-path predecessors
-    if support is not None:  # only the pairs an earlier solution used (closed as well)
-        cand = np.zeros((k, n), bool)
-        used = support["x"] > support.get("eps", 1e-3)
-        cand[support["pt"][used], support["pu"][used]] = True
     lk = P.lock >= 0
     cand[:, lk] = False
     cand[P.lock[lk], np.flatnonzero(lk)] = True
@@ -124,44 +119,16 @@ def path_lp(P: Problem, time_limit: float = 30.0, ball: float = BALL_FACTOR, int
     rows += [prow[need], prow[cu[ok2]]]
     cols += [np.flatnonzero(need), col[et[ok2], ev[ok2]]]
     vals += [np.ones(npr), -np.ones(int(ok2.sum()))]
-    rows = np.concatenate(rows)
-    cols = np.concatenate(cols)
-    vals = np.concatenate(vals)
+    rows, cols, vals, start, ntot = _elastic_columns(rows, cols, vals, n, ncol, nb)
     pen = float(max(c.sum(), 1.0)) * 10.0
-    if nb:
-        br = n + np.arange(nb)
-        rows = np.r_[rows, br, br]
-        cols = np.r_[cols, ncol + np.arange(nb), ncol + nb + np.arange(nb)]
-        vals = np.r_[vals, np.ones(nb), -np.ones(nb)]
-    ntot = ncol + 2 * nb
-    nrow = n + nb + npr
-    srt = np.lexsort((rows, cols))
-    rows, cols, vals = rows[srt], cols[srt], vals[srt]
-    start = np.searchsorted(cols, np.arange(ntot + 1))
     tol = P.tol
     h, highspy = _highs()
     h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
-    if not integral:
-        h.setOptionValue("solver", "ipm")
-        h.setOptionValue("run_crossover", "off")
-    else:
-        h.setOptionValue("mip_rel_gap", float(mip_gap))
-    lp = highspy.HighsLp()
-    lp.num_col_ = ntot
-    lp.num_row_ = nrow
-    lp.col_cost_ = np.r_[c, np.full(2 * nb, pen)]
-    lp.col_lower_ = np.zeros(ntot)
-    lp.col_upper_ = np.r_[np.ones(ncol), np.full(2 * nb, highspy.kHighsInf)]
-    lp.row_lower_ = np.r_[np.ones(n), np.tile(1 - tol, len(active_t)), np.full(npr, -highspy.kHighsInf)]
-    lp.row_upper_ = np.r_[np.ones(n), np.tile(1 + tol, len(active_t)), np.zeros(npr)]
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
-    if integral:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol + [highspy.HighsVarType.kContinuous] * (2 * nb)
-    h.passModel(lp)
-    h.run()
+    h.setOptionValue("solver", "ipm")  # interior point without crossover: shares suffice
+    h.setOptionValue("run_crossover", "off")
+    _run_colwise(h, highspy, np.r_[c, np.full(2 * nb, pen)], np.r_[np.ones(ncol), np.full(2 * nb, highspy.kHighsInf)],
+                 np.r_[np.ones(n), np.tile(1 - tol, len(active_t)), np.full(npr, -highspy.kHighsInf)],
+                 np.r_[np.ones(n), np.tile(1 + tol, len(active_t)), np.zeros(npr)], start, rows, vals)
     status = h.modelStatusToString(h.getModelStatus())
     x = np.asarray(h.getSolution().col_value)
     if len(x) != ntot:

@@ -133,6 +133,40 @@ def _balance_entries(P: Problem, pu: np.ndarray, pt: np.ndarray):
     return active_t, nb, rows, cols, vals
 
 
+def _elastic_columns(rows: list, cols: list, vals: list, row0: int, ncol: int, nb: int):
+    """Concatenate sparse entries (lists of arrays) and add two slack columns (+1, −1) per
+    balance row ``row0 .. row0 + nb − 1`` after the ``ncol`` pair columns. Returns the
+    entries sorted column-wise, the column starts and the number of columns."""
+    rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    if nb:
+        br = row0 + np.arange(nb)
+        rows = np.r_[rows, br, br]
+        cols = np.r_[cols, ncol + np.arange(nb), ncol + nb + np.arange(nb)]
+        vals = np.r_[vals, np.ones(nb), -np.ones(nb)]
+    ntot = ncol + 2 * nb
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    return rows, cols, vals, np.searchsorted(cols, np.arange(ntot + 1)), ntot
+
+
+def _run_colwise(h, highspy, cost, upper, row_lo, row_hi, start, rows, vals) -> None:
+    """Pass a column-wise LP (columns from 0 to ``upper``) to HiGHS ``h`` and solve it."""
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(cost)
+    lp.num_row_ = len(row_lo)
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(len(cost))
+    lp.col_upper_ = upper
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    h.passModel(lp)
+    h.run()
+
+
 def transport_lp(
     P: Problem,
     centers: np.ndarray,
@@ -184,41 +218,17 @@ def transport_lp(
     ncol = len(pu)
     # rows: n assignment rows, then balance rows (t, j) for non-frozen territories
     active_t, nb, rows, cols, vals = _balance_entries(P, pu, pt)
-    rows = np.concatenate(rows)
-    vals = np.concatenate(vals)
-    cols = np.concatenate(cols)
-    # slack columns: two per balance row
+    rows, cols, vals, start, ntot = _elastic_columns(rows, cols, vals, n, ncol, nb)
     pen = float(max(c.sum(), 1.0)) * 10.0
-    if nb:
-        br = n + np.arange(nb)
-        rows = np.r_[rows, br, br]
-        cols = np.r_[cols, ncol + np.arange(nb), ncol + nb + np.arange(nb)]
-        vals = np.r_[vals, np.ones(nb), -np.ones(nb)]
-    ntot = ncol + 2 * nb
     colcost = np.r_[c, np.full(2 * nb, pen)]
-    order = np.lexsort((rows, cols))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    start = np.searchsorted(cols, np.arange(ntot + 1))
     tol = P.tol * tol_scale
     lo = np.r_[np.ones(n), np.tile(1 - tol, len(active_t))]
     hi = np.r_[np.ones(n), np.tile(1 + tol, len(active_t))]
 
     h, highspy = _highs()
     h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
-    lp = highspy.HighsLp()
-    lp.num_col_ = ntot
-    lp.num_row_ = n + nb
-    lp.col_cost_ = colcost
-    lp.col_lower_ = np.zeros(ntot)
-    lp.col_upper_ = np.r_[np.ones(ncol), np.full(2 * nb, highspy.kHighsInf)]
-    lp.row_lower_ = lo
-    lp.row_upper_ = hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
-    h.passModel(lp)
-    h.run()
+    _run_colwise(h, highspy, colcost, np.r_[np.ones(ncol), np.full(2 * nb, highspy.kHighsInf)], lo, hi,
+                 start, rows, vals)
     status = h.modelStatusToString(h.getModelStatus())
     sol = h.getSolution()
     x = np.asarray(sol.col_value)
@@ -362,20 +372,8 @@ def disruption_lp(P: Problem, tol_scale: float = 1.0, time_limit: float = 60.0, 
     tol = P.tol * tol_scale
     h, highspy = _highs()
     h.setOptionValue("time_limit", float(max(time_limit, 1.0)))
-    lp = highspy.HighsLp()
-    lp.num_col_ = ncol
-    lp.num_row_ = n + nb
-    lp.col_cost_ = c
-    lp.col_lower_ = np.zeros(ncol)
-    lp.col_upper_ = np.ones(ncol)
-    lp.row_lower_ = np.r_[np.ones(n), np.tile(1 - tol, len(active_t))]
-    lp.row_upper_ = np.r_[np.ones(n), np.tile(1 + tol, len(active_t))]
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
-    h.passModel(lp)
-    h.run()
+    _run_colwise(h, highspy, c, np.ones(ncol), np.r_[np.ones(n), np.tile(1 - tol, len(active_t))],
+                 np.r_[np.ones(n), np.tile(1 + tol, len(active_t))], start, rows, vals)
     status = h.modelStatusToString(h.getModelStatus())
     if status != "Optimal":
         return (None, status, scope) if not return_x else (None, status, scope, None)
