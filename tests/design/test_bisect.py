@@ -150,9 +150,16 @@ def test_large_map_design_starts_from_the_quick_bisection_where_the_lp_start_mis
     bal = {"p": 0.05, "q": 0.05}
     monkeypatch.setattr(_worker, "BISECT_MAX_N", 500)
     monkeypatch.setattr(_bisect, "QUICK_REGION", 200)
+    shares = []
+    real_sub = _worker._sub_deadline
+    monkeypatch.setattr(_worker, "_sub_deadline", lambda srch, share, fn, *a, **kw: (
+        shares.append((getattr(fn, "__name__", ""), share)) or real_sub(srch, share, fn, *a, **kw)))
     r = design(u, 12, balance=bal, n_jobs=1, n_starts=1, seed=1, time_limit=4)
     assert r.report.status == "feasible", r.report.summary()
     assert (r.report.pieces == 1).all()
+    # after the quick start the descent gets the larger share of the time (it fixes more per
+    # second there than the annealing; see _worker.IMPROVE_SHARE_LARGE)
+    assert ("improve", _worker.IMPROVE_SHARE_LARGE) in shares
     # the path such a map took before: the LP start (no bisection above BISECT_MAX_N)
     monkeypatch.setattr(_worker, "BISECT_EVERY", 0)
     old = design(u, 12, balance=bal, n_jobs=1, n_starts=1, seed=1, time_limit=4)
