@@ -21,8 +21,9 @@ unit level's geography, or reads its map geometry from the disk cache and pre-wa
 paint figures are with a warm server, as a planner meets it after the first user. Each run
 moves one unit, so each warm run reads a new plan version. "Where the time goes" is the
 page's own clock (``S.timing`` in web/src/mapdata.js): the head read and the page set up, the
-geometry fetched and parsed by MapLibre's worker, every visible tile built, the last frames
-until idle, and the number of frames drawn meanwhile.
+geometry fetched and parsed by MapLibre's worker (on the first load it starts with the plan
+list's version, alongside the head request), every visible tile built, idle, and the number of
+frames drawn meanwhile, each as seconds from the log-in click.
 """
 from __future__ import annotations
 
@@ -189,21 +190,21 @@ def main() -> None:
               f"(max {max(moves):.1f})")
         if parts and all(parts):
             med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
-            print("  where the warm paint's time goes (page clock, medians): " + ", ".join(
-                f"{label} {med[k]:.2f} s" for k, label in _LABELS) + f"; {med['frames']:.0f} frames drawn")
+            print("  where the warm paint's time goes (page clock from the log-in click, medians): " + ", ".join(
+                f"{label} at {med[k]:.2f} s" for k, label in _LABELS) + f"; {med['frames']:.0f} frames drawn")
         print(f"  workspace: {tmp / 'workspace.db' if a.db is None else a.db}")
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-# the page's S.timing as intervals (seconds) from the log-in click; None when the page has no timing
+# the page's S.timing as seconds from the log-in click; None when the page has no timing
 _PARTS = """() => { const S = window.__territorium, T = S.timing, c = window.__click;
     if (!T || !T.drawn || !T.geometry || !T.tiles) return null;
-    return { head: (T.drawn - c) / 1000, geometry: (T.geometry - T.drawn) / 1000, tiles: (T.tiles - T.geometry) / 1000,
-             idle: (S.painted - T.tiles) / 1000, frames: T.frames }; }"""
-_LABELS = (("head", "log-in, head request and page set-up"), ("geometry", "geometry fetched and parsed by the worker"),
-           ("tiles", "visible tiles built"), ("idle", "last frames to idle"))
+    return { head: (T.drawn - c) / 1000, geometry: (T.geometry - c) / 1000, tiles: (T.tiles - c) / 1000,
+             idle: (S.painted - c) / 1000, frames: T.frames }; }"""
+_LABELS = (("head", "head read and page set up"), ("geometry", "geometry fetched and parsed by the worker"),
+           ("tiles", "visible tiles built"), ("idle", "idle"))
 
 
 def _move_ms(pg) -> float:

@@ -85,6 +85,7 @@ async function showApp() {
   for (const p of items) sel.add(new Option(`${p.name} (${p.status})`, p.name));
   if (!sel.options.length) { say("No plan you may see. Ask a planner to share one.", "warn"); return; }
   sel.onchange = () => loadPlan(sel.value);
+  S.listed = new Map(items.map((p) => [p.name, p.version]));   // the first map load's geometry starts with it
   await loadPlan(sel.value);
 }
 
@@ -92,11 +93,11 @@ async function showApp() {
 async function loadPlan(name) {
   say(`Loading ${name}…`);
   const t0 = performance.now();
-  prepareMap();   // the map's start-up overlaps the head request
+  prepareMap(name, S.listed?.get(name));   // the map's start-up (and first geometry) overlaps the head request
   const r = await fetchMap(name, 0);   // the head; MapLibre's worker fetches the geometry
   if (!r.ok) { say(r.body?.detail || `could not load ${name} (${r.status})`, "error"); return; }
   S.plan = r.body.plan;
-  S.timing = { fetched: performance.now() - t0 };
+  S.timing.fetched = performance.now() - t0;
   setData(r.body);   // drawMap asks for sharper shapes once the first picture is there
 }
 

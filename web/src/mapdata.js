@@ -52,13 +52,17 @@ export function upgradeDetail(detail) {
   const d = S.data;
   if (!S.map?.getSource("units")) return;
   d.shapes = mapUrl(d.plan.name, S.loadedVersion, detail, "shapes");
-  S.map.getSource("units").setData(d.shapes);
+  setShapes(d.shapes);
   S.map.once("idle", () => { if (S.data === d) document.body.dataset.detail = String(detail); });
 }
 
-/** Create the map (WebGL context, MapLibre's workers, empty style) before the plan's data is
- *  there, so that start-up overlaps the head request; drawMap adds the layers once both are. */
-export function prepareMap() {
+/** Create the map (WebGL context, MapLibre's workers, empty style) before the plan's head is
+ *  there, so that start-up overlaps the head request. On the first load, ``version`` (the
+ *  plan list's) lets the worker fetch and parse the geometry meanwhile too; the head's own
+ *  version replaces it if a change came in between. With ``name``, a plan's load (and its
+ *  S.timing) starts. */
+export function prepareMap(name, version) {
+  if (name) S.timing = { start: performance.now() };   // a plan's load starts
   if (S.map) return;
   S.map = new maplibregl.Map({
     container: "map", attributionControl: false, boxZoom: false, doubleClickZoom: false,
@@ -66,7 +70,12 @@ export function prepareMap() {
     bounds: [[-125, 24], [-66, 50]], fitBoundsOptions: { padding: 30 },
   });
   S.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
-  S.map.on("load", () => { S.mapLoaded = true; if (S.data && !S.map.getSource("units")) addLayers(S.data); });
+  const early = name && version != null ? mapUrl(name, version, 0, "shapes") : null;
+  S.map.on("load", () => {
+    S.mapLoaded = true;
+    if (S.data) drawMap(S.data);
+    else if (early) addUnitsSource(early);   // fetched, parsed and indexed; no tiles before the layers
+  });
   ui.setupInteraction();
 }
 
@@ -79,19 +88,43 @@ export function drawMap(d) {
   (S.timing || (S.timing = {})).drawn = performance.now();   // the head read and the page's state set
   prepareMap();
   if (!bounds.isEmpty()) S.map.fitBounds(bounds, { padding: 30, duration: 0 });
-  if (!S.map.getSource("units")) {
-    if (S.mapLoaded) addLayers(d);   // else on the map's load
-    return;
+  if (!S.mapLoaded) return;   // the map's load draws it
+  if (!S.map.getSource("units")) addUnitsSource(d.shapes);
+  else {
+    S.map.removeFeatureState({ source: "units" });
+    if (S.shapesUrl !== d.shapes) setShapes(d.shapes);
   }
+  if (!S.map.getLayer("units-fill")) addLayers();   // tiles are cut for the head's bounds
+  showData(d);
+}
+
+/** The units source's geometry at ``url`` (kept in S.shapesUrl). */
+function setShapes(url) {
+  S.shapesUrl = url;
+  S.map.getSource("units").setData(url);
+}
+
+/** What the head brings to the drawn map: accounts, rep homes, colours, labels; the first
+ *  time, the page is ready at the next idle (then sharper shapes), later loads only ask for
+ *  the sharper shapes then. */
+function showData(d) {
   for (const m of S.labels) m.remove();
   S.labels = [];
-  S.map.removeFeatureState({ source: "units" });
-  S.map.getSource("units").setData(d.shapes);
   S.map.getSource("accounts").setData(accountsGeo(d));
   S.map.getSource("reps").setData(repsGeo(d));
   paintAll();
   placeLabels();
-  afterPaint(d);
+  if (document.body.dataset.ready === "1") { afterPaint(d); return; }
+  const T = S.timing;
+  S.map.once("idle", () => {
+    S.painted = performance.now();
+    S.map.off("render", S.countFrames);
+    document.body.dataset.ready = "1";
+    ui.say(`${S.data.plan.name}: ${S.leaves.length} territories` + (S.data.editable ? " — select units and move them" : ""));
+    setTimeout(warmGraph, 0);
+    if (T === S.timing) T.idle = S.painted;
+    upgradeDetail(1);
+  });
 }
 
 /** Once ``d`` is drawn (the map's next idle): sharper shapes (detail 1). */
@@ -110,31 +143,52 @@ const TERRITORY_FILL = ["match", ["%", ["get", "c"], PALETTE.length], ...PALETTE
 const SEL = ["boolean", ["feature-state", "sel"], false];
 const LOCKED = ["boolean", ["feature-state", "locked"], false];
 
-function addLayers(d) {
+/** The units source (one source: units with property c, borders with on, state outlines with
+ *  state) at ``url``. MapLibre's worker fetches, parses and indexes it at once, but cuts no
+ *  tile before a layer uses the source. Stamps where the first paint's time goes in S.timing
+ *  (bench/web_map.py prints it): the geometry indexed, every visible tile built, the frames
+ *  drawn until idle. */
+function addUnitsSource(url) {
   const m = S.map;
-  // one source: units (property c), borders (property on) and state outlines (property state)
+  S.shapesUrl = url;
   // geojson-vt simplifies per tile a little more than MapLibre's default (tolerance 0.375) and
   // copies less across tile edges: fewer vertices for the software renderer at country zoom
-  m.addSource("units", { type: "geojson", data: d.shapes, tolerance: 1, buffer: 32 });
-  m.addSource("accounts", { type: "geojson", data: accountsGeo(d), cluster: true, clusterRadius: 28, clusterMaxZoom: 10 });
-  m.addSource("reps", { type: "geojson", data: repsGeo(d) });
+  m.addSource("units", { type: "geojson", data: url, tolerance: 1, buffer: 32 });
+  const T = S.timing || (S.timing = {});
+  T.source = performance.now();
+  T.frames = 0;
+  S.countFrames = () => { T.frames++; };
+  m.on("render", S.countFrames);
+  const stamp = (e) => {
+    if (e.sourceId !== "units") return;
+    if (e.sourceDataType === "metadata" && !T.geometry) T.geometry = performance.now();
+    if (e.isSourceLoaded && T.geometry && T.layers && !T.tiles) { T.tiles = performance.now(); m.off("sourcedata", stamp); }
+  };
+  m.on("sourcedata", stamp);
+}
+
+function addLayers() {
+  const m = S.map;
+  S.timing.layers = performance.now();
+  const none = { type: "FeatureCollection", features: [] };   // the head's accounts and reps come in showData
+  m.addSource("accounts", { type: "geojson", data: none, cluster: true, clusterRadius: 28, clusterMaxZoom: 10 });
+  m.addSource("reps", { type: "geojson", data: none });
   // one fill and one line layer for the units (a proposed move's colour and red outline from
   // the feature state "proposed"); unit outlines only from zoom 4 on (below, selected, locked
   // and proposed units are outlined): fewer fragments for the software renderer
   const proposed = ["to-boolean", ["feature-state", "proposed"]];
   const fill = ["case", proposed, ["feature-state", "proposed"], ["coalesce", ["feature-state", "colour"], TERRITORY_FILL]];
   // the fill's own 1 px outline (drawn with the fill anyway) marks proposed, selected and
-  // locked units at every zoom, so the wider outlines of units-line can start at zoom 4
+  // locked units at every zoom, so the wider outlines of units-line can start at zoom 5
   m.addLayer({ id: "units-fill", type: "fill", source: "units", filter: ["has", "c"], paint: {
     "fill-color": fill,
     "fill-outline-color": ["case", proposed, "#d40000", SEL, "#111111", LOCKED, "#7a0019", fill],
     "fill-opacity": ["case", proposed, 0.95, SEL, 0.95, 0.78] } });
   const width = (plain) => ["case", proposed, 2.2, SEL, 2, LOCKED, 2, plain];
-  // unit outlines from zoom 4, above 10,000 units from zoom 5: at country zoom they are
-  // sub-pixel, and the worker builds and the software renderer draws every ring of every
-  // tile in view (seconds for all-US ZIPs)
-  m.addLayer({ id: "units-line", type: "line", source: "units", filter: ["has", "c"],
-    minzoom: d.unit_ids.length > 10000 ? 5 : 4, paint: {
+  // unit outlines from zoom 5 (below they are thinner than 0.3 px): at country zoom the
+  // worker would build and the software renderer draw every ring of every tile in view
+  // (seconds for all-US ZIPs)
+  m.addLayer({ id: "units-line", type: "line", source: "units", filter: ["has", "c"], minzoom: 5, paint: {
     "line-color": ["case", proposed, "#d40000", SEL, "#111111", LOCKED, "#7a0019", "#ffffff"],
     "line-width": ["interpolate", ["linear"], ["zoom"], 3.5, width(0), 5, width(0.3)] } });
   // a border is drawn where its two units lie in different territories: the property ``on``
@@ -154,29 +208,6 @@ function addLayers(d) {
     const f = e.features[0];
     m.getSource("accounts").getClusterExpansionZoom(f.properties.cluster_id).then((z) =>
       m.easeTo({ center: f.geometry.coordinates, zoom: z }));
-  });
-  paintAll();
-  placeLabels();
-  // where the first paint's time goes (bench/web_map.py prints it): the geometry parsed and
-  // indexed by the worker, every visible tile built, and the frames drawn until idle
-  const T = S.timing || (S.timing = {});
-  T.layers = performance.now();
-  T.frames = 0;
-  const counting = () => { T.frames++; };
-  m.on("render", counting);
-  const stamp = (e) => {
-    if (e.sourceId !== "units") return;
-    if (e.sourceDataType === "metadata" && !T.geometry) T.geometry = performance.now();
-    if (e.isSourceLoaded && T.geometry && !T.tiles) { T.tiles = performance.now(); m.off("sourcedata", stamp); }
-  };
-  m.on("sourcedata", stamp);
-  m.once("idle", () => {
-    S.painted = performance.now();
-    m.off("render", counting);
-    document.body.dataset.ready = "1";
-    ui.say(`${S.data.plan.name}: ${S.leaves.length} territories` + (S.data.editable ? " — select units and move them" : ""));
-    setTimeout(warmGraph, 0);
-    upgradeDetail(1);
   });
 }
 
