@@ -5,9 +5,10 @@
 import maplibregl from "maplibre-gl";
 import { bindMap, colourOf, drawMap, fetchMap, paintAll, paintUnits, prepareMap } from "./mapdata.js";
 import { bindFeatures, planShown, toggleLocks } from "./features.js";
+import { extraOptions, fileReport, fileValues, readAnalytic } from "./choropleth.js";
 
 const LABELS = { account_count: "Accounts", revenue: "Revenue", potential: "Potential", workload: "Workload",
-  order_count: "Orders" };
+  order_count: "Orders", white_space: "White space" };
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -119,7 +120,16 @@ function setData(d) {
   cb.add(new Option("Territory", "territory"));
   for (const m of measures) cb.add(new Option(`${LABELS[m] || m} per unit`, "unit:" + m));
   for (const m of measures) cb.add(new Option(`${LABELS[m] || m} per territory`, "territory:" + m));
-  cb.onchange = () => paintAll();
+  for (const [v, label] of extraOptions(d.measures, d.territories)) cb.add(new Option(label, v));
+  cb.add(new Option("From a file…", "file-pick"));
+  cb.dataset.last = "territory";
+  cb.onchange = () => {
+    if (cb.value === "file-pick") { cb.value = cb.dataset.last; $("colour-file").click(); return; }
+    cb.dataset.last = cb.value;
+    $("colour-column").hidden = cb.value !== "file:";
+    paintAll();
+  };
+  showFile(false);
   const bm = $("bal-measure");
   bm.innerHTML = "";
   for (const m of measures) bm.add(new Option(LABELS[m] || m, m));
@@ -132,6 +142,39 @@ function setData(d) {
   $("warnings").textContent = "";
   $("conflict").textContent = "";
   planShown();   // comparison, trade-off, dashboard and stored locks follow the plan shown
+}
+
+// ------------------------------------------------------------------------------ a file's choropleth
+// An analytic CSV the user picks (forecast, causal lift, ...), read in the page only: keyed by
+// unit or territory; its numeric column drawn as "Colour by: <file>" (see choropleth.js).
+$("colour-file").addEventListener("change", async (ev) => {
+  const f = ev.target.files[0];
+  ev.target.value = "";
+  if (!f) return;
+  try { S.fileParsed = readAnalytic(await f.text(), f.name); } catch (e) { say(e.message, "error"); return; }
+  const col = $("colour-column");
+  col.innerHTML = "";
+  for (const c of S.fileParsed.columns) col.add(new Option(c, c));
+  const pref = ["forecast", "value", "lift", "estimate", "att"].find((c) => S.fileParsed.columns.includes(c));
+  col.value = pref || S.fileParsed.columns[0];
+  showFile(true);
+});
+$("colour-column").addEventListener("change", () => showFile(true));
+
+/** The file's column as Colour by "file:" (``pick``: select it), its report in the status line. */
+function showFile(pick) {
+  const cb = $("colour-by"), P = S.fileParsed;
+  let opt = [...cb.options].find((o) => o.value === "file:");
+  if (!P) { $("colour-column").hidden = true; return; }
+  if (!opt) { opt = new Option("", "file:"); cb.add(opt, cb.options.length - 1); }
+  const known = new Set(P.key === "unit" ? S.data.unit_ids : S.data.territories.map((t) => t.id));
+  S.file = fileValues(P, $("colour-column").value, known);
+  opt.textContent = `${P.name} per ${P.key}`;
+  if (pick) { cb.value = "file:"; cb.dataset.last = "file:"; }
+  $("colour-column").hidden = cb.value !== "file:";
+  if (cb.value !== "file:") return;
+  paintAll();
+  say(fileReport(S.file), S.file.unknown.length || S.file.bad.length ? "warn" : "info");
 }
 
 // ------------------------------------------------------------------------------ balance

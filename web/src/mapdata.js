@@ -11,11 +11,12 @@
 // feature state only overrides them for what changed since (moves, selection, locks,
 // choropleth), see paintAll / paintUnits / paintBorders.
 import maplibregl from "maplibre-gl";
+import { modeValues } from "./choropleth.js";
 
 export const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
   "#9c755f", "#bab0ac", "#86bcb6", "#d37295"];
 export const RAMP = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
-const NONE = "#dddddd";
+export const NONE = "#dddddd";
 
 let S = null;
 let ui = null;
@@ -245,15 +246,12 @@ export function placeLabels() {
 export function paintAll() {
   if (!S.map || !S.map.getSource("units")) return;
   const mode = $("colour-by").value || "territory";
-  let values = null;
-  if (mode.startsWith("unit:")) values = S.data.measures[mode.slice(5)];
-  else if (mode.startsWith("territory:")) {
-    const tot = S.totals[mode.slice(10)];
-    values = Array.from(S.unitT, (t) => (t < 0 ? 0 : tot[t]));
-  }
+  const shown = mode === "territory" ? null : modeValues(mode, { measures: S.data.measures, totals: S.totals,
+    unitT: S.unitT, territories: S.data.territories, unitIds: S.data.unit_ids, file: S.file });
+  const values = shown ? shown.values : null;
   let breaks = null;
   if (values) {
-    // class 0: zero; four quantile classes of the positive values
+    // class 0: zero (or less); four quantile classes of the positive values; NaN: no value (grey)
     const sorted = Float64Array.from(values.filter((v) => v > 0)).sort();
     breaks = sorted.length ? [0, 1 / 3, 2 / 3].map((q) => sorted[Math.floor(q * (sorted.length - 1))]) : [0, 0, 0];
     breaks = [0, ...breaks.slice(1)];
@@ -266,6 +264,7 @@ export function paintAll() {
   for (const i of units) {
     let colour = null;
     if (!values) { if (S.unitT[i] !== S.unitT0[i]) colour = colourOf(S.unitT[i]); }
+    else if (Number.isNaN(values[i])) colour = NONE;
     else { let k = 0; while (k < 4 && values[i] > breaks[k]) k++; colour = RAMP[k === 0 ? 0 : Math.min(k + 1, 4)]; }
     const sel = S.sel.has(i), locked = S.locked.has(i);
     S.map.setFeatureState({ source: "units", id: i }, { colour, sel, locked });
@@ -274,7 +273,7 @@ export function paintAll() {
   }
   S.drawn.coloured = nowColoured;
   S.drawn.flagged = nowFlagged;
-  renderLegend(mode, breaks);
+  renderLegend(mode, breaks, shown, values && values.some(Number.isNaN));
   paintBorders(null);
 }
 
@@ -307,18 +306,23 @@ export function paintBorders(units) {
   }
 }
 
-function renderLegend(mode, breaks) {
+function renderLegend(mode, breaks, shown, anyMissing) {
   const el = $("legend");
   if (!breaks) {
     el.innerHTML = `<strong>Territories</strong> coloured so that neighbours differ<br>
       <span class="sw rep"></span> rep home <span class="sw acc"></span> accounts (grey discs: clusters)`;
     return;
   }
-  const [kind, m] = mode.split(":");
+  const [kind, m] = [mode.slice(0, mode.indexOf(":")), mode.slice(mode.indexOf(":") + 1)];
+  const f = shown.fmt || ui.fmt;
   // breaks: [0, q1, q2, max] -> classes 0 | (0, q1] | (q1, q2] | (q2, max]
-  const text = ["0", `up to ${ui.fmt(breaks[1])}`, `${ui.fmt(breaks[1])}–${ui.fmt(breaks[2])}`, `${ui.fmt(breaks[2])}–${ui.fmt(breaks[3])}`];
-  el.innerHTML = `<strong>${ui.LABELS[m] || m} per ${kind}</strong><br>` + text.map((t, k) =>
-    `<span class="sw" style="background:${RAMP[k === 0 ? 0 : k + 1]}"></span>${t}`).join("<br>");
+  const text = [f(0), `up to ${f(breaks[1])}`, `${f(breaks[1])}–${f(breaks[2])}`, `${f(breaks[2])}–${f(breaks[3])}`];
+  const title = shown.title || `${ui.LABELS[m] || m} per ${kind}`;
+  el.innerHTML = `<strong></strong><br>` + text.map((t, k) =>
+    `<span class="sw" style="background:${RAMP[k === 0 ? 0 : k + 1]}"></span>${t}`).join("<br>") +
+    (anyMissing ? `<br><span class="sw" style="background:${NONE}"></span><span class="missing"></span>` : "");
+  el.querySelector("strong").textContent = title;   // a file's name is the user's text
+  if (anyMissing) el.querySelector(".missing").textContent = shown.missing || "no value";
 }
 
 export function paintUnits(ids) {
