@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _e2e import login, plan_copy
+from _e2e import HEADER_BOXES_JS, header_problems, login, plan_copy
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -113,8 +113,9 @@ def test_attainment_and_a_forecast_file_are_painted_in_order(page, server):
     df["lower"] = pd.to_numeric(df["forecast"], errors="coerce") * 0.8
     buf = io.StringIO()
     df.to_csv(buf, index=False)
-    page.set_input_files("#colour-file", files=[{"name": "forecast.csv", "mimeType": "text/csv",
-                                                  "buffer": buf.getvalue().encode()}])
+    with page.expect_file_chooser(timeout=10_000) as chooser:   # "From a file…" opens the file chooser
+        page.select_option("#colour-by", "file-pick")
+    chooser.value.set_files(files=[{"name": "forecast.csv", "mimeType": "text/csv", "buffer": buf.getvalue().encode()}])
     page.wait_for_function("() => document.getElementById('colour-by').value === 'file:'", timeout=10_000)
     assert page.input_value("#colour-column") == "forecast"
     status = page.inner_text("#status")
@@ -124,6 +125,13 @@ def test_attainment_and_a_forecast_file_are_painted_in_order(page, server):
     _check_order(values, colours)
     assert {c for c, t in zip(colours, unit_t) if t == planted} == {RAMP[-1]}
     assert "forecast per territory (forecast.csv)" in page.inner_text("#legend")
+    assert header_problems(page.evaluate(HEADER_BOXES_JS)) == []   # the column list is in the legend
+
+    # another column of the same file (its own values: the n/a row's lower is empty, skipped)
+    page.select_option("#colour-column", "lower")
+    lower = df[(df["level"] == "territory") & df["name"].isin(leaves)].groupby("name")["lower"].sum()
+    _check_order(np.array([lower.get(t, np.nan) if t is not None else np.nan for t in unit_t]), _drawn(page))
+    assert "lower per territory" in page.inner_text("#legend")
 
     # a file without a key column is refused with what it lacks, and the map keeps its colours
     page.set_input_files("#colour-file", files=[{"name": "bad.csv", "mimeType": "text/csv",

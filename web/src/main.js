@@ -126,7 +126,7 @@ function setData(d) {
   cb.onchange = () => {
     if (cb.value === "file-pick") { cb.value = cb.dataset.last; $("colour-file").click(); return; }
     cb.dataset.last = cb.value;
-    $("colour-column").hidden = cb.value !== "file:";
+    $("colour-column-box").hidden = cb.value !== "file:";
     paintAll();
   };
   showFile(false);
@@ -165,13 +165,15 @@ $("colour-column").addEventListener("change", () => showFile(true));
 function showFile(pick) {
   const cb = $("colour-by"), P = S.fileParsed;
   let opt = [...cb.options].find((o) => o.value === "file:");
-  if (!P) { $("colour-column").hidden = true; return; }
+  if (!P) { $("colour-column-box").hidden = true; return; }
   if (!opt) { opt = new Option("", "file:"); cb.add(opt, cb.options.length - 1); }
   const known = new Set(P.key === "unit" ? S.data.unit_ids : S.data.territories.map((t) => t.id));
   S.file = fileValues(P, $("colour-column").value, known);
-  opt.textContent = `${P.name} per ${P.key}`;
+  const short = P.name.length > 20 ? P.name.slice(0, 19) + "…" : P.name;   // the header stays one line
+  opt.textContent = `${short} per ${P.key}`;
+  opt.title = `${P.name} per ${P.key}`;
   if (pick) { cb.value = "file:"; cb.dataset.last = "file:"; }
-  $("colour-column").hidden = cb.value !== "file:";
+  $("colour-column-box").hidden = cb.value !== "file:";
   if (cb.value !== "file:") return;
   paintAll();
   say(fileReport(S.file), S.file.unknown.length || S.file.bad.length ? "warn" : "info");
