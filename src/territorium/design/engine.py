@@ -363,7 +363,9 @@ def _report(P: Problem, units: Units, best: dict, results: list, t0: float, seed
     if viol and m:
         act = ~P.frozen
         worst = float(np.max(np.abs(dev[act]) - P.tol[None, :])) if act.any() else 0.0
-        if bound_time is not None and bound_time < 1.0:  # its LPs need about a second to say anything
+        if bound_time is not None and bound_time < 0:
+            vb = ViolationBound(0.0, "not computed: the design was cancelled", None, ())
+        elif bound_time is not None and bound_time < 1.0:  # its LPs need about a second to say anything
             vb = ViolationBound(0.0, "not computed: the time limit was spent on the search", None,
                                 ("give a longer time limit for the bound",))
         else:
@@ -780,6 +782,8 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
         if P.m and P.indptr is not None:
             if info.get("bound") is not None:
                 val, st, scope = info["bound"]
+            elif _is_cancelled(cancel):
+                val, st, scope = None, "not computed (cancelled)", "all"
             else:
                 left = t0 + time_limit - time.time()
                 try:
@@ -796,6 +800,8 @@ def _solve(P, units, t0, seed, time_limit, n_starts, n_jobs, cancel, progress, s
     # the violation bound (only for a plan that misses a tolerance) gets what is left of the
     # time limit's +10 % margin; none left: not computed (the call keeps to its limit)
     bound_time = t0 + 1.08 * time_limit - time.time()
+    if _is_cancelled(cancel):  # a cancel wants the plan now, not a bound (its LP can take seconds)
+        bound_time = -1.0
     rep, moves, cen = _report(P, units, best, results, t0, seed, diagnostics, shape_metrics, mode, lp_min,
                               bound_time=bound_time)
     centers_m = cen * 1000.0 + P.origin_m
