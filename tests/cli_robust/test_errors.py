@@ -156,7 +156,10 @@ def test_ctrl_c_during_an_import_says_nothing_was_imported(tmp_path):
     p = subprocess.Popen(_prefix() + [str(BIN), "import", "orders", str(orders), "--database", f"sqlite:///{db}",
                                       "--today", "2026-01-01"],
                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "COLUMNS": "200"})
+                         env={**os.environ, "COLUMNS": "200"},
+                         # Ctrl-C as from a terminal: a test run started in the background (``&``)
+                         # hands its children SIGINT ignored, and Python then never raises it
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     while not db.exists() and p.poll() is None and time.monotonic() - t0 < 240:
         time.sleep(0.01)  # the database is opened when the rows are about to be stored
