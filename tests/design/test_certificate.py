@@ -119,3 +119,57 @@ def test_lower_bound_never_exceeds_the_violation_found(seed):
     assert (rep.certificate is not None) == (rep.violation_bound > 0)
     if rep.status == "feasible":
         assert rep.violation_bound == 0.0
+
+
+def _stranded(nb=6.0):
+    """An 80-unit grid, workload 1 per unit, unit 44 at 0.91 of a territory's target and its
+    neighbours ``nb`` each (k=4, ±5 %): alone below the band, with any neighbour above it."""
+    g = grid_units(10, 8, seed=4)
+    ip, ix = g.adjacency.indptr, g.adjacency.indices
+    w = np.ones(g.n)
+    w[ix[ip[44]:ip[45]]] = nb
+    w[44] = 0.0
+    X = 0.91 * (w.sum() / 4) / (1 - 0.91 / 4)
+    w[44] = X
+    return g.with_measures({"workload": w})
+
+
+def test_cheap_proofs_are_given_when_the_time_limit_is_spent():
+    # a limit too short for the LP bound (less than a second is left for it): the unit and
+    # region arguments still run and the report proves the infeasibility with the unit
+    u = _stranded()
+    T = u.measure("workload").sum() / 4
+    r = design(u, 4, balance={"workload": 0.05}, seed=1, n_jobs=1, n_starts=1, time_limit=0.4)
+    rep = r.report
+    assert rep.status == "infeasible"
+    c = rep.certificate
+    X = u.measure("workload")[44]
+    assert c is not None and c.kind == "unit" and c.units == (44,) and c.measure == "workload"
+    assert c.bound == pytest.approx(min(0.95 - X / T, (X + 6.0) / T - 1.05), rel=1e-9) and c.bound > 0
+    assert rep.violation_bound == pytest.approx(c.bound)
+    proof = [d for d in rep.diagnostics if d.startswith("proof:")]
+    assert len(proof) == 1 and str(u.ids[44]) in proof[0]
+    worst, _ = _worst_excess(u, r, {"workload": 0.05})
+    assert worst >= c.bound - 1e-9
+
+
+def test_cheap_proofs_are_given_when_the_design_is_cancelled():
+    # a cancel skips the LP bound but not the region argument: the island (30 % of the
+    # workload, k = 4) cannot be covered by whole territories within ±5 %
+    import threading
+
+    u, island = _cut_off(10, 4, 70_000)
+    ev = threading.Event()
+    ev.set()
+    r = design(u, 4, balance={"workload": 0.05}, seed=1, n_jobs=1, n_starts=2, time_limit=30, cancel=ev)
+    assert r.report.stopped == "cancelled"
+    c = r.report.certificate
+    if r.report.status == "infeasible":  # always, unless the cancelled plan were balanced
+        assert c is not None and c.kind == "region" and c.bound == pytest.approx(0.15, abs=2e-4)
+        assert sorted(c.units) == island.tolist()
+    # without a proof the line says why the LP bound is missing
+    g = _stranded(2.0)  # the same unit fits with light neighbours: no unit argument
+    r = design(g, 4, balance={"workload": 1e-4}, seed=1, n_jobs=1, n_starts=1, time_limit=30, cancel=ev)
+    said = [d for d in r.report.diagnostics if d.startswith("no proof")]
+    assert r.report.status == "infeasible" and r.report.certificate is None
+    assert len(said) == 1 and "LP bound skipped (the design was cancelled)" in said[0]

@@ -403,8 +403,19 @@ def _path_cert(P: Problem, ids, E, J, u, b, labels) -> Certificate:
     return Certificate("lp", float(b), P.measures[j], (int(u),), (t,), text)
 
 
-def violation_bound(P: Problem, ids, time_limit: float = 10.0) -> ViolationBound:
-    """The largest of the unit, region and LP bounds, with its certificate."""
+#: seconds the region bound's placement MIP may take when the time limit is already spent
+#: (it is tiny: one binary per free territory and component; one component needs none)
+CHEAP_REGION_TIME = 1.0
+
+
+def violation_bound(P: Problem, ids, time_limit: float = 10.0, lp: bool = True,
+                    skipped: str = "no time left") -> ViolationBound:
+    """The largest of the unit, region and LP bounds, with its certificate.
+
+    The unit bound (O(edges)) and the region bound (connected components, and a placement
+    MIP only when there are several) are always computed, the region bound with at least
+    ``CHEAP_REGION_TIME`` seconds; only the LP bound, which can take many seconds, is left out
+    when ``lp`` is false or less than 0.2 s is left (its note then says ``skipped``)."""
     notes = []
     if not _applicable(P):
         return ViolationBound(0.0, "none", None, ("no graph or no balance measure",))
@@ -413,17 +424,17 @@ def violation_bound(P: Problem, ids, time_limit: float = 10.0) -> ViolationBound
     cands = []
     b, c = unit_bound(P, ids)
     cands.append((b, "unit alone or with one neighbour", c))
-    b, c = region_bound(P, ids, lab, time_limit=0.5 * time_limit)
+    b, c = region_bound(P, ids, lab, time_limit=max(0.5 * time_limit, CHEAP_REGION_TIME))
     cands.append((b, "whole territories per region", c))
     left = time_limit - (time.time() - t0)
-    if left > 0.2:
+    if lp and left > 0.2:
         b, c, note = relaxation_bound(P, ids, left, lab)
         if b is None:
             notes.append(note)
         else:
             cands.append((b, note, c))
     else:
-        notes.append("LP bound skipped (no time left)")
+        notes.append(f"LP bound skipped ({skipped})")
     b, method, cert = max(cands, key=lambda x: x[0])
     if b <= 0:
         return ViolationBound(0.0, ", ".join(x[1] for x in cands), None, tuple(notes))
