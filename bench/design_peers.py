@@ -143,8 +143,9 @@ def run_instance(name, units, k, balance, time_limit, peer_timeout, seed=1, anne
     lb = ours["lower_bound"] * 1e6 if ours else None  # the engine reports weight·km²; peers use m²
     if ours:
         r = {"method": "Territorium", "time_s": secs, **evaluate(units, ours["assignment"], k, measures, w, km_moi, lb, big, strand),
-             "note": f"{ours['status']}; bound {ours['bound_method'][:40]}; relaxation ratio "
-                     f"{ours['relax_ratio']:.3f}" if ours["relax_ratio"] else ours["status"],
+             "note": (f"{ours['status']}; bound {ours['bound_method'][:40]}; relaxation ratio "
+                      f"{ours['relax_ratio']:.3f}" if ours["relax_ratio"] else ours["status"])
+                     + (f" ({ours['proof']})" if ours.get("proof") else ""),
              "peak_rss_mb": ours["rss_mb"], "tree_peak_mb": ours["tree_peak_mb"]}
     else:
         r = {"method": "Territorium", "time_s": secs, "note": note}
@@ -224,7 +225,11 @@ def _ours(units, k, balance, time_limit, seed):
     with TreePeak() as mem:
         r = design(units, k, balance=balance, seed=seed, time_limit=time_limit)
     rep = r.report
-    return {"assignment": r.assignment, "status": rep.status, "lower_bound": rep.lower_bound,
+    cert = rep.certificate
+    proof = (f"proven: {cert.kind} {', '.join(str(units.ids[u]) for u in cert.units[:3])}"
+             f"{', ...' if len(cert.units) > 3 else ''}, excess ≥ {cert.bound:.2%}") if cert is not None else \
+        ("no proof" if rep.status != "feasible" else "")
+    return {"assignment": r.assignment, "status": rep.status, "lower_bound": rep.lower_bound, "proof": proof,
             "bound_method": rep.bound_method,
             "relax_ratio": rep.objective / rep.relaxation if rep.relaxation else None,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
