@@ -228,3 +228,71 @@ def test_county_plan_payload_and_borders(client):
     whole = shapely.union_all(dissolved, grid_size=1e-6)
     expected = (sum(d.boundary.length for d in dissolved) - whole.boundary.length) / 2
     assert sum(g.length for g in on) == pytest.approx(expected, rel=0.03)
+
+
+# ------------------------------------------------------------------------------ capacity targets
+def _capacity_of(eng) -> dict[str, float]:
+    """Each rep's capacity in hours read straight from the database, a missing one the median
+    of the given ones (the definition of ``design --capacity-targets``)."""
+    import sqlite3
+
+    with sqlite3.connect(eng.url.database) as con:
+        rows = con.execute("SELECT rep_id, capacity_hours FROM reps").fetchall()
+    known = [h for _, h in rows if h is not None]
+    return {r: float(h if h is not None else np.median(known)) for r, h in rows}
+
+
+def test_head_serves_each_territory_its_capacity_target(client):
+    c, facts, eng = client
+    from territorium.plan import plans
+
+    cap = _capacity_of(eng)
+    terr = plans.plan_content(eng, "demo", units=False).territories
+    reps_of = {t: [r[0] for r in rr] for t, rr in zip(terr["territory_id"], terr["reps"]) if t in facts["territories"]}
+    assert all(len(v) == 1 for v in reps_of.values()), "the web workspace staffs one rep per territory"
+    want = {t: sum(cap[r] for r in rr) for t, rr in reps_of.items()}
+    assert max(want.values()) > 1.5 * min(want.values()), "the demo has part-time reps: unequal targets"
+    _login(c, "planner")
+    head = c.get("/api/plans/demo/map?detail=0&part=head").json()
+    assert head["targets"]["basis"] == "capacity" and head["targets"]["source"] == "staffing"
+    assert head["targets"]["unit"] == "hours" and head["targets"]["vacant"] == []
+    got = {t["id"]: t["target"] for t in head["territories"] if t["leaf"]}
+    total = sum(want.values())
+    assert got == pytest.approx({t: w / total for t, w in want.items()}, rel=1e-9)
+    assert {t["id"]: t["capacity"] for t in head["territories"] if t["leaf"]} == pytest.approx(want)
+    assert all(t["target"] is None for t in head["territories"] if not t["leaf"])   # regions East, West
+    # a manager's shares add up over their region, a rep's own territory is all of theirs
+    _login(c, "mgr")
+    east = {t["id"]: t["target"] for t in c.get("/api/plans/demo/map?detail=0&part=head").json()["territories"]
+            if t["leaf"]}
+    e_total = sum(want[t] for t in facts["east"])
+    assert east == pytest.approx({t: want[t] / e_total for t in facts["east"]}, rel=1e-9)
+    _login(c, "rep")
+    own = c.get("/api/plans/demo/map?detail=0&part=head").json()["territories"]
+    assert [(t["id"], t["target"]) for t in own] == [(facts["rep_territory"], pytest.approx(1.0))]
+
+
+def test_targets_follow_the_staffing_and_the_design_settings(client):
+    c, facts, eng = client
+    from territorium.plan import plans
+
+    cap = _capacity_of(eng)
+    content = plans.plan_content(eng, "demo")
+    units = dict(zip(content.units["unit_id"], content.units["territory_id"]))
+    terr = {r.territory_id: {"name": r.name, "reps": [x[0] for x in r.reps]}
+            for r in content.territories.itertuples(index=False) if r.territory_id in facts["territories"]}
+    vacant = facts["territories"][0]
+    terr[vacant]["reps"] = []
+    plans.create_plan(eng, "targets-vacant", units=units, territories=terr, actor="test")
+    plans.create_plan(eng, "targets-equal", units=units, territories=terr, actor="test",
+                      settings={"command": "design", "centers": "reps", "capacity_targets": False})
+    _login(c, "planner")
+    head = c.get("/api/plans/targets-vacant/map?detail=0&part=head").json()
+    staffed = {t: cap[d["reps"][0]] for t, d in terr.items() if d["reps"]}
+    want = {**staffed, vacant: float(np.median(list(staffed.values())))}   # a vacancy: one rep of median capacity
+    got = {t["id"]: t["target"] for t in head["territories"]}
+    assert got == pytest.approx({t: w / sum(want.values()) for t, w in want.items()}, rel=1e-9)
+    assert head["targets"]["vacant"] == [vacant]
+    # a plan designed with equal targets has none: its bars compare with the mean
+    head = c.get("/api/plans/targets-equal/map?detail=0&part=head").json()
+    assert head["targets"] is None and all(t["target"] is None for t in head["territories"])

@@ -20,6 +20,7 @@ from territorium.design import design, tradeoff
 from territorium.design.engine import DesignInputError, DesignResult
 from territorium.model import Units
 from territorium.plan._files import pick_column, read_table
+from territorium.plan.targets import design_rep_pool, rep_capacity
 from territorium.plan.workspace import UnitLoad, Workspace, WorkspaceError, fill_unassigned
 
 __all__ = [
@@ -180,27 +181,14 @@ def rep_centers(ws: Workspace, units: Units, territories: Sequence[str] | None =
     reps = ws.table("reps")
     if reps.empty:
         raise DesignJobError("no reps imported: import the Salesforce users export first")
-    reps = reps[reps["active"].fillna(True).astype(bool)]
-    reps = reps[~reps["title"].fillna("").str.contains("manager", case=False)]
-    if territories is not None:
-        terr = ws.table("territories").set_index("territory_id")
-        rep_of = [terr["rep_id"].get(t) if t in terr.index else None for t in territories]
-        reps = reps.set_index("rep_id").reindex(rep_of)
-        labels = list(territories)
-        rep_ids = rep_of
-    else:
-        reps = reps.sort_values("rep_id").set_index("rep_id")
-        labels = [f"T{i + 1:02d}" for i in range(len(reps))]
-        rep_ids = list(reps.index)
+    reps, labels, rep_ids = design_rep_pool(reps, ws.table("territories") if territories is not None else None,
+                                            territories)
     if reps["home_lon"].isna().any():
         who = [str(r) for r, v in zip(rep_ids, reps["home_lon"].isna()) if v]
         raise DesignJobError(f"reps without a home location (no valid home ZIP): {', '.join(who[:10])}")
     tr = Transformer.from_crs("EPSG:4326", units.crs, always_xy=True)
     x, y = tr.transform(reps["home_lon"].to_numpy(float), reps["home_lat"].to_numpy(float))
-    cap = reps["capacity_hours"].to_numpy(dtype=float, na_value=np.nan)
-    if np.isnan(cap).all():
-        cap = reps["fte"].fillna(1.0).to_numpy(dtype=float)
-    cap = np.where(np.isnan(cap), np.nanmedian(cap), cap)
+    cap, _ = rep_capacity(reps)   # one definition with the plan's targets (plan/targets.py)
     return np.column_stack([x, y]), cap, labels, rep_ids
 
 
