@@ -5,11 +5,16 @@ browser) and why the engine moved each unit.
 
 Geometry is built once per unit level (the workspace's units, see ``plan/workspace.py``) and
 kept in memory with every unit's polygon already serialised at each detail level, so a
-request only joins strings. A rep or manager gets only the units, accounts and reps of the
-territories they may read (``plan/access.py``); everything else is left out of the answer.
+request only joins strings. Each request compares the workspace's units version
+(:func:`units_version`: one query on ``import_batches``) with the one the kept geography was
+built for; after an import (``territorium import`` or the API's, while the server runs) the
+level is built again, reusing the served texts when the unit set itself did not change. A
+rep or manager gets only the units, accounts and reps of the territories they may read
+(``plan/access.py``); everything else is left out of the answer.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -32,6 +37,7 @@ TOLERANCE = (0.02, 0.004, 0.0008)
 MEASURES = ("account_count", "revenue", "potential", "workload", "order_count")
 _LOCK = threading.Lock()
 _CACHE_LOCK = threading.Lock()
+_STAMPS = itertools.count(1)   # one per built geography: the placement caches' keys name it
 
 
 @dataclass
@@ -54,6 +60,8 @@ class _Geo:
     simple: np.ndarray = None       # per map unit: its own id is the only id it holds (and only there)
     disk_key: str = ""              # its entry in the on-disk cache of served geometry (api/mapcache.py)
     shown_arrays: tuple = (b"", "")  # (shown positions, their per-unit arrays as JSON text): the last asked
+    version: str = ""               # the workspace's units version it was built from (units_version)
+    stamp: int = 0                  # which build of the level this is (a key part of the placement caches)
     # one lock per detail level and one for the state outlines: building a sharper level (tens
     # of seconds for all-US ZIPs) does not hold up requests for a level that is ready
     locks: list = field(default_factory=lambda: [threading.Lock() for _ in range(len(TOLERANCE) + 1)])
@@ -163,17 +171,53 @@ def _build(eng, level: str) -> _Geo:
                 t[["lon", "lat"]].to_numpy(np.float64), base, pd.Index(ids), simple)
 
 
+def units_version(eng) -> str:
+    """The workspace's units version: what its imports have been (count, last id and time of
+    the ``import_batches`` rows). The map's units (their unit set: the states of the imported
+    accounts, or the accounts themselves) and the accounts and measures shown with them change
+    only with an import, and every import, by the CLI or the API, adds a row. One cheap query,
+    made per map request; "" when the table cannot be read."""
+    import sqlalchemy as sa
+
+    try:
+        with eng.connect() as conn:
+            n, top, last = conn.execute(sa.text(
+                "SELECT COUNT(*), MAX(id), MAX(created_at) FROM import_batches")).one()
+    except sa.exc.SQLAlchemyError:
+        return ""
+    return f"{n}:{top}:{last}"
+
+
+def _db_name(eng) -> str:
+    """The workspace database as the disk cache's pointers name it (no password; a SQLite
+    file by its absolute path)."""
+    url = eng.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        from pathlib import Path
+
+        return "sqlite:///" + str(Path(url.database).resolve())
+    return url.render_as_string(hide_password=True)
+
+
 def geography(request: Request, eng, level: str) -> _Geo:
-    """The level's geography, built on first use and kept for the app's lifetime."""
+    """The level's geography, built on first use and again when the workspace's units version
+    (:func:`units_version`) differs from the one it was built from."""
     return _geography(request.app, eng, level)
 
 
 def _geography(app, eng, level: str) -> _Geo:
     cache = app.state.__dict__.setdefault("_map_geo", {})
+    version = units_version(eng)   # read before a build: an import during it makes the next request build again
     with _LOCK:
-        if level not in cache:
+        old = cache.get(level)
+        if old is None or old.version != version:
             geo = _build(eng, level)
+            geo.version, geo.stamp = version, next(_STAMPS)
             geo.disk_key = mapcache.key(geo.ids, geo.base, geo.edges, TOLERANCE)
+            if old is not None and old.disk_key == geo.disk_key:
+                # the same unit set (an import of orders, say): its served texts stay true
+                geo.geoms, geo.borders, geo.state_outlines = list(old.geoms), list(old.borders), old.state_outlines
+            mapcache.point(_db_name(eng), level, version, geo.disk_key)
             cache[level] = geo
         return cache[level]
 
@@ -201,10 +245,12 @@ def level_of(geo: _Geo, d: int) -> tuple[list[str], list[str], str]:
 
 
 def prewarm(app, details: tuple[int, ...] = (0, 1)) -> threading.Thread | None:
-    """Build (or read from the disk cache) the map geometry of every unit level that a plan of
-    the app's workspace uses, at ``details``, in a background thread, so the first reader of a
-    map after a server start does not wait for it. ``TERRITORIUM_MAP_PREWARM=0`` turns it off.
-    Returns the thread (None when off or nothing to do)."""
+    """Build the map geometry of every unit level that a plan of the app's workspace uses, at
+    ``details``, in a background thread, so the first reader of a map after a server start
+    does not wait for it. A level whose geometry for the current units is on disk already
+    (``mapcache.ready``: a pointer file and a few ``stat`` calls, no unit loaded) is skipped:
+    its first reader loads the units and reads the texts back. ``TERRITORIUM_MAP_PREWARM=0``
+    turns it off. Returns the thread (None when off or nothing to do)."""
     import os
 
     if os.environ.get("TERRITORIUM_MAP_PREWARM", "1").strip().lower() in ("0", "false", "no", "off"):
@@ -212,6 +258,9 @@ def prewarm(app, details: tuple[int, ...] = (0, 1)) -> threading.Thread | None:
     eng = app.state.engine
     infos, _ = plans.list_plans(eng)
     levels = sorted({i.unit_level for i in infos if i.status != "archived" and i.unit_level})
+    db, version = _db_name(eng), units_version(eng)
+    names = [f"d{d}" for d in details] + ["states"]
+    levels = [lv for lv in levels if not mapcache.ready(db, lv, version, names)]
     if not levels:
         return None
 
@@ -341,7 +390,8 @@ _CACHED = 6   # placements and shapes kept per app (plan version x detail x scop
 
 
 def _cached(request: Request, kind: str, key: tuple, make):
-    """``make()`` kept under ``key`` in a small per-app LRU (a plan version never changes)."""
+    """``make()`` kept under ``key`` in a small per-app LRU (a plan version never changes; the
+    keys begin with the geography's ``stamp``, so a level built again after an import misses)."""
     cache = request.app.state.__dict__.setdefault("_map_" + kind, OrderedDict())
     with _CACHE_LOCK:
         if key in cache:
@@ -382,7 +432,7 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
     the borders and of the bytes; the page asks them with the next detail level)."""
     c, scope = loaded.content, loaded.scope
     geo = geography(request, eng, c.info.unit_level)
-    plan_key = (c.info.id, c.info.version, None if scope is None else tuple(sorted(scope)))
+    plan_key = (geo.stamp, c.info.id, c.info.version, None if scope is None else tuple(sorted(scope)))
     pl = _cached(request, "placements", plan_key, lambda: _place(geo, c, scope))
     d, bd, outlines = level_of(geo, detail)
     if part == "shapes":   # one source for the page's map: units, then borders (ids after the units), states
