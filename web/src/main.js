@@ -135,6 +135,10 @@ function setData(d) {
   for (const m of measures) bm.add(new Option(LABELS[m] || m, m));
   bm.value = measures.includes("workload") ? "workload" : measures[0];
   bm.onchange = () => renderBars();
+  const bb = $("bal-basis");   // capacity targets when the plan has them (the head's ``targets``)
+  $("bal-basis-box").hidden = !d.targets;
+  bb.value = d.targets ? "target" : "mean";
+  bb.onchange = () => renderBars();
   computeTotals();
   drawMap(d);
   renderBars();
@@ -190,26 +194,49 @@ function computeTotals() {
   }
 }
 
+/** Each shown leaf territory's reference for measure ``m``: its capacity target (its share of
+ *  the shown leaves' total, from the head's ``target``) when the plan has targets and the page
+ *  compares with them, else the plain mean. Returns { basis: "target" | "mean", ref: [..] }. */
+function balanceRefs(m, leaves = S.leaves.map((t) => S.tIndex.get(t.id))) {
+  const tot = S.totals[m];
+  const sum = leaves.reduce((a, t) => a + tot[t], 0);
+  if (S.data.targets && $("bal-basis").value === "target") {
+    return { basis: "target", ref: leaves.map((t) => (S.data.territories[t].target ?? 0) * sum) };
+  }
+  const mean = sum / Math.max(1, leaves.length);
+  return { basis: "mean", ref: leaves.map(() => mean) };
+}
+
+const TOL = 10;   // % off its reference that turns a row red
+
 function renderBars() {
   const m = $("bal-measure").value;
   const leaves = S.leaves.map((t) => S.tIndex.get(t.id));
   const tot = S.totals[m];
   const vals = leaves.map((t) => tot[t]);
-  const mean = vals.reduce((a, b) => a + b, 0) / Math.max(1, vals.length);
-  const max = Math.max(...vals, 1e-9);
+  const { basis, ref } = balanceRefs(m, leaves);
+  const max = Math.max(...vals, ...ref, 1e-9);
   const measures = Object.keys(S.totals);
-  const rows = leaves.map((t) => {
-    const v = tot[t];
-    const dev = mean > 0 ? (v / mean - 1) * 100 : 0;
-    const cls = Math.abs(dev) > 10 ? "off" : "";
-    const all = measures.map((mm) => `${LABELS[mm] || mm}: ${fmt(S.totals[mm][t])}`).join(", ");
+  const tg = S.data.targets;
+  const rows = leaves.map((t, k) => {
+    const v = tot[t], r = ref[k];
+    const dev = r > 0 ? (v / r - 1) * 100 : 0;
+    const cls = Math.abs(dev) > TOL ? "off" : "ok";
     const terr = S.data.territories[t];
-    return `<div class="row ${cls}" data-t="${terr.id}" title="${all}">
+    const all = measures.map((mm) => `${LABELS[mm] || mm}: ${fmt(S.totals[mm][t])}`).join(", ");
+    const cap = terr.capacity == null ? "" : `, capacity ${fmt(terr.capacity)}${tg.unit === "fte" ? " FTE" : " h"}`
+      + (tg.vacant.includes(terr.id) ? " (vacant: the median)" : "");
+    const tip = `${all}\n${basis === "target" ? "capacity target" : "mean"} ${fmt(r)}: ${dev >= 0 ? "+" : ""}${dev.toFixed(1)}%${basis === "target" ? cap : ""}`;
+    return `<div class="row ${cls}" data-t="${terr.id}" data-ref="${r}" data-dev="${dev}" title="${tip}">
       <span class="tid"><span class="sw" style="background:${colourOf(t)}"></span>${terr.id}</span>
-      <span class="bar"><span style="width:${(100 * v / max).toFixed(1)}%"></span><i style="left:${(100 * mean / max).toFixed(1)}%"></i></span>
+      <span class="bar"><span style="width:${(100 * v / max).toFixed(1)}%"></span><i style="left:${(100 * r / max).toFixed(1)}%"></i></span>
       <span class="val" data-value="${v}">${fmt(v)}</span><span class="dev">${dev >= 0 ? "+" : ""}${dev.toFixed(0)}%</span></div>`;
   });
-  $("bars").innerHTML = `<div class="hint">mean ${fmt(mean)} (tick); rows more than 10% off are red</div>` + rows.join("");
+  const hint = basis === "target"
+    ? `vs capacity target (tick: each territory's share of the total, ∝ its reps' capacity); rows more than ${TOL}% off it are red`
+    : `vs mean ${fmt(ref[0] ?? 0)} (tick); rows more than ${TOL}% off are red`;
+  $("bars").dataset.basis = basis;
+  $("bars").innerHTML = `<div class="hint">${hint}</div>` + rows.join("");
 }
 
 // ------------------------------------------------------------------------------ moves
