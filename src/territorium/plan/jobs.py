@@ -23,7 +23,7 @@ import queue as queue_mod
 import threading
 import time
 import uuid
-from collections import deque
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -78,6 +78,27 @@ def default_max_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: the states of a job in its :class:`JobManager` (it leaves the table when its worker is over)
+QUEUED, STARTING, RUNNING, CANCELLING = "queued", "starting", "running", "cancelling"
+#: the moves a job may make (None: it leaves the manager's table)
+MOVES = {QUEUED: (STARTING, None), STARTING: (RUNNING, CANCELLING, None), RUNNING: (CANCELLING, None),
+         CANCELLING: (CANCELLING, None)}
+
+
+@dataclass
+class _Slot:
+    """One job of this manager and where it stands: ``queued`` (waiting for a free worker)
+    -> ``starting`` (a worker slot taken, the process being started) -> ``running`` (its
+    process and pump); ``cancel`` moves a starting or running job to ``cancelling``, and
+    whoever holds the process then (the start or the cancel) terminates it. Changed only
+    under the manager's lock, through :meth:`JobManager._move`."""
+
+    params: JobParams
+    actor: str
+    state: str = QUEUED
+    proc: object = None
+
+
 class JobManager:
     """Starts jobs in worker processes (spawn) and records their status and events in the
     database at ``url``, through ``engine`` when given (the server's own: a second engine
@@ -87,7 +108,12 @@ class JobManager:
     At most ``max_running`` workers run at once (default: one per CPU core, so a burst of
     jobs does not slow every one of them down and starve the API); later jobs stay
     ``queued`` with their place in the line and start in order as workers end. A queued job
-    can be cancelled; a server stopped with jobs still queued closes them at its next start."""
+    can be cancelled; a server stopped with jobs still queued closes them at its next start.
+
+    Each job of this manager is a :class:`_Slot` whose state moves only through
+    :meth:`_move`; a cancel that comes while the worker is starting is one of its moves
+    (``starting`` -> ``cancelling``), so the start sees it when it would move the job to
+    ``running`` and terminates the worker before it can write."""
 
     def __init__(self, url: str, *, engine=None, recover: bool = True, max_running: int | None = None):
         from territorium import store
@@ -96,14 +122,39 @@ class JobManager:
         self._own_engine = engine is None
         self.engine = store.engine(url) if engine is None else engine
         store.upgrade(self.engine)
-        self._procs: dict[str, object] = {}   # running workers (None: a slot taken while one starts)
-        self._waiting: deque = deque()          # (job_id, params, actor) in the order they came
+        self._jobs: dict[str, _Slot] = {}   # this manager's jobs until their worker is over, in arrival order
         self.max_running = max(1, int(max_running)) if max_running else default_max_jobs()
-        self._cancelling: set[str] = set()
         self._closing = False
         self._lock = threading.Lock()
         self._ctx = mp.get_context("spawn")
         self.recovered = R.recover(self.engine) if recover else []
+
+    def _busy(self) -> int:
+        """Worker slots taken (every job that is not queued); under the lock."""
+        return sum(j.state != QUEUED for j in self._jobs.values())
+
+    def _move(self, job_id: str, *moves: tuple[str, str | None], proc=None) -> str | None:
+        """Apply the first of ``moves`` (``(from, to)``; ``to`` None: the job leaves the
+        table) that matches the job's state, under the lock; ``proc`` is kept with the job.
+        Returns the state it was in (None: not in the table, or no move matched: unchanged)."""
+        with self._lock:
+            j = self._jobs.get(job_id)
+            for frm, to in moves:
+                if j is not None and j.state == frm:
+                    self._step(job_id, to, proc)
+                    return frm
+        return None
+
+    def _step(self, job_id: str, to: str | None, proc=None) -> None:
+        """Move the job to ``to`` (one of :data:`MOVES`); the caller holds the lock."""
+        j = self._jobs[job_id]
+        assert to in MOVES[j.state], f"job {job_id}: no move from {j.state} to {to}"
+        if to is None:
+            del self._jobs[job_id]
+        else:
+            j.state = to
+            if proc is not None:
+                j.proc = proc
 
     def start(self, params: JobParams, actor: str) -> dict:
         """Record the job (queued), start its worker (running) and return the job's record."""
@@ -114,39 +165,38 @@ class JobManager:
         job_id = uuid.uuid4().hex[:12]
         R.create(self.engine, job_id, plan=params.plan, kind=params.kind, params=params.to_dict(), actor=actor)
         with self._lock:
-            free = len(self._procs) < self.max_running and not self._waiting
-            if free:
-                self._procs[job_id] = None
-            else:
-                self._waiting.append((job_id, params, actor))
-                ahead = len(self._procs) + len(self._waiting) - 1
+            queued = sum(j.state == QUEUED for j in self._jobs.values())
+            free = self._busy() < self.max_running and not queued
+            self._jobs[job_id] = _Slot(params, actor, STARTING if free else QUEUED)
+            ahead = len(self._jobs) - 1
         if free:
-            self._launch(job_id, params, actor)
+            self._launch(job_id)
         else:
             R.record(self.engine, job_id, "queued", 0.0,
                      f"waiting for a free worker ({self.max_running} run at once; {ahead} job(s) ahead)")
         return R.get(self.engine, job_id)
 
-    def _launch(self, job_id: str, params: JobParams, actor: str) -> None:
-        """Start the worker of a job whose slot in ``_procs`` is already taken."""
+    def _launch(self, job_id: str) -> None:
+        """Start the worker of a job in state ``starting``."""
+        with self._lock:
+            slot = self._jobs[job_id]
         q = self._ctx.Queue()
-        p = self._ctx.Process(target=_worker, args=(self.url, params, job_id, actor, q, os.getpid()), daemon=True)
+        p = self._ctx.Process(target=_worker, args=(self.url, slot.params, job_id, slot.actor, q, os.getpid()),
+                              daemon=True)
         try:
             p.start()
         except OSError as exc:  # no process could be started (memory, process limit): say so, change nothing
-            with self._lock:
-                self._procs.pop(job_id, None)
+            self._move(job_id, (STARTING, None), (CANCELLING, None))
             R.record(self.engine, job_id, "failed", 1.0, f"the worker process could not start: {exc}")
             self._start_next()
             return
-        with self._lock:
-            self._procs[job_id] = p
-            cancelled = job_id in self._cancelling or self._closing
-        if cancelled:  # cancel() came while the worker started: it must not write
+        if self._closing:   # a server stopping cancels what starts (and cancel() each job it had)
+            self._move(job_id, (STARTING, CANCELLING))
+        if self._move(job_id, (STARTING, RUNNING), proc=p) != STARTING:
+            # cancelled while the worker started (cancel() waits for it to leave): it must not write
             p.terminate()
             p.join(10)
-            with self._lock:
-                self._procs.pop(job_id, None)
+            self._move(job_id, (CANCELLING, None))
             self._start_next()
             return
         R.record(self.engine, job_id, "running", 0.0, "started")
@@ -156,11 +206,13 @@ class JobManager:
         """Start queued jobs while workers are free."""
         while True:
             with self._lock:
-                if self._closing or not self._waiting or len(self._procs) >= self.max_running:
+                if self._closing or self._busy() >= self.max_running:
                     return
-                job_id, params, actor = self._waiting.popleft()
-                self._procs[job_id] = None
-            self._launch(job_id, params, actor)
+                job_id = next((k for k, j in self._jobs.items() if j.state == QUEUED), None)
+                if job_id is None:
+                    return
+                self._step(job_id, STARTING)
+            self._launch(job_id)
 
     def _pump(self, job_id: str, q, p) -> None:
         last_t, last_f = 0.0, 0.0
@@ -170,7 +222,9 @@ class JobManager:
                     kind, f, msg, payload = q.get(timeout=0.5)
                 except queue_mod.Empty:
                     if not p.is_alive():
-                        if job_id not in self._cancelling:  # else cancel() records the end
+                        with self._lock:
+                            slot = self._jobs.get(job_id)
+                        if slot is None or slot.state != CANCELLING:  # else cancel() records the end
                             self._finish_dead(job_id, p)
                         return
                     continue
@@ -192,8 +246,7 @@ class JobManager:
                     self._record_end(job_id, "failed", msg)
                     return
         finally:
-            with self._lock:
-                self._procs.pop(job_id, None)
+            self._move(job_id, (RUNNING, None), (CANCELLING, None))
             self._start_next()
 
     def _record_end(self, job_id: str, status: str, msg: str, **kw) -> None:
@@ -223,23 +276,21 @@ class JobManager:
         job = R.get(self.engine, job_id)
         if job is None or job["status"] in R.DONE:
             return job
-        with self._lock:
-            queued = [w for w in self._waiting if w[0] == job_id]
-            for w in queued:
-                self._waiting.remove(w)
-        if queued:
+        was = self._move(job_id, (QUEUED, None), (STARTING, CANCELLING), (RUNNING, CANCELLING),
+                         (CANCELLING, CANCELLING))
+        if was == QUEUED:
             R.record(self.engine, job_id, "cancelled", 0.0, "cancelled before it started; the plan is unchanged")
             return R.get(self.engine, job_id)
-        with self._lock:
-            self._cancelling.add(job_id)
-            p = self._procs.get(job_id)
+        with self._lock:   # starting: no process yet, the start terminates it
+            slot = self._jobs.get(job_id)
+            p = slot.proc if slot is not None else None
         if p is not None and p.is_alive():
             p.terminate()
             p.join(10)
         deadline = time.monotonic() + 5  # an answer sent before the end is recorded by the pump
         while time.monotonic() < deadline:
             with self._lock:
-                if job_id not in self._procs:
+                if job_id not in self._jobs:
                     break
             time.sleep(0.05)
         job = R.get(self.engine, job_id)
@@ -250,14 +301,12 @@ class JobManager:
                          result_version=v)
             else:
                 R.record(self.engine, job_id, "cancelled", job["progress"], "cancelled; the plan is unchanged")
-        with self._lock:
-            self._cancelling.discard(job_id)
         return R.get(self.engine, job_id)
 
     def shutdown(self) -> None:
         with self._lock:
             self._closing = True
-            ids = [w[0] for w in self._waiting] + list(self._procs)
+            ids = list(self._jobs)
         for job_id in ids:
             self.cancel(job_id)
         if self._own_engine:
