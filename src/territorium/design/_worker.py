@@ -15,6 +15,7 @@ from ._homes import applicable as homes_applicable, homes_start
 from ._lp import candidates, disruption_lp, fractional_centers, guide_lp, hop_distances, round_assignment, transport_lp
 from ._problem import Problem, structurally_infeasible
 from ._recom import recombine, recombine_disruption
+from ._repair import local_repair
 from ._search import Search, State
 
 __all__ = ["run_start"]
@@ -267,9 +268,30 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
         if st.violation(P.tol) > 0 and not hopeless and P.m > 1 and P.indptr is not None:
             # measures that do not move together: anneal single-unit moves on every
             # tolerance at once (contiguity kept at each step)
-            info = anneal(srch, ANNEAL_SHARE * (mono_deadline - time.monotonic()))
+            share = (1.0 - REPAIR_SHARE_LARGE) if large and REPAIR_SHARE_LARGE else ANNEAL_SHARE
+            info = anneal(srch, share * (mono_deadline - time.monotonic()))
             anneal_info = info
             st.sync_centers()
+            if large and REPAIR_SHARE_LARGE:
+                # coarse units the annealing cannot trade (Manhattan, Honolulu): exact MIPs on
+                # clusters of the territories still outside (design/_repair.py), twice, with
+                # the annealing in between
+                anneal_info["repair"] = []
+                for rnd in range(2):
+                    if st.violation(P.tol) <= 0 or _cancelled(cancel):
+                        break
+                    end = mono_deadline - 0.5 if rnd else \
+                        time.monotonic() + REPAIR_FIRST * (mono_deadline - time.monotonic())
+                    b, rinfo = local_repair(P, st.a, end)
+                    rinfo.pop("log", None)
+                    anneal_info["repair"].append(rinfo)
+                    for u in np.flatnonzero(b != st.a).tolist():
+                        st.move(u, int(b[u]))
+                    st.recount()
+                    st.sync_centers()
+                    if not rnd and mono_deadline - time.monotonic() > 2.0 and st.violation(P.tol) > 0:
+                        anneal(srch, 0.5 * (mono_deadline - time.monotonic()))
+                        st.sync_centers()
             if st.violation(P.tol) <= 0:
                 _improve_keeping_feasible(srch)
         if st.violation(P.tol) > 0 and not hopeless and anneal_info is None:
@@ -365,6 +387,13 @@ RECOMBINE_SHARE = 0.2
 #: left outside ±5 %; with 0.6 the descent ended by itself at 88 s, 29 left)
 IMPROVE_SHARE_LARGE = 0.6
 RECOMBINE_SHARE_LARGE = 0.6
+
+#: large maps (the quick bisection start): the share of the time left after the
+#: recombination kept for the exact local repair of the territories still outside
+#: (design/_repair.py; the annealing gets the rest first), and the share of that the first
+#: repair round may take (then the annealing again, then a second round to the deadline)
+REPAIR_SHARE_LARGE = 0.6
+REPAIR_FIRST = 0.6
 
 #: share of a start's remaining time the multi-measure annealing may take when the
 #: descent and the recombination left a tolerance unmet (it stops as soon as every
