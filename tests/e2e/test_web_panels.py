@@ -397,9 +397,10 @@ def test_dashboard_lines_per_territory_over_time_and_png(page, server, tmp_path)
             .reindex(index=east, columns=chart["labels"]).fillna(0.0))
     ranked = sorted(east, key=lambda t: (-want.loc[t].sum(), t))
     # five lines for the largest territories, one for the 15 others together
-    assert [x["name"] for x in chart["series"]] == ranked[:5] + [f"{len(east) - 5} others"]
+    assert [x["group"] for x in chart["series"]] == ranked[:5] + [None]
+    assert chart["series"][5]["name"] == f"{len(east) - 5} others"
     for x in chart["series"][:5]:
-        assert x["values"] == pytest.approx(want.loc[x["name"]].tolist(), rel=1e-9, abs=1e-6)
+        assert x["values"] == pytest.approx(want.loc[x["group"]].tolist(), rel=1e-9, abs=1e-6)
     assert chart["series"][5]["values"] == pytest.approx(want.loc[ranked[5:]].sum().tolist(), rel=1e-9, abs=1e-6)
     screenshot(page, "dashboard-lines", tmp_path)
     with page.expect_download() as dl:
@@ -413,7 +414,7 @@ def test_dashboard_lines_per_territory_over_time_and_png(page, server, tmp_path)
     # one territory: one line, its monthly revenue
     page.select_option("#dash-node", "group:" + east[1])
     chart = page.evaluate("() => window.__territorium.dashboard.chart")
-    assert [x["name"] for x in chart["series"]] == [east[1]]
+    assert [x["group"] for x in chart["series"]] == [east[1]]
     assert chart["series"][0]["values"] == pytest.approx(want.loc[east[1]].tolist(), rel=1e-9, abs=1e-6)
     # per territory (not a time series): bars, the choice disabled
     page.select_option("#dash-axis", "group")

@@ -48,9 +48,12 @@ export function modeValues(mode, ctx) {
       tv = territories.map((t) => (t.quota == null ? NaN : t.quota));
       return { values: perUnit(tv), title: "Quota per territory (plan year)", missing: "no quota", fmt: null };
     } else if (m === "attainment") {
+      // no attainment without a quota, nor of a quota of 0 (a quota, but nothing to attain)
       tv = territories.map((t, k) => (t.quota == null || !(t.quota > 0) ? NaN : totals.revenue[k] / t.quota));
+      const none = territories.some((t) => t.quota == null), zero = territories.some((t) => t.quota === 0);
       return { values: perUnit(tv), title: "Attainment: revenue (trailing 12 months) / quota (plan year)",
-        missing: "no quota", fmt: pct };
+        missing: none && zero ? "no quota, or a quota of 0" : zero ? "quota of 0: no attainment" : "no quota", fmt: pct,
+        why: (k) => (territories[k].quota === 0 ? "quota of 0: no attainment" : "no quota") };
     } else tv = totals[m];
     return { values: perUnit(tv), title: null, missing: "", fmt: null };
   }

@@ -161,13 +161,21 @@ function lineSeries(groups, m, periods, total) {
   const sum = (g) => [...per.get(g).values()].reduce((a, b) => a + b, 0);
   const ranked = [...groups].sort((a, b) => sum(b) - sum(a) || a.localeCompare(b));
   const shown = ranked.length > MAX_LINES ? ranked.slice(0, MAX_LINES - 1) : ranked;
-  const series = shown.map((g) => ({ name: g, group: g, values: periods.map((p) => per.get(g).get(p) || 0) }));
+  const series = shown.map((g) => ({ name: groupLabel(g), group: g, values: periods.map((p) => per.get(g).get(p) || 0) }));
   if (shown.length < ranked.length) {
     const rest = ranked.length - shown.length;
     series.push({ name: `${rest} others`, group: null, values: periods.map((p, i) =>
       total[i] - series.reduce((a, s) => a + s.values[i], 0)) });
   }
   return series;
+}
+
+/** A group as the legend names it: a rep by name, a territory by id and name (its id alone
+ *  when it has no other name); the id when the answer names nobody. */
+function groupLabel(g) {
+  const nm = last.groups.find((x) => x.id === g)?.name;
+  if (!nm || nm === g) return g;
+  return last.by === "rep" ? nm : `${g} – ${nm}`;
 }
 
 function exportCSV() {

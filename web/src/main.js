@@ -543,8 +543,20 @@ function hover(i) {
   const why = d.reasons[uid];
   $("hover").innerHTML = `<h2>${d.names[i]} <small>${uid}${d.states[i] ? ", " + d.states[i] : ""}</small></h2>
     <p>Territory <strong>${terr ? terr.id + (terr.name !== terr.id ? " – " + terr.name : "") : "none"}</strong>${S.locked.has(i) ? " · locked" : ""}</p>
+    <p class="colour-value" hidden>Colour by <span class="what"></span>: <strong></strong></p>
     <table><tr><th></th><th>unit</th><th>territory</th></tr>${rows}</table>` +
     (why ? `<p class="why">Moved ${why.from} → ${why.to} in v${why.version} by ${why.actor}${why.job ? " (" + why.job + ")" : ""}${why.reason ? ": " + why.reason : ""}</p>` : "");
+  const cv = S.shown && S.shown.mode === $("colour-by").value ? S.shown : null;
+  if (cv) {   // the value the map is coloured by, as its legend names it (a file's column is the user's text)
+    const [kind, m] = [cv.mode.slice(0, cv.mode.indexOf(":")), cv.mode.slice(cv.mode.indexOf(":") + 1)];
+    const v = cv.values[i];
+    const el = $("hover").querySelector(".colour-value");
+    el.hidden = false;
+    el.querySelector(".what").textContent = cv.title || `${LABELS[m] || m} per ${kind}`;
+    const why = cv.why && t >= 0 ? cv.why(t) : cv.missing || "no value";
+    el.querySelector("strong").textContent = Number.isNaN(v) ? why : (cv.fmt || fmt)(v);
+    el.dataset.value = Number.isNaN(v) ? "" : String(v);
+  }
 }
 
 window.addEventListener("error", (e) => say(`Error: ${e.message}`, "error"));

@@ -258,6 +258,7 @@ export function paintAll() {
     breaks.push(sorted.length ? sorted[sorted.length - 1] : 0);
   }
   S.breaks = breaks;
+  S.shown = shown ? { ...shown, mode } : null;   // the hover box shows the unit's value
   const { coloured, flagged } = S.drawn;
   const units = values ? S.unitT.keys() : new Set([...coloured, ...flagged, ...S.sel, ...S.locked, ...moved()]);
   const nowColoured = new Set(), nowFlagged = new Set();
