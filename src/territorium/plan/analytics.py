@@ -138,7 +138,7 @@ def _opportunity_totals(eng: sa.Engine) -> pd.DataFrame:
         "FROM opportunities WHERE account_id IS NOT NULL GROUP BY account_id")
     with eng.connect() as c:
         rows = c.execute(sql).fetchall()
-    df = pd.DataFrame(rows, columns=["key", "opps", "opp_mean", "won", "won_amount"])
+    df = store.rows_frame(rows, ["key", "opps", "opp_mean", "won", "won_amount"])
     for col in ("opps", "opp_mean", "won", "won_amount"):
         df[col] = pd.to_numeric(df[col]).astype(np.float64)
     return df
@@ -533,7 +533,7 @@ def _month_rows(eng: sa.Engine) -> pd.DataFrame:
     with eng.connect() as c:
         rows = c.execute(sql).fetchall()
         span = c.execute(sa.text("SELECT MIN(created_at), MAX(created_at) FROM orders")).fetchone()
-    df = pd.DataFrame(rows, columns=["account_id", "shipping_zip", "ym", "orders", "total"])
+    df = store.rows_frame(rows, ["account_id", "shipping_zip", "ym", "orders", "total"])
     df["ym"] = pd.to_numeric(df["ym"]).astype(np.int64)
     df["total"] = pd.to_numeric(df["total"]).astype(np.float64).fillna(0.0)
     df.attrs["span"] = span

@@ -37,7 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from territorium.plan.workspace import Workspace, WorkspaceError
-from territorium.store.db import bind_list
+from territorium.store.db import bind_list, rows_frame
 
 __all__ = [
     "LEVELS", "FREQS", "CHANNELS", "COUNTED_STATUSES", "revenue_panel", "activity_panel",
@@ -188,7 +188,7 @@ def revenue_panel(
         sql = sql.replace(":start", "CAST(:start AS timestamp)").replace(":end", "CAST(:end AS timestamp)")
     with ws.engine.connect() as c:
         rows = c.execute(sa.text(sql), params).fetchall()
-    df = pd.DataFrame(rows, columns=["unit", "period", "revenue", "orders"])
+    df = rows_frame(rows, ["unit", "period", "revenue", "orders"])
     df["unit"] = df["unit"].astype(str)
     df["period"] = pd.to_datetime(df["period"])
     df["revenue"] = pd.to_numeric(df["revenue"]).astype(np.float64).fillna(0.0)
@@ -237,7 +237,7 @@ def activity_panel(
            f"GROUP BY a.account_id, {per}")
     with ws.engine.connect() as c:
         rows = c.execute(sa.text(sql), params).fetchall()
-    df = pd.DataFrame(rows, columns=["unit", "period", "activities", "minutes"])
+    df = rows_frame(rows, ["unit", "period", "activities", "minutes"])
     df["unit"] = df["unit"].astype(str)
     df["period"] = pd.to_datetime(df["period"])
     df["activities"] = pd.to_numeric(df["activities"]).astype(np.int64)
@@ -300,7 +300,7 @@ def account_frame(
     sql += " ORDER BY ac.account_id"
     with ws.engine.connect() as c:
         rows = c.execute(sa.text(sql), params).fetchall()
-    df = pd.DataFrame(rows, columns=list(ACCOUNT_COLUMNS) + ["revenue", "orders", "visits"])
+    df = rows_frame(rows, list(ACCOUNT_COLUMNS) + ["revenue", "orders", "visits"])
     for c in ("annual_revenue", "potential", "revenue"):
         df[c] = pd.to_numeric(df[c]).astype(np.float64)
     for c in ("employees", "orders", "visits"):

@@ -494,7 +494,7 @@ def plan_units(eng: Engine, ref: str | int, *, territories: Iterable[str] | None
         if limit is not None:
             q = q.limit(limit)
         rows = conn.execute(q).all()
-    return pd.DataFrame(rows, columns=["unit_id", "territory_id"]), int(total)
+    return store.rows_frame(rows, ["unit_id", "territory_id"]), int(total)
 
 
 def events(eng: Engine, ref: str | int | None = None, *, entity: str | None = None, entity_id: str | None = None,

@@ -191,13 +191,15 @@ def _first_order(ws, end) -> pd.Series | None:
 def _order_history(ws) -> pd.DataFrame:
     import sqlalchemy as sa
 
+    from territorium.store.db import rows_frame
+
     # pending orders count here (placed, payment not due yet): leaving them out would make the
     # last month of a business with payment terms look like a slump
     sql = sa.text("SELECT created_at, total FROM orders WHERE financial_status IS NULL "
                   "OR financial_status IN ('paid', 'partially_refunded', 'pending')")
     with ws.engine.connect() as c:
         rows = c.execute(sql).fetchall()
-    return pd.DataFrame(rows, columns=["created_at", "total"])
+    return rows_frame(rows, ["created_at", "total"])
 
 
 def run_quota(ws, job: QuotaJob, *, load=None, progress=None) -> QuotaRun:

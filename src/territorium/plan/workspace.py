@@ -98,7 +98,7 @@ class Workspace:
         )
         with self.engine.connect() as c:
             rows = c.execute(sql, {"start": start, "end": end}).fetchall()
-        df = pd.DataFrame(rows, columns=["account_id", "shipping_zip", "lat", "lon", "customer", "orders", "total"])
+        df = store.rows_frame(rows, ["account_id", "shipping_zip", "lat", "lon", "customer", "orders", "total"])
         df["orders"] = pd.to_numeric(df["orders"]).astype(np.float64)
         df["total"] = pd.to_numeric(df["total"]).astype(np.float64).fillna(0.0)
         for col in ("lat", "lon"):
