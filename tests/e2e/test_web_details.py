@@ -128,3 +128,9 @@ def test_dashboard_lines_are_named_by_territory_and_rep_names(page, server):
     named = [s for s in series if s["group"] is not None]
     assert named and all(s["name"] == rep_name[s["group"]] != s["group"] for s in named)
     assert np.all([s["name"].endswith("others") for s in series if s["group"] is None])
+    # and the table's rows by rep: the name shown, the id on hover
+    rows = page.locator("#dash-table tbody th")
+    assert rows.count() > 0
+    for k in range(rows.count()):
+        rid = rows.nth(k).get_attribute("title")
+        assert rows.nth(k).inner_text() == rep_name[rid] != rid

@@ -7,6 +7,8 @@ flags it), and the territory whose rep has 1.5x its workload in capacity is flag
 deviations are computed here from the planted capacities and the server's per-unit workload."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -72,7 +74,8 @@ def test_bars_compare_each_territory_with_its_capacity_target(page, server, tmp_
     assert not rows[small]["off"] and rows[over]["off"]
     for t in leaves:
         dev = 100 * (w[t] / target[t] - 1)
-        assert rows[t]["shown"] == f"{'+' if dev >= 0 else ''}{dev:.0f}%"
+        n = math.floor(dev + 0.5)   # JavaScript's Math.round
+        assert rows[t]["shown"] == f"{'+' if n > 0 else ''}{n}%"
         assert rows[t]["off"] == (abs(dev) > 10)
     for t in leaves:   # every row's tick and deviation against its own target
         assert rows[t]["ref"] == pytest.approx(target[t], rel=1e-6)

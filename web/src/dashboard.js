@@ -147,9 +147,12 @@ function render() {
   const name = new Map(last.groups.map((g) => [g.id, g.name]));
   const cols = TABLE.filter((k) => last.kpis.includes(k) || k === "aov");
   $("dash-table").innerHTML = `<thead><tr><th scope="col">${last.by}</th>${cols.map((k) => `<th scope="col">${NAMES[k]}</th>`).join("")}</tr></thead><tbody>` +
-    rows.map((r) => `<tr data-group="${r.group}"><th scope="row" title="${name.get(r.group) || ""}">${r.group}</th>${
+    rows.map((r) => `<tr data-group="${esc(r.group)}"><th scope="row" title="${esc(last.by === "rep" ? r.group : name.get(r.group) || "")}">${
+      esc(last.by === "rep" ? groupLabel(r.group) : r.group)}</th>${
       cols.map((k) => `<td>${show(k, r[k])}</td>`).join("")}</tr>`).join("") + "</tbody>";
 }
+
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
 const MAX_LINES = 6;
 

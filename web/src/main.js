@@ -208,6 +208,7 @@ function balanceRefs(m, leaves = S.leaves.map((t) => S.tIndex.get(t.id))) {
 }
 
 const TOL = 10;   // % off its reference that turns a row red
+const pc = (d) => { const r = Math.round(d); return `${r > 0 ? "+" : ""}${r === 0 ? 0 : r}%`; };   // never "-0%"
 
 function renderBars() {
   const m = $("bal-measure").value;
@@ -230,10 +231,10 @@ function renderBars() {
     return `<div class="row ${cls}" data-t="${terr.id}" data-ref="${r}" data-dev="${dev}" title="${tip}">
       <span class="tid"><span class="sw" style="background:${colourOf(t)}"></span>${terr.id}</span>
       <span class="bar"><span style="width:${(100 * v / max).toFixed(1)}%"></span><i style="left:${(100 * r / max).toFixed(1)}%"></i></span>
-      <span class="val" data-value="${v}">${fmt(v)}</span><span class="dev">${dev >= 0 ? "+" : ""}${dev.toFixed(0)}%</span></div>`;
+      <span class="val" data-value="${v}">${fmt(v)}</span><span class="dev">${pc(dev)}</span></div>`;
   });
   const hint = basis === "target"
-    ? `vs capacity target (tick: each territory's share of the total, ∝ its reps' capacity); rows more than ${TOL}% off it are red`
+    ? `vs capacity target (tick: ∝ its reps' capacity); more than ${TOL}% off it: red`
     : `vs mean ${fmt(ref[0] ?? 0)} (tick); rows more than ${TOL}% off are red`;
   $("bars").dataset.basis = basis;
   $("bars").innerHTML = `<div class="hint">${hint}</div>` + rows.join("");
