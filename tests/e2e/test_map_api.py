@@ -261,15 +261,16 @@ def test_head_serves_each_territory_its_capacity_target(client):
     assert got == pytest.approx({t: w / total for t, w in want.items()}, rel=1e-9)
     assert {t["id"]: t["capacity"] for t in head["territories"] if t["leaf"]} == pytest.approx(want)
     assert all(t["target"] is None for t in head["territories"] if not t["leaf"])   # regions East, West
-    # a manager's shares add up over their region, a rep's own territory is all of theirs
+    # a manager's shares add up over their region; a rep's own territory alone has no target to compare
     _login(c, "mgr")
     east = {t["id"]: t["target"] for t in c.get("/api/plans/demo/map?detail=0&part=head").json()["territories"]
             if t["leaf"]}
     e_total = sum(want[t] for t in facts["east"])
     assert east == pytest.approx({t: want[t] / e_total for t in facts["east"]}, rel=1e-9)
     _login(c, "rep")
-    own = c.get("/api/plans/demo/map?detail=0&part=head").json()["territories"]
-    assert [(t["id"], t["target"]) for t in own] == [(facts["rep_territory"], pytest.approx(1.0))]
+    own = c.get("/api/plans/demo/map?detail=0&part=head").json()
+    assert [(t["id"], t["target"]) for t in own["territories"]] == [(facts["rep_territory"], None)]
+    assert own["targets"] is None
 
 
 def test_targets_follow_the_staffing_and_the_design_settings(client):

@@ -504,8 +504,9 @@ def plan_map(loaded: VisiblePlan, request: Request, user: CurrentUser, eng: Eng,
 def _targets(eng, c, territories: list[dict]) -> dict | None:
     """The plan's capacity targets (``plan/targets.py``) for the page's balance bars: sets each
     shown leaf territory's ``target`` (its share of the shown leaves' total, so a manager's
-    region or a rep's own territory add up to 1) and ``capacity``; returns how they were read
-    (``basis``, ``source``, ``unit``, ``vacant``), or None: the bars compare with the mean."""
+    region adds up to 1) and ``capacity``; returns how they were read (``basis``, ``source``,
+    ``unit``, ``vacant``), or None: the bars compare with the mean (also when one territory is
+    shown, e.g. a rep's own)."""
     from territorium.plan.targets import plan_targets
     from territorium.store import db as store
 
@@ -516,7 +517,7 @@ def _targets(eng, c, territories: list[dict]) -> dict | None:
     tg = plan_targets(c.territories, store.read_table(eng, "reps"), settings, imported)
     shown = [t for t in territories if t["leaf"] and tg is not None and t["id"] in tg.shares]
     total = sum(tg.shares[t["id"]] for t in shown) if shown else 0.0
-    if total <= 0:
+    if len(shown) < 2 or total <= 0:   # one territory (a rep's) is always on its share of itself
         return None
     for t in shown:
         t["target"] = tg.shares[t["id"]] / total
