@@ -135,7 +135,7 @@ def _stranded(nb=6.0):
 
 
 def test_cheap_proofs_are_given_when_the_time_limit_is_spent():
-    # a limit too short for the LP bound (less than a second is left for it): the unit and
+    # a limit too short for the LP bound (less than 2 s is left for it): the unit and
     # region arguments still run and the report proves the infeasibility with the unit
     u = _stranded()
     T = u.measure("workload").sum() / 4
