@@ -83,7 +83,7 @@ def test_bars_compare_each_territory_with_its_capacity_target(page, server, tmp_
     assert page.input_value("#bal-basis") == "target" and page.is_visible("#bal-basis")
     assert "vs capacity target" in page.inner_text("#bars .hint")
     assert f"capacity {_fmt(cap[small])} h" in rows[small]["title"]
-    screenshot(page, "balance-targets", tmp_path)
+    screenshot(page, "balance-targets-planted", tmp_path)
 
     # the plain mean on request: the small territory is now flagged, the tick at the mean
     page.select_option("#bal-basis", "mean")
