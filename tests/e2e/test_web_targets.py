@@ -91,6 +91,11 @@ def test_bars_compare_each_territory_with_its_capacity_target(page, server, tmp_
     assert "vs mean" in page.inner_text("#bars .hint")
     assert rows[small]["off"] and rows[small]["ref"] == pytest.approx(mean, rel=1e-9)
     assert rows[small]["dev"] == pytest.approx(100 * (w[small] / mean - 1), abs=1e-6)
+    # the rebalance and trade-off jobs do not use the targets, and say so
+    page.get_by_role("button", name="Rebalance…").click()
+    assert "not the capacity targets" in page.locator("#job .targets-note").inner_text()
+    assert page.locator("#job .targets-note").is_visible()
+
     page.select_option("#bal-basis", "target")
     np.testing.assert_allclose(sorted(r["ref"] for r in _rows(page).values()), sorted(target.values()), rtol=1e-6)
 

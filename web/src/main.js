@@ -137,6 +137,7 @@ function setData(d) {
   bm.onchange = () => renderBars();
   const bb = $("bal-basis");   // capacity targets when the plan has them (the head's ``targets``)
   $("bal-basis-box").hidden = !d.targets;
+  for (const el of document.querySelectorAll(".targets-note")) el.hidden = !d.targets;   // the jobs ignore them
   bb.value = d.targets ? "target" : "mean";
   bb.onchange = () => renderBars();
   computeTotals();
