@@ -198,6 +198,9 @@ BAD = [
     ({"kind": "size", "coverage": 2}, "body.coverage"),
     ({"kind": "realign", "balance": {"workload": 0}}, "body.balance.workload"),
     ({"kind": "mystery"}, "body.kind"),
+    ({"kind": "realign", "targets": "mean"}, "body.targets"),
+    ({"kind": "assign", "targets": "plan"}, "body.targets"),
+    ({"kind": "design", "targets": "equal"}, "body.targets"),
 ]
 
 
@@ -208,6 +211,38 @@ def test_bad_job_bodies_are_422_naming_the_field(client):
         assert r.status_code == 422, (body, r.text)
         assert r.json()["errors"][0]["field"] == field and r.json()["detail"].startswith(field), (body, r.json())
     assert c.get("/api/jobs", headers=h["pat"]).json()["total"] == 0
+
+
+@pytest.mark.slow
+def test_the_targets_option_of_realign_jobs(client):
+    """On a plan with capacity targets (T1 staffed by a 1,600 h rep, T2 by an 800 h one: 26.7 and
+    13.3 of the 40 accounts) a realign job balances towards them by default, and towards the
+    mean with ``targets: "equal"``; the option is stored with the job."""
+    import sqlalchemy as sa
+
+    from territorium.plan import plans
+
+    c, h = client
+    eng = c.app.state.engine
+    with eng.begin() as conn:
+        conn.execute(sa.text("UPDATE reps SET capacity_hours = 800 WHERE rep_id = 'rB'"))
+    plans.update_territories(eng, "grid", {"T1": {"reps": ["rA"]}, "T2": {"reps": ["rB"]}}, expected_version=1,
+                             actor="t")
+    plans.copy_plan(eng, "grid", "grid-eq", actor="t")
+    target = {"T1": 40 * 2 / 3, "T2": 40 / 3}
+    for plan, body, ref in (("grid", {"expected_version": 2}, target),
+                            ("grid-eq", {"expected_version": 1, "targets": "equal"}, {"T1": 20, "T2": 20})):
+        r = c.post(f"/api/plans/{plan}/jobs", json={"balance": {"account_count": 0.1}, "time_limit": 5, **body},
+                   headers=h["pat"])
+        assert r.status_code == 202, r.text
+        assert r.json()["params"]["targets"] == body.get("targets", "plan")
+        j = wait(c, h["pat"], r.json()["id"])
+        assert j["status"] == "succeeded", j
+        assert j["result"]["targets"] == ("equal" if "targets" in body else "capacity")
+        n = {t["territory_id"]: t["units"] for t in c.get(f"/api/plans/{plan}/content", headers=h["pat"]).json()[
+            "territories"]}
+        assert all(abs(n[t] / ref[t] - 1) <= 0.1 + 1e-9 for t in ref), (plan, n)
+    assert n["T2"] > 40 / 3 * 1.1   # the equal rebalance is off the capacity target
 
 
 def test_jobs_refused_before_they_start(client):

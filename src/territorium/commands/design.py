@@ -81,6 +81,7 @@ def design_command(
     force: bool = typer.Option(False, "--force", help="Replace existing files that Territorium did not write (never this command's inputs)."),
     plan: Optional[str] = typer.Option(None, "--plan", help="Also store the result as a new draft plan of this name in the database, with the settings and seed that made it (see `territorium plan`)."),
     from_plan: Optional[str] = typer.Option(None, "--from-plan", help="Realign a stored plan (NAME or NAME@VERSION) instead of a file or the imported alignment."),
+    targets: Optional[str] = typer.Option(None, "--targets", help="With --from-plan: plan (the default) balances each territory towards the stored plan's capacity targets when it has them (its staffing's rep capacity, as the map's balance bars); equal: towards the mean."),
 ) -> None:
     """Design balanced, contiguous, compact territories (or realign the current ones).
 
@@ -118,7 +119,15 @@ def design_command(
     from territorium.plan import plans as stored
 
     plan_tmp = tempfile.TemporaryDirectory(prefix="territorium-plan-") if from_plan else None
+    plan_shares, used_targets = None, None
     try:
+        if targets is not None:
+            if targets not in ("plan", "equal"):
+                raise DesignJobError(f"--targets must be 'plan' or 'equal', not {targets!r}")
+            if from_plan is None:
+                raise DesignJobError("--targets needs --from-plan (the stored plan whose targets it means)")
+            if targets == "plan" and capacity_targets:
+                raise DesignJobError("--capacity-targets and --targets plan: give only one")
         if plan is not None or from_plan is not None:
             eng = Workspace(database).engine
             if plan is not None:
@@ -140,10 +149,18 @@ def design_command(
                                          f"(use --units {src.info.unit_level})")
                 current = Path(plan_tmp.name) / "current.csv"
                 src.units.rename(columns={"territory_id": "territory"}).to_csv(current, index=False)
+                if not capacity_targets:
+                    from territorium.plan.targets import stored_targets
+
+                    tg = None if targets == "equal" else stored_targets(eng, src)
+                    plan_shares, used_targets = (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+                    console.print(f"balancing towards plan {src.info.name}'s capacity targets ({tg.source})"
+                                  if tg is not None else "balancing towards equal territories", highlight=False)
         job = DesignJob(
             level=units,
             states=[s.strip().upper() for s in states.split(",") if s.strip()] if states else None,
-            k=k, centers=centers, capacity_targets=capacity_targets, balance=parse_balance(balance),
+            k=k, centers=centers, capacity_targets=capacity_targets, targets=plan_shares,
+            balance=parse_balance(balance),
             compactness=compactness, locks=lock,
             frozen=[f.strip() for f in freeze.split(",") if f.strip()] if freeze else (),
             current=current, realign=realign,
@@ -178,7 +195,8 @@ def design_command(
 
             rep = result.report
             settings = {"command": "design", "units": units, "states": job.states, "k": k, "centers": centers,
-                        "capacity_targets": capacity_targets, "balance": dict(job.balance), "compactness": compactness,
+                        "capacity_targets": capacity_targets, "targets": used_targets,
+                        "balance": dict(job.balance), "compactness": compactness,
                         "locks": str(lock) if lock else None, "frozen": list(job.frozen),
                         "from": from_plan or (str(current) if current else None), "realign": bool(realign or from_plan),
                         "max_disruption": job.max_disruption, "disruption": disruption, "time_limit": time_limit,

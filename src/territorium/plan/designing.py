@@ -20,7 +20,7 @@ from territorium.design import design, tradeoff
 from territorium.design.engine import DesignInputError, DesignResult
 from territorium.model import Units
 from territorium.plan._files import pick_column, read_table
-from territorium.plan.targets import design_rep_pool, rep_capacity
+from territorium.plan.targets import design_rep_pool, label_shares, rep_capacity
 from territorium.plan.workspace import UnitLoad, Workspace, WorkspaceError, fill_unassigned
 
 __all__ = [
@@ -201,6 +201,9 @@ class DesignJob:
     k: int | None = None
     centers: str = "free"  # free | reps
     capacity_targets: bool = False
+    #: target share per territory label (a stored plan's capacity targets, ``plan/targets.py``)
+    #: for a realignment of ``current``: put in the engine's territory order here
+    targets: Mapping[str, float] | None = None
     balance: Mapping[str, float] | None = None
     compactness: str | None = None
     locks: Path | None = None
@@ -268,6 +271,15 @@ def run_design(job: DesignJob, ws: Workspace | None = None, *, load: UnitLoad | 
         raise DesignJobError(f"--centers must be 'free' or 'reps', not {job.centers!r}")
     if current is not None:
         k = max(k or 0, len(labels))
+    if job.targets is not None:
+        if targets is not None:
+            raise DesignJobError("--capacity-targets and a plan's targets: give only one")
+        if current is None or k != len(labels):
+            raise DesignJobError("a plan's targets need a realignment of that plan's territories (--from-plan)")
+        try:
+            targets = label_shares(job.targets, labels)
+        except ValueError as exc:
+            raise DesignJobError(str(exc)) from None
     if k is None:
         raise DesignJobError("say how many territories: --k N, --centers reps or --from an alignment")
     labels = list(labels) if labels else [f"T{i + 1:02d}" for i in range(k)]

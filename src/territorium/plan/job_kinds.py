@@ -8,13 +8,14 @@ plan version, if any, and the job's JSON result). Input problems raise :class:`P
 edited since the job's version raises :class:`Conflict`; neither writes anything.
 
 - ``realign``: the draft plan realigned by the design engine; the units that moved, as one
-  new version.
+  new version. Each territory is balanced towards its capacity target when the plan has targets
+  (``plan/targets.py``; ``targets="equal"``: towards the mean).
 - ``design``: the draft plan's territories designed from scratch (``k`` territories, free
   centres or one per rep home); the new territories keep the ids of the old ones they overlap
   most; one new version.
 - ``tradeoff``: one realignment per disruption cap, each stored as a draft scenario plan
   ``{plan}~cap{percent}`` (``-2``, ``-3``, ... when taken) copied from the plan; all scenarios
-  in one transaction.
+  in one transaction. Targets as for ``realign``: the deviations are from them.
 - ``assign``: the workspace's reps assigned to the plan's territories (``assign
   territories``); the reps of every territory, as one new version.
 - ``size``: the head-count sizing curve on the plan's unit level; writes nothing.
@@ -53,6 +54,8 @@ class JobParams:
     seed: int = 0
     time_limit: float = 60.0
     states: tuple[str, ...] | None = None
+    # realign, tradeoff: "plan" = the plan's capacity targets when it has them, else equal; "equal"
+    targets: str = "plan"
     # realign
     max_disruption: float | None = None
     # design
@@ -140,6 +143,24 @@ def plan_files(c):
         yield cur, locks
 
 
+TARGETS = ("plan", "equal")
+
+
+def _targets(eng, c, params: JobParams) -> tuple[dict | None, str]:
+    """The shares a realign / trade-off job balances towards: (territory → share or None, what
+    was used: ``"capacity"`` (the plan's targets, ``plan/targets.py``) or ``"equal"``)."""
+    from territorium.plan.targets import stored_targets
+
+    if params.targets == "equal":
+        return None, "equal"
+    tg = stored_targets(eng, c)
+    return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+
+
+def _targets_text(used: str) -> str:
+    return "towards the capacity targets" if used == "capacity" else "towards equal territories"
+
+
 def _design_job(params: JobParams, level: str, **kw):
     from territorium.plan.designing import DesignJob
 
@@ -181,22 +202,25 @@ def _realign(eng, params, job_id, actor, say) -> JobOutcome:
 
     say(0.01, "reading the plan")
     c = _snapshot(eng, params, draft=True)
+    shares, used = _targets(eng, c, params)
     with plan_files(c) as (cur, locks):
         job = _design_job(params, c.info.unit_level, realign=True, current=cur, locks=locks,
-                          max_disruption=params.max_disruption)
+                          max_disruption=params.max_disruption, targets=shares)
         say(0.05, "building the units")
         load, result, labels, _ = run_design(job, Workspace(engine=eng), progress=lambda f, m: say(0.05 + 0.9 * f, m))
     new = _assignment(load, result, labels)
     moves = {u: new[u] for u, t in zip(c.units["unit_id"], c.units["territory_id"]) if u in new and new[u] != t}
     if not moves:
         say(1.0, "no unit moves: the plan is kept as it is")
-        return JobOutcome(None, {"moved_units": 0})
-    why = f"realign job: max deviation {_deviation_text(result.report)}; seed {params.seed}"
+        return JobOutcome(None, {"moved_units": 0, "targets": used, "max_deviation": _clean(result.report.max_abs_dev)})
+    why = (f"realign job: max deviation {_deviation_text(result.report)}; seed {params.seed}; "
+           f"balanced {_targets_text(used)}")
     say(0.97, f"writing {len(moves)} moves")
     info = plans.move_units(eng, params.plan, moves, expected_version=params.expected_version, actor=actor,
                             reason=why, job=job_id)
     say(1.0, f"done: version {info.version}, {len(moves)} units moved")
-    return JobOutcome(info.version, {"moved_units": len(moves), "max_deviation": _clean(result.report.max_abs_dev)})
+    return JobOutcome(info.version, {"moved_units": len(moves), "targets": used,
+                                     "max_deviation": _clean(result.report.max_abs_dev)})
 
 
 def run_realign(url: str, params: JobParams, job_id: str, actor: str, say: Say | None = None, *,
@@ -351,13 +375,15 @@ def _tradeoff(eng, params, job_id, actor, say) -> JobOutcome:
     names = _free_names(eng, [scenario_name(c.info.name, cap) for cap in params.caps])
     ws = Workspace(engine=eng)
     old = dict(zip(c.units["unit_id"], c.units["territory_id"]))
+    shares, used = _targets(eng, c, params)
     points, alignments = [], []
     with plan_files(c) as (cur, locks):
         say(0.03, "building the units")
         load = None
         for i, (cap, name) in enumerate(zip(params.caps, names)):
             lo, hi = 0.05 + 0.9 * i / len(names), 0.05 + 0.9 * (i + 1) / len(names)
-            job = _design_job(params, c.info.unit_level, realign=True, current=cur, locks=locks, max_disruption=cap)
+            job = _design_job(params, c.info.unit_level, realign=True, current=cur, locks=locks, max_disruption=cap,
+                              targets=shares)
             try:
                 load, result, labels, _ = run_design(
                     job, ws, load=load, progress=lambda f, m, lo=lo, hi=hi, cap=cap: say(lo + (hi - lo) * f,
@@ -379,12 +405,14 @@ def _tradeoff(eng, params, job_id, actor, say) -> JobOutcome:
             plans._insert_plan(
                 tx, name, state, model=c.info.model, kind=c.info.kind, unit_level=c.info.unit_level,
                 settings={**c.info.settings, "copied_from": f"{c.info.name}@{c.version}", "tradeoff_cap": float(cap),
-                          "balance": dict(params.balance), "max_deviation": _clean(report.max_abs_dev)},
+                          "balance": dict(params.balance), "targets": used,
+                          "max_deviation": _clean(report.max_abs_dev)},
                 seed=params.seed, actor=actor, job=job_id, parent_id=c.info.id,
-                reason=f"trade-off job: {c.info.name} realigned within a disruption cap of {cap:.1%}; "
+                reason=f"trade-off job: {c.info.name} realigned {_targets_text(used)} within a disruption cap of "
+                       f"{cap:.1%}; "
                        f"max deviation {_deviation_text(report)}")
     say(1.0, f"done: {len(names)} scenarios")
-    return JobOutcome(None, {"points": points})
+    return JobOutcome(None, {"points": points, "targets": used})
 
 
 def _free_names(eng, names: list[str]) -> list[str]:
@@ -474,6 +502,8 @@ def run_kind(url: str, params: JobParams, job_id: str, actor: str, say: Say | No
 
     if params.kind not in _RUN:
         raise plans.PlanError(f"job kind {params.kind!r} is not one of {', '.join(KINDS)}")
+    if params.targets not in TARGETS:
+        raise plans.PlanError(f"targets {params.targets!r} is not one of {', '.join(TARGETS)}")
     eng = store.engine(url, create=False) if engine is None else engine
     try:
         return _RUN[params.kind](eng, params, job_id, actor, say or (lambda f, m: None))

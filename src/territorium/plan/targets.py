@@ -15,6 +15,10 @@ shares, so they are derived again from the same definition:
 
 A plan whose settings say it was designed without capacity targets has none; nor has a plan
 whose shares would all be equal (the plain mean is then the same thing).
+
+:func:`stored_targets` reads them for a stored plan (the map's balance bars, and the realign and
+trade-off jobs, which balance towards them); :func:`label_shares` puts them in the engine's
+territory order.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Targets", "rep_capacity", "design_rep_pool", "plan_targets"]
+__all__ = ["Targets", "rep_capacity", "design_rep_pool", "plan_targets", "stored_targets", "label_shares"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +152,34 @@ def plan_targets(territories: pd.DataFrame, reps: pd.DataFrame, settings: Mappin
     shares = tcap / tcap.sum()
     return Targets({t: float(s) for t, s in zip(leaves, shares)}, source,
                    {t: float(c) for t, c in zip(leaves, tcap)}, unit, vacant)
+
+
+def stored_targets(eng, content) -> Targets | None:
+    """The capacity targets of a stored plan (a :class:`~territorium.plan.plans.PlanContent`),
+    with the workspace's reps (and its imported territories when the plan's settings say it was
+    designed with capacity targets) read from the database ``eng``; None when it has none."""
+    from territorium.store import db as store
+
+    settings = content.info.settings or {}
+    imported = store.read_table(eng, "territories") if settings.get("capacity_targets") else None
+    return plan_targets(content.territories, store.read_table(eng, "reps"), settings, imported)
+
+
+def label_shares(targets: Targets | Mapping[str, float], labels: Sequence[str]) -> np.ndarray:
+    """The targets' shares (a :class:`Targets` or territory → share) in the order of ``labels`` (the engine's territories), summing to 1
+    over them: a leaf that holds no unit, and is not among the labels, leaves its share to the
+    others. Raises ValueError naming a label that has no target.
+
+    >>> t = Targets({"T1": 0.5, "T2": 0.25, "T3": 0.25}, "staffing", {}, "hours")
+    >>> label_shares(t, ["T2", "T1"]).round(4).tolist()
+    [0.3333, 0.6667]
+    """
+    shares = targets.shares if isinstance(targets, Targets) else dict(targets)
+    missing = [str(lab) for lab in labels if str(lab) not in shares]
+    if missing:
+        raise ValueError(f"territory {missing[0]!r} has no capacity target (the plan's targets cover "
+                         f"{', '.join(sorted(shares)[:8])}{'...' if len(shares) > 8 else ''})")
+    s = np.array([shares[str(lab)] for lab in labels], dtype=float)
+    if not len(s) or s.sum() <= 0:
+        raise ValueError("the capacity targets of these territories are all zero")
+    return s / s.sum()

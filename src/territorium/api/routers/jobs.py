@@ -27,9 +27,9 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 
 #: the body fields each kind takes (besides kind, expected_version, reason, seed, time_limit)
 FIELDS = {
-    "realign": {"balance", "max_disruption", "states"},
+    "realign": {"balance", "max_disruption", "states", "targets"},
     "design": {"balance", "k", "centers", "states"},
-    "tradeoff": {"balance", "caps", "states"},
+    "tradeoff": {"balance", "caps", "states", "targets"},
     "assign": {"method", "capacity", "slack", "slots", "weights"},
     "size": {"balance", "n_min", "n_max", "step", "capacity_hours", "coverage", "tolerance"},
 }
@@ -50,6 +50,9 @@ class JobIn(S.Versioned):
                                              "default {\"workload\": 0.05}")
     states: list[str] | None = None
     max_disruption: float | None = Field(default=None, gt=0, le=1)
+    targets: Literal["plan", "equal"] | None = Field(
+        default=None, description="realign, tradeoff: what each territory is balanced towards: plan = the plan's "
+                                  "capacity targets when it has them (the default), equal = the mean")
     k: int | None = Field(default=None, ge=1, le=5000)
     centers: Literal["free", "reps"] | None = None
     caps: list[Fraction] | None = Field(default=None, min_length=1, max_length=10,

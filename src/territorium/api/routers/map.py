@@ -507,14 +507,11 @@ def _targets(eng, c, territories: list[dict]) -> dict | None:
     region adds up to 1) and ``capacity``; returns how they were read (``basis``, ``source``,
     ``unit``, ``vacant``), or None: the bars compare with the mean (also when one territory is
     shown, e.g. a rep's own)."""
-    from territorium.plan.targets import plan_targets
-    from territorium.store import db as store
+    from territorium.plan.targets import stored_targets
 
     for t in territories:
         t["target"] = t["capacity"] = None
-    settings = c.info.settings or {}
-    imported = store.read_table(eng, "territories") if settings.get("capacity_targets") else None
-    tg = plan_targets(c.territories, store.read_table(eng, "reps"), settings, imported)
+    tg = stored_targets(eng, c)   # the same targets the realign and trade-off jobs balance towards
     shown = [t for t in territories if t["leaf"] and tg is not None and t["id"] in tg.shares]
     total = sum(tg.shares[t["id"]] for t in shown) if shown else 0.0
     if len(shown) < 2 or total <= 0:   # one territory (a rep's) is always on its share of itself
