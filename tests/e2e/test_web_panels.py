@@ -237,9 +237,10 @@ def test_compare_side_by_side_on_two_synced_maps_with_rep_names(page, server, tm
 
 
 # ------------------------------------------------------------------------------ trade-off
-def _workload_deviation(page, alt: dict[str, str]) -> float:
-    """Largest |total / mean - 1| of the territories' workload under alignment ``alt``, from
-    the map's per-unit workload (a map unit counted in its own id's territory)."""
+def _workload_deviation(page, alt: dict[str, str], shares: dict[str, float] | None = None) -> float:
+    """Largest |total / target - 1| of the territories' workload under alignment ``alt``, from
+    the map's per-unit workload (a map unit counted in its own id's territory); the target is
+    the territory's share of the total (``shares``: the plan's capacity targets) or the mean."""
     st = page.evaluate("""() => { const S = window.__territorium; return { members: S.data.members,
         own: S.data.units.features.map((f) => f.properties.u), wl: S.data.measures.workload }; }""")
     tot: dict[str, float] = {}
@@ -247,7 +248,24 @@ def _workload_deviation(page, alt: dict[str, str]) -> float:
         key = own if own in alt else next(z for z in mem if z in alt)
         tot[alt[key]] = tot.get(alt[key], 0.0) + w
     x = np.array(list(tot.values()))
+    if shares:
+        ref = np.array([shares[t] for t in tot]) / sum(shares[t] for t in tot) * x.sum()
+        return float(np.abs(x / ref - 1).max())
     return float(np.abs(x / x.mean() - 1).max())
+
+
+def _shares(server, plan: str) -> dict[str, float] | None:
+    """The plan's capacity targets (``plan/targets.py``), read from the server's database."""
+    from territorium import store
+    from territorium.plan import plans
+    from territorium.plan.targets import stored_targets
+
+    eng = _eng(server)
+    try:
+        tg = stored_targets(eng, plans.plan_content(eng, plan))
+    finally:
+        eng.dispose()
+    return None if tg is None else tg.shares
 
 
 def test_tradeoff_job_draws_the_curve_and_shows_the_point_picked(page, server, tmp_path):
@@ -265,13 +283,16 @@ def test_tradeoff_job_draws_the_curve_and_shows_the_point_picked(page, server, t
         alt = _units(server, p["scenario"])
         assert p["moved_units"] == sum(base[u] != alt.get(u) for u in base)
         assert p["worst"] == pytest.approx(max(p["max_deviation"].values()))
-    # the stored scenarios drawn again, measured in the page on the workload: recomputed here
+    # the stored scenarios drawn again, measured in the page on the workload against the capacity
+    # targets when the plan has them (the bars' default), else the mean: recomputed here
+    shares = _shares(server, "e2e-tro")
+    assert page.input_value("#bal-basis") == ("target" if shares else "mean")
     page.get_by_role("button", name="Stored scenarios").click()
     page.wait_for_selector("body[data-tradeoff='stored:2']", timeout=30_000)
     for p in page.evaluate("() => window.__territorium.tradeoff.points"):
         alt = _units(server, p["scenario"])
         assert p["moved_units"] == len(_map_changes(page, alt))
-        assert p["worst"] == pytest.approx(_workload_deviation(page, alt), rel=1e-9)
+        assert p["worst"] == pytest.approx(_workload_deviation(page, alt, shares), rel=1e-9)
     # picking a point (keyboard: its radio button) shows that scenario against the plan
     k = [p["scenario"] for p in page.evaluate("() => window.__territorium.tradeoff.points")].index("e2e-tro~cap5")
     page.locator(f"#tro-p{k}").focus()

@@ -91,10 +91,30 @@ def test_bars_compare_each_territory_with_its_capacity_target(page, server, tmp_
     assert "vs mean" in page.inner_text("#bars .hint")
     assert rows[small]["off"] and rows[small]["ref"] == pytest.approx(mean, rel=1e-9)
     assert rows[small]["dev"] == pytest.approx(100 * (w[small] / mean - 1), abs=1e-6)
-    # the rebalance and trade-off jobs do not use the targets, and say so
+    # the rebalance and trade-off jobs balance towards the capacity targets unless told "equal territories"
     page.get_by_role("button", name="Rebalance…").click()
-    assert "not the capacity targets" in page.locator("#job .targets-note").inner_text()
-    assert page.locator("#job .targets-note").is_visible()
+    assert page.locator("#job-targets").is_visible() and page.input_value("#job-targets") == "plan"
+    page.get_by_role("button", name="Trade-offs…").click()
+    assert page.locator("#tro-targets").is_visible() and page.input_value("#tro-targets") == "plan"
+    sent: list[dict] = []
+
+    def refuse(route):   # what the page asks for, without running the job
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=400, content_type="application/json", body='{"detail": "refused by the test"}')
+
+    page.allowed_errors.append("status of 400")   # the browser logs the refused request itself
+    page.route("**/api/plans/*/jobs", refuse)
+    page.fill("#tro-caps", "0")
+    for choice in ("plan", "equal"):
+        page.select_option("#tro-targets", choice)
+        n = len(sent)
+        page.get_by_role("button", name="Run", exact=True).click()
+        for _ in range(100):
+            if len(sent) > n:
+                break
+            page.wait_for_timeout(100)
+    page.unroute("**/api/plans/*/jobs", refuse)
+    assert [(b["kind"], b["targets"]) for b in sent] == [("tradeoff", "plan"), ("tradeoff", "equal")]
 
     page.select_option("#bal-basis", "target")
     np.testing.assert_allclose(sorted(r["ref"] for r in _rows(page).values()), sorted(target.values()), rtol=1e-6)

@@ -137,7 +137,7 @@ function setData(d) {
   bm.onchange = () => renderBars();
   const bb = $("bal-basis");   // capacity targets when the plan has them (the head's ``targets``)
   $("bal-basis-box").hidden = !d.targets;
-  for (const el of document.querySelectorAll(".targets-note")) el.hidden = !d.targets;   // the jobs ignore them
+  for (const el of document.querySelectorAll(".targets-note")) el.hidden = !d.targets;   // the jobs' "Balance towards"
   bb.value = d.targets ? "target" : "mean";
   bb.onchange = () => renderBars();
   computeTotals();
@@ -379,7 +379,7 @@ async function startJob() {
   const tol = Number($("job-tol").value) / 100;
   r = await api(`/api/plans/${encodeURIComponent(copy)}/jobs`, { method: "POST", body: {
     kind: "realign", balance: { workload: tol }, time_limit: Number($("job-time").value), seed: 1,
-    expected_version: r.body.version } });
+    targets: S.data.targets ? $("job-targets").value : "plan", expected_version: r.body.version } });
   if (!r.ok) { jobPanel("form"); say(`Could not start the job: ${r.body?.detail || r.status}`, "error"); return; }
   S.job = { id: r.body.id, copy, base: name, version: S.data.plan.version };
   while (true) {

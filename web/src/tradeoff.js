@@ -1,6 +1,7 @@
 // The balance–disruption trade-off: a `tradeoff` job (POST /api/plans/{name}/jobs) stores one
 // draft scenario per disruption cap; its points are drawn as moved units against the largest
-// deviation from the mean, and picking a point shows that scenario against the plan (the
+// deviation from each territory's target (its capacity target on a plan with targets, unless
+// "Balance towards" says equal territories; else the mean), and picking a point shows that scenario against the plan (the
 // comparison's diff layer, table and review buttons). Scenarios stored earlier
 // (`{plan}~cap…`) can be drawn without running the job again.
 import { scatterChart } from "./charts.js";
@@ -36,7 +37,8 @@ async function run() {
   if (!caps) { ui.say("Caps: percentages from 0 to 100, separated by commas", "error"); $("tro-caps").focus(); return; }
   const name = S.data.plan.name;
   const r = await ui.api(`/api/plans/${encodeURIComponent(name)}/jobs`, { method: "POST", body: {
-    kind: "tradeoff", caps, time_limit: Number($("tro-time").value), seed: 1, expected_version: S.data.plan.version } });
+    kind: "tradeoff", caps, time_limit: Number($("tro-time").value), seed: 1,
+    targets: S.data.targets ? $("tro-targets").value : "plan", expected_version: S.data.plan.version } });
   if (!r.ok) { ui.say(`Could not start the trade-off: ${r.body?.detail || r.status}`, "error"); return; }
   S.troJob = r.body.id;
   panel("run");
@@ -58,7 +60,9 @@ async function run() {
 const worst = (dev) => Math.max(0, ...Object.values(dev || {}).filter(Number.isFinite));
 
 /** The scenarios stored by an earlier trade-off (`{plan}~cap…`), measured here on the map's
- *  balance measure: moved units against the plan and the largest deviation from the mean. */
+ *  balance measure: moved units against the plan and the largest deviation from each
+ *  territory's capacity target (its share of the total, from the head) when the bars compare
+ *  with the targets, else from the mean. */
 async function stored() {
   const name = S.data.plan.name;
   const r = await ui.api("/api/plans?limit=500");
@@ -79,8 +83,12 @@ async function stored() {
       tot.set(t, (tot.get(t) || 0) + arr[i]);
       if ((S.tIndex.get(t) ?? -1) !== S.unitT[i]) moved++;
     });
-    const vals = [...tot.values()], mean = vals.reduce((a, b) => a + b, 0) / Math.max(1, vals.length);
-    const dev = mean > 0 ? Math.max(...vals.map((v) => Math.abs(v / mean - 1))) : 0;
+    const vals = [...tot.values()], sum = vals.reduce((a, b) => a + b, 0), mean = sum / Math.max(1, vals.length);
+    const byTarget = S.data.targets && $("bal-basis").value === "target";
+    const share = (t) => S.data.territories[S.tIndex.get(t)]?.target;
+    const dev = byTarget
+      ? Math.max(0, ...[...tot].filter(([t]) => share(t) > 0).map(([t, v]) => Math.abs(v / (share(t) * sum) - 1)))
+      : mean > 0 ? Math.max(...vals.map((v) => Math.abs(v / mean - 1))) : 0;
     const cap = Number(p.name.slice(`${name}~cap`.length)) / 100;
     points.push({ cap: Number.isFinite(cap) ? cap : null, scenario: p.name, moved_units: moved, max_deviation: { [m]: dev }, worst: dev });
   }
