@@ -15,7 +15,7 @@ import pandas as pd
 from territorium.model import Units
 
 from ._bound import mass_concentration_bound
-from ._certificate import Certificate, ViolationBound, violation_bound
+from ._certificate import Certificate, violation_bound
 from ._lp import disruption_lp, lagrangian_bound
 from ._problem import DesignInputError, Problem, build_problem, stranded_units, territory_labels
 from ._shape import polsby_popper, shape_table
