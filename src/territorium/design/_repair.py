@@ -348,6 +348,7 @@ def _repair_pass(P, a, tot, ex, forced, blocked, deadline, hops, level, info):
         size = np.bincount(a, minlength=P.k)
         nb = _neighbours(P, a)
         C = np.asarray(_cluster(t, nb, ex > 1e-9, blocked, size, max_units, max_terr, min_terr), np.int64)
+        C = C[size[C] > 0]  # an empty territory has no root to grow from
         if len(C) < 2:
             continue
         inC = np.zeros(P.k, bool)
