@@ -39,6 +39,7 @@ def alerts_command(
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
     asof: Optional[str] = typer.Option(None, "--asof", help="Evaluation date (YYYY-MM-DD). Default: the day after the last order."),
     propose: Optional[Path] = typer.Option(None, "--propose", help="Write a minimum-disruption rebalance here when a rule with 'propose: rebalance' fires."),
+    targets: str = typer.Option("plan", "--targets", help="What the rebalance proposal balances towards: plan = each territory's capacity target when the staffing (--assignment) gives reps of unequal capacity, as the map's balance bars; equal = the mean."),
     post: bool = typer.Option(False, "--post", help="POST each rule's alerts to its webhook URL."),
     validate_only: bool = typer.Option(False, "--validate-only", help="Only check the rules file."),
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit with status 3 when any alert fires (for cron / CI)."),
@@ -73,9 +74,12 @@ def alerts_command(
     except ValueError:
         console.print(f"[red]error:[/red] --asof: {asof!r} is not a date (YYYY-MM-DD)")
         raise typer.Exit(2) from None
+    if targets not in ("plan", "equal"):
+        console.print(f"[red]error:[/red] --targets must be 'plan' or 'equal', not {targets!r}")
+        raise typer.Exit(2)
     try:
         job = AlertJob(rules=tuple(parsed), alignment=alignment, assignment=tuple(assignment), quotas=quotas,
-                       level=units, asof=when, propose=propose)
+                       level=units, asof=when, propose=propose, targets=targets)
         ws = Workspace(database)
         check_outputs([out, out.with_suffix(".json"), propose],
                       inputs={"--rules": rules, "--alignment": alignment, "--assignment": list(assignment),
@@ -91,7 +95,8 @@ def alerts_command(
     write_csv(df, out)
     payload = {"asof": str(run.asof.date()), "quarter_elapsed": run.quarter_elapsed, "evaluated": run.evaluated,
                "alerts": json.loads(df.to_json(orient="records", date_format="iso")), "posted": posted,
-               "proposal": str(run.proposal) if run.proposal else None, "notes": run.notes}
+               "proposal": str(run.proposal) if run.proposal else None, "proposal_targets": run.proposal_targets,
+               "notes": run.notes}
     out.with_suffix(".json").write_text(json.dumps(payload, indent=1))
     record_outputs([out, out.with_suffix(".json"), run.proposal], "alerts")
     if as_json:
@@ -105,8 +110,10 @@ def alerts_command(
             tab.add_row(a.severity, a.rule, a.group, v, str(a.since.date()) if a.since is not None else "now")
         console.print(tab)
         if run.proposal:
-            console.print(f"rebalance proposal: {run.proposal} (as a scenario: territorium plan import "
-                          f"rebalance --alignment {run.proposal})", markup=False, highlight=False)
+            towards = ("towards the capacity targets" if run.proposal_targets == "capacity"
+                       else "towards equal territories")
+            console.print(f"rebalance proposal: {run.proposal}, balanced {towards} (as a scenario: territorium "
+                          f"plan import rebalance --alignment {run.proposal})", markup=False, highlight=False)
         for line in posted + [f"note: {n}" for n in run.notes]:
             console.print(line, markup=False, highlight=False)
         console.print(f"written: {out}, {out.with_suffix('.json')}")

@@ -1,5 +1,11 @@
 """Alert job: evaluate alert rules on the plan's KPIs, post them to webhooks, and attach a
-minimum-disruption rebalance proposal to drift alerts that ask for one."""
+minimum-disruption rebalance proposal to drift alerts that ask for one.
+
+The proposal balances each territory towards its **capacity target** when the plan's staffing
+gives targets (``plan/targets.py``: the summed capacity of its reps, the same targets the map's
+balance bars and the realign jobs use), so a part-time rep's territory is not pulled to the
+mean; ``targets="equal"`` (or a plan without targets) balances towards equal territories. The
+alerts that carry the proposal say which."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +23,10 @@ from territorium.analytics import alerts as A
 from territorium.plan.kpis import KpiJobError, PlacedData, commerce_table, field_table, place
 from territorium.plan.rulesets import RuleSetConflict  # re-exported: the API answers it with 409
 
-__all__ = ["AlertJob", "AlertRun", "run_alerts", "post_alerts", "alerts_frame"]
+__all__ = ["AlertJob", "AlertRun", "run_alerts", "post_alerts", "alerts_frame", "proposal_targets", "TARGETS"]
+
+#: what a rebalance proposal balances towards: the staffing's capacity targets when it has them, or the mean
+TARGETS = ("plan", "equal")
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class AlertJob:
     propose: Path | None = None         # where a rebalance proposal is written
     propose_time_limit: float = 30.0
     seed: int = 0
+    targets: str = "plan"               # the proposal: "plan" (capacity targets when known) or "equal"
 
 
 @dataclass
@@ -41,6 +51,8 @@ class AlertRun:
     evaluated: list[str]
     notes: list[str] = field(default_factory=list)
     proposal: Path | None = None
+    #: what the proposal balanced towards: "capacity" (the staffing's capacity targets) or "equal"
+    proposal_targets: str | None = None
 
 
 def _quarter(asof: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, float]:
@@ -85,6 +97,8 @@ def _snapshot(rule: A.AlertRule, data: PlacedData, job: AlertJob, asof: pd.Times
 def run_alerts(ws, job: AlertJob, *, data: PlacedData | None = None, progress=None) -> AlertRun:
     """Evaluate every rule at ``job.asof``; series rules count complete periods only."""
     say = progress or (lambda msg: None)
+    if job.targets not in TARGETS:
+        raise KpiJobError(f"targets must be 'plan' or 'equal', not {job.targets!r}")
     data = data or place(ws, alignment=job.alignment, assignment=job.assignment, level=job.level, progress=say)
     asof = pd.Timestamp(job.asof) if job.asof else data.data_end
     if asof is None:
@@ -123,26 +137,50 @@ def run_alerts(ws, job: AlertJob, *, data: PlacedData | None = None, progress=No
     wanted = {a.rule for a in run.alerts} & {r.name for r in job.rules if r.propose == "rebalance"}
     if wanted and job.propose is not None:
         say("proposing a minimum-disruption rebalance")
-        run.proposal = _propose(ws, job, data)
-        run.alerts = [A.Alert(**{**asdict(a), "proposal": str(run.proposal)}) if a.rule in wanted else a
-                      for a in run.alerts]
+        run.proposal, run.proposal_targets = _propose(ws, job, data)
+        towards = _TOWARDS[run.proposal_targets]
+        run.alerts = [A.Alert(**{**asdict(a), "proposal": str(run.proposal),
+                                 "message": f"{a.message}; rebalance proposal {towards}",
+                                 "extra": {**a.extra, "proposal_targets": run.proposal_targets}})
+                      if a.rule in wanted else a for a in run.alerts]
     elif wanted:
         run.notes.append("drift alerts ask for a rebalance proposal: give --propose FILE to write one")
     return run
 
 
-def _propose(ws, job: AlertJob, data: PlacedData) -> Path:
-    """Realign the current plan on workload (±5 %) with the fewest accounts moved."""
+_TOWARDS = {"capacity": "towards the capacity targets (the reps' capacity)", "equal": "towards equal territories"}
+
+
+def proposal_targets(ws, data: PlacedData, targets: str = "plan") -> tuple[dict[str, float] | None, str]:
+    """What a rebalance proposal balances towards: (territory → share, or None for equal
+    territories; ``"capacity"`` or ``"equal"``). ``targets="plan"``: the capacity targets of
+    the placed plan's staffing (``plan/targets.py`` :func:`~territorium.plan.targets.plan_targets`
+    with the workspace's reps: a territory's share is its reps' summed capacity, a vacant one
+    counts one rep of the median) when they are not all equal; ``"equal"``: the mean."""
+    from territorium.plan.targets import plan_targets
+
+    if targets == "equal":
+        return None, "equal"
+    reps_of = data.plan.territory_reps()
+    tt = pd.DataFrame({"territory_id": list(reps_of), "reps": [[(r, "rep") for r in rr] for rr in reps_of.values()]})
+    tg = plan_targets(tt, ws.table("reps")) if len(tt) else None
+    return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+
+
+def _propose(ws, job: AlertJob, data: PlacedData) -> tuple[Path, str]:
+    """Realign the current plan on workload (±5 % of each territory's target) with the fewest
+    accounts moved; returns the proposal's path and what it balanced towards."""
     from territorium.plan.designing import DesignJob, DesignJobError, run_design, write_alignment
 
+    shares, used = proposal_targets(ws, data, job.targets)
     dj = DesignJob(level=job.level, current=job.alignment, realign=True, balance={"workload": 0.05},
-                   time_limit=job.propose_time_limit, seed=job.seed)
+                   targets=shares, time_limit=job.propose_time_limit, seed=job.seed)
     try:
         load, result, labels, _ = run_design(dj, ws, load=data.load)
     except DesignJobError as exc:
         raise KpiJobError(f"rebalance proposal: {exc}") from None
     write_alignment(load, result, labels, Path(job.propose))
-    return Path(job.propose)
+    return Path(job.propose), used
 
 
 def alerts_frame(alerts: Sequence[A.Alert]) -> pd.DataFrame:
