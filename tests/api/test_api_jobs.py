@@ -200,7 +200,7 @@ BAD = [
     ({"kind": "mystery"}, "body.kind"),
     ({"kind": "realign", "targets": "mean"}, "body.targets"),
     ({"kind": "assign", "targets": "plan"}, "body.targets"),
-    ({"kind": "design", "targets": "equal"}, "body.targets"),
+    ({"kind": "design", "targets": "plan"}, "body.targets"),   # capacity targets need centers reps
 ]
 
 
@@ -211,6 +211,18 @@ def test_bad_job_bodies_are_422_naming_the_field(client):
         assert r.status_code == 422, (body, r.text)
         assert r.json()["errors"][0]["field"] == field and r.json()["detail"].startswith(field), (body, r.json())
     assert c.get("/api/jobs", headers=h["pat"]).json()["total"] == 0
+
+
+def test_the_targets_option_of_design_jobs_is_parsed_with_rep_centres():
+    """A design job takes ``targets`` around rep homes (default plan), and equal with free centres."""
+    from territorium.api.routers.jobs import JobIn, _params
+
+    def params(**body):
+        return _params(JobIn(kind="design", **body), "grid", 1)
+
+    assert params(centers="reps").targets == "plan"
+    assert params(centers="reps", targets="equal").targets == "equal"
+    assert params(targets="equal").targets == "equal" and params().targets == "plan"   # free: no rep, the mean
 
 
 @pytest.mark.slow

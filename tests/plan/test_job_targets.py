@@ -1,6 +1,6 @@
-"""Realign and trade-off jobs on a plan with capacity targets (``plan/targets.py``): each
-territory is balanced towards its own target, not the mean, and the deviations are measured
-against it; ``targets="equal"`` balances towards the mean.
+"""Realign, trade-off and design (around rep homes) jobs on a plan with capacity targets
+(``plan/targets.py``): each territory is balanced towards its own target, not the mean, and the
+deviations are measured against it; ``targets="equal"`` balances towards the mean.
 
 The planted plan: the job tests' 5 × 8 grid of account units (``_jobws``: T1 holds 30, T2 10),
 T1 staffed by rA (1,600 h), T2 by rB whose capacity is set to 800 h here: targets 2/3 and 1/3,
@@ -117,3 +117,32 @@ def test_design_from_plan_balances_towards_its_targets_unless_told_equal(url, tm
         assert got == pytest.approx(ref), opt   # the report's targets, which its deviations are from
     r = runner.invoke(app, [*base, "--realign", "--targets", "plan", "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 2 and "--targets needs --from-plan" in r.output
+
+
+@pytest.mark.slow
+def test_design_around_rep_homes_gives_each_rep_its_capacity_share(url):
+    """centers="reps": one territory per rep (rA lives north, rB south), rA's at 2/3 of the
+    accounts and rB's at 1/3 on this plan with capacity targets; targets="equal": the mean.
+    Free centres have no rep to take a target from: towards the mean, and the result says so."""
+    eng = store.engine(url)
+    plans.copy_plan(eng, "grid", "grid-eq", actor="t")
+    plans.copy_plan(eng, "grid", "grid-free", actor="t")
+    out = run_kind(url, JobParams(plan="grid", expected_version=2, kind="design", centers="reps", balance=BAL,
+                                  time_limit=3), "job-d", "t", engine=eng)
+    n = sizes(eng)
+    assert out.result["targets"] == "capacity" and out.result["k"] == 2 and sum(n.values()) == N
+    assert all(abs(n[t] / TARGET[t] - 1) <= 0.1 + 1e-9 for t in TARGET), n
+    assert abs(n["T2"] / (N / 2) - 1) > 0.1, n
+    ev, _ = plans.events(eng, "grid", since_version=2)
+    assert all(ev["reason"].str.endswith("balanced towards the capacity targets"))
+
+    out = run_kind(url, JobParams(plan="grid-eq", expected_version=1, kind="design", centers="reps", balance=BAL,
+                                  time_limit=3, targets="equal"), "job-e", "t", engine=eng)
+    n = sizes(eng, "grid-eq")
+    assert out.result["targets"] == "equal" and all(abs(v / (N / 2) - 1) <= 0.1 + 1e-9 for v in n.values()), n
+
+    out = run_kind(url, JobParams(plan="grid-free", expected_version=1, kind="design", k=2, balance=BAL,
+                                  time_limit=3), "job-f", "t", engine=eng)
+    n = sizes(eng, "grid-free")
+    assert out.result["targets"] == "equal" and all(abs(v / (N / 2) - 1) <= 0.1 + 1e-9 for v in n.values()), n
+    eng.dispose()

@@ -12,7 +12,10 @@ edited since the job's version raises :class:`Conflict`; neither writes anything
   (``plan/targets.py``; ``targets="equal"``: towards the mean).
 - ``design``: the draft plan's territories designed from scratch (``k`` territories, free
   centres or one per rep home); the new territories keep the ids of the old ones they overlap
-  most; one new version.
+  most; one new version. Around rep homes (``centers="reps"``) on a plan with capacity targets,
+  each rep's territory is balanced towards the rep's capacity share (as ``design --centers reps
+  --capacity-targets``; ``targets="equal"``: the mean); free centres have no rep to take a
+  target from and balance towards the mean.
 - ``tradeoff``: one realignment per disruption cap, each stored as a draft scenario plan
   ``{plan}~cap{percent}`` (``-2``, ``-3``, ... when taken) copied from the plan; all scenarios
   in one transaction. Targets as for ``realign``: the deviations are from them.
@@ -54,7 +57,8 @@ class JobParams:
     seed: int = 0
     time_limit: float = 60.0
     states: tuple[str, ...] | None = None
-    # realign, tradeoff: "plan" = the plan's capacity targets when it has them, else equal; "equal"
+    # realign, tradeoff: "plan" = the plan's capacity targets when it has them, else equal; "equal";
+    # design: "plan" = with centers "reps" on a plan with targets, each rep's capacity share, else equal
     targets: str = "plan"
     # realign
     max_disruption: float | None = None
@@ -155,6 +159,21 @@ def _targets(eng, c, params: JobParams) -> tuple[dict | None, str]:
         return None, "equal"
     tg = stored_targets(eng, c)
     return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+
+
+def _design_targets(eng, c, params: JobParams, capacity: np.ndarray | None) -> str:
+    """What a design job balances towards: ``"capacity"`` (each new territory at its rep's
+    capacity share, ``design --centers reps --capacity-targets``) when the job is around rep
+    homes (``capacity``: the reps' capacities, :func:`~territorium.plan.designing.rep_centers`),
+    ``targets`` is ``"plan"``, the plan has capacity targets and the reps' capacities differ;
+    else ``"equal"``. Free centres are not tied to reps, so they have no target to take."""
+    from territorium.plan.targets import stored_targets
+
+    if params.targets == "equal" or params.centers != "reps" or capacity is None or not len(capacity):
+        return "equal"
+    if float(np.ptp(capacity)) <= 1e-9 * float(np.abs(capacity).max()):
+        return "equal"
+    return "capacity" if stored_targets(eng, c) is not None else "equal"
 
 
 def _targets_text(used: str) -> str:
@@ -284,9 +303,9 @@ def _design(eng, params, job_id, actor, say) -> JobOutcome:
         raise plans.PlanError(f"{len(extra)} {c.info.unit_level} units of the workspace are not in plan "
                               f"{c.info.name!r} (e.g. {extra[0]!r}); give `states` to match the plan")
     terr = c.territories.set_index("territory_id")
-    rep_of, first = {}, {}
+    rep_of, first, capacity = {}, {}, None
     if params.centers == "reps":  # one territory per rep (as design --centers reps), labels T01.. by rep id
-        _, _, rep_labels, rep_ids = rep_centers(ws, load.units)
+        _, capacity, rep_labels, rep_ids = rep_centers(ws, load.units)
         rep_of = {lab: str(r) for lab, r in zip(rep_labels, rep_ids)}
         first = {str(r[0][0]): t for t, r in terr["reps"].items() if len(r)}  # rep → its plan territory
         k = len(rep_labels)
@@ -308,7 +327,9 @@ def _design(eng, params, job_id, actor, say) -> JobOutcome:
             lock_file = Path(d) / "locks.csv"
             pd.DataFrame({"unit_id": list(locked), "territory": [by_terr[t] for t in locked.values()]}) \
                 .to_csv(lock_file, index=False)
-        job = _design_job(params, c.info.unit_level, k=k, centers=params.centers, locks=lock_file)
+        used = _design_targets(eng, c, params, capacity)
+        job = _design_job(params, c.info.unit_level, k=k, centers=params.centers, locks=lock_file,
+                          capacity_targets=used == "capacity")
         try:
             load, result, labels, _ = run_design(job, ws, load=load, progress=lambda f, m: say(0.05 + 0.9 * f, m))
         except DesignJobError as exc:
@@ -325,11 +346,12 @@ def _design(eng, params, job_id, actor, say) -> JobOutcome:
     moved = sum(1 for u, t in zip(c.units["unit_id"], c.units["territory_id"]) if target[u] != t)
     rep = result.report
     out = {"max_deviation": _clean(rep.max_abs_dev), "moved_units": moved, "status": rep.status, "k": len(labels),
-           "new_territories": sorted(added)}
+           "new_territories": sorted(added), "targets": used}
     if not moved and not added:
         say(1.0, "the design is the plan as it is: nothing written")
         return JobOutcome(None, out)
-    why = f"design job: {len(labels)} territories, max deviation {_deviation_text(rep)}; seed {params.seed}"
+    why = (f"design job: {len(labels)} territories, max deviation {_deviation_text(rep)}; seed {params.seed}; "
+           f"balanced {_targets_text(used)}")
     say(0.97, f"writing the design ({moved} units change territory)")
     info = _write_content(eng, params, actor, why, job_id, units=target, territories=added)
     say(1.0, f"done: version {info.version}")

@@ -28,7 +28,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 #: the body fields each kind takes (besides kind, expected_version, reason, seed, time_limit)
 FIELDS = {
     "realign": {"balance", "max_disruption", "states", "targets"},
-    "design": {"balance", "k", "centers", "states"},
+    "design": {"balance", "k", "centers", "states", "targets"},
     "tradeoff": {"balance", "caps", "states", "targets"},
     "assign": {"method", "capacity", "slack", "slots", "weights"},
     "size": {"balance", "n_min", "n_max", "step", "capacity_hours", "coverage", "tolerance"},
@@ -52,7 +52,9 @@ class JobIn(S.Versioned):
     max_disruption: float | None = Field(default=None, gt=0, le=1)
     targets: Literal["plan", "equal"] | None = Field(
         default=None, description="realign, tradeoff: what each territory is balanced towards: plan = the plan's "
-                                  "capacity targets when it has them (the default), equal = the mean")
+                                  "capacity targets when it has them (the default), equal = the mean; design "
+                                  "(centers reps only): plan = each rep's capacity share when the plan has "
+                                  "capacity targets (the default), equal = the mean")
     k: int | None = Field(default=None, ge=1, le=5000)
     centers: Literal["free", "reps"] | None = None
     caps: list[Fraction] | None = Field(default=None, min_length=1, max_length=10,
@@ -116,6 +118,9 @@ def _params(body: JobIn, plan: str, version: int) -> JobParams:
         raise _invalid("caps", "a tradeoff job needs caps, e.g. [0, 0.02, 0.05, 0.1, 0.2]")
     if body.kind == "design" and body.k is not None and body.centers == "reps":
         raise _invalid("k", "with centers 'reps' the reps set the number of territories; leave k out")
+    if body.kind == "design" and body.targets == "plan" and body.centers != "reps":
+        raise _invalid("targets", "capacity targets need centers 'reps' (one territory per rep); free centres "
+                                  "balance towards equal territories")
     if isinstance(body.slots, int) and body.slots < 1:
         raise _invalid("slots", "must be ≥ 1 or 'auto'")
     kw = {f: getattr(body, f) for f in given if getattr(body, f) is not None}
