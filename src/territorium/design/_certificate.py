@@ -6,7 +6,7 @@ that keeps the locks and frozen territories); the excess of a plan is
 tolerance holds), as a fraction of the target. A bound above zero is a proof that no such
 plan exists; :class:`Certificate` says which units, which measure and which region.
 
-Three arguments, each a relaxation of the design problem:
+Four arguments, each a relaxation of the design problem:
 
 * **unit** (granularity): the territory holding unit ``u`` is ``u`` alone or contains ``u``
   and one of its neighbours (it is one piece); adding units never lowers a total
@@ -16,6 +16,10 @@ Three arguments, each a relaxation of the design problem:
   must be shared by whole territories: the ones anchored there (home / locked units) plus
   any number of the free ones. A small MIP over "territory t lives in component C"
   (bisection on the excess ``s``) finds the least excess compatible with that.
+* **region behind one link** (:mod:`territorium.design._bridge`): a region that reaches the
+  rest of the map through one edge is covered by whole territories inside it plus one piece
+  (with the link's end) of at most one territory that crosses; a small MIP per number of
+  inside territories gives the least excess (certificate kind ``region``).
 * **lp** (contiguity relaxed): the transport LP in which unit ``u`` may join territory ``t``
   only if they are in the same component and, when ``t`` has an anchor unit ``r`` (rep home
   or lock), some path from ``u`` to ``r`` stays below ``t``'s upper bound on every measure
@@ -33,6 +37,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from ._bridge import bridge_bound
 from ._problem import Problem, territory_labels, violation_lower_bound
 
 __all__ = ["Certificate", "ViolationBound", "violation_bound", "region_bound", "relaxation_bound",
@@ -405,6 +410,10 @@ def _path_cert(P: Problem, ids, E, J, u, b, labels) -> Certificate:
     return Certificate("lp", float(b), P.measures[j], (int(u),), (t,), text)
 
 
+#: seconds the bridge bound's MIPs may take in all when the time limit is already spent (each
+#: is a few hundred binaries: Alaska's regions at k = 500 take 0.1-0.3 s each)
+CHEAP_BRIDGE_TIME = 2.0
+
 #: seconds the region bound's placement MIP may take when the time limit is already spent
 #: (it is tiny: one binary per free territory and component; one component needs none)
 CHEAP_REGION_TIME = 1.0
@@ -428,6 +437,8 @@ def violation_bound(P: Problem, ids, time_limit: float = 10.0, lp: bool = True,
     cands.append((b, "unit alone or with one neighbour", c))
     b, c = region_bound(P, ids, lab, time_limit=max(0.5 * time_limit, CHEAP_REGION_TIME))
     cands.append((b, "whole territories per region", c))
+    b, c = bridge_bound(P, ids, time_limit=max(0.3 * time_limit, CHEAP_BRIDGE_TIME))
+    cands.append((b, "regions behind one link", c))
     left = time_limit - (time.time() - t0)
     if lp and left > 0.2:
         b, c, note = relaxation_bound(P, ids, left, lab)
