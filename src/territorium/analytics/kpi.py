@@ -315,29 +315,47 @@ def _coverage(con, vi: pd.DataFrame, accounts: pd.DataFrame, group: list[str], p
 def balance_indices(totals: pd.DataFrame, *, targets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Balance of each measure across territories (one row per measure column of ``totals``).
 
-    ``max_dev``: the largest |x_k − t_k| / t_k, where t_k is the mean (or the given target);
-    ``cv``: standard deviation / mean (population); ``gini``: the Gini coefficient of the
-    shares (0 = equal, 1 = everything in one territory).
+    Each territory's total x_k is read against its target t_k: the mean, or the given
+    ``targets`` (same columns, one row per territory, e.g. capacity shares × the total). With
+    r_k = x_k / t_k (1 on target): ``max_dev`` = max |r_k − 1|; ``cv`` = standard deviation /
+    mean of r (population); ``gini``: the Gini coefficient of r (0 = every territory on its
+    target, 1 = everything in one territory). Against the mean, r is x scaled, so ``cv`` and
+    ``gini`` are those of the totals. Rows where x_k or t_k is missing are left out; a
+    target of 0 gives an infinite ``max_dev`` unless its total is 0 too; a measure that is 0
+    everywhere gives blanks.
 
     >>> t = pd.DataFrame({"workload": [90.0, 100.0, 110.0], "accounts": [10.0, 10.0, 10.0]})
     >>> balance_indices(t).round(4).values.tolist()
     [['workload', 0.1, 0.0816, 0.0444], ['accounts', 0.0, 0.0, 0.0]]
+    >>> on_target = pd.DataFrame({"workload": [90.0, 100.0, 110.0]})
+    >>> balance_indices(t[["workload"]], targets=on_target).round(4).values.tolist()
+    [['workload', 0.0, 0.0, 0.0]]
     """
     from territorium.analytics.quota import gini
 
     rows = []
     for col in totals.columns:
         x = pd.to_numeric(totals[col], errors="coerce").to_numpy(np.float64)
-        x = x[np.isfinite(x)]
+        ok = np.isfinite(x)
+        if targets is not None:
+            tgt = pd.to_numeric(targets[col], errors="coerce").to_numpy(np.float64)
+            if len(tgt) != len(x):
+                raise ValueError(f"targets of {col!r}: {len(tgt)} rows for {len(x)} territories")
+            ok &= np.isfinite(tgt)
+        x = x[ok]
         if len(x) == 0:
             continue
-        mean = x.mean()
-        tgt = np.full(len(x), mean) if targets is None else pd.to_numeric(targets[col]).to_numpy(np.float64)
+        if not x.any():   # nothing to balance (a measure the plan does not have)
+            rows.append([col, np.nan, np.nan, np.nan])
+            continue
+        tgt = np.full(len(x), x.mean()) if targets is None else tgt[ok]
         with np.errstate(invalid="ignore", divide="ignore"):
-            dev = np.abs(x - tgt) / tgt
-            cv = x.std() / mean if mean else np.nan
-        rows.append([col, float(np.nanmax(dev)) if len(dev) else np.nan, float(cv),
-                     float(gini(x)) if x.sum() > 0 else np.nan])
+            r = np.where((x == 0) & (tgt == 0), 1.0, x / tgt)
+            dev = np.abs(r - 1)
+            fin = np.isfinite(r)
+            cv = r[fin].std() / r[fin].mean() if fin.any() and r[fin].mean() else np.nan
+        rows.append([col, float(np.nanmax(dev)), float(cv),
+                     float(gini(r[fin])) if fin.any() and r[fin].sum() > 0 else np.nan])
     return pd.DataFrame(rows, columns=["measure", "max_dev", "cv", "gini"])
 
 

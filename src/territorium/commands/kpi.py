@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from territorium.commands._outputs import check_outputs, record_outputs
-from territorium.plan.kpis import GROUPS, TABLES, KpiJob, KpiJobError, run_kpis, write_kpis
+from territorium.plan.kpis import GROUPS, TABLES, TARGETS, KpiJob, KpiJobError, run_kpis, write_kpis
 from territorium.plan.workspace import Workspace, WorkspaceError
 
 
@@ -43,6 +43,7 @@ def kpi_command(
     sessions: Optional[Path] = typer.Option(None, "--sessions", help="Sessions by region (Shopify's \"Sessions by location\" export) for the conversion rate."),
     spend: Optional[Path] = typer.Option(None, "--spend", help="Marketing spend CSV (date, region, channel, spend) for the acquisition cost."),
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
+    targets: str = typer.Option("plan", "--targets", help="What the plan balance is measured against: plan = each territory's capacity target when the staffing (--assignment) gives reps of unequal capacity, as the map's balance bars and the alerts' rebalance proposal; equal = the mean."),
     out: Path = typer.Option(Path("out/kpis"), "--out", help="Folder for the tables (commerce.csv, field_sales.csv, balance.csv, capacity.csv, clv.csv, and attainment, conversion, cac when asked for)."),
     as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace output files Territorium did not write."),
@@ -56,10 +57,13 @@ def kpi_command(
     Formulas: docs/kpis.md. Aggregated with DuckDB.
     """
     console = Console(stderr=as_json)
+    if targets not in TARGETS:
+        console.print(f"[red]error:[/red] --targets must be 'plan' or 'equal', not {targets!r}")
+        raise typer.Exit(2)
     try:
         job = KpiJob(by=tuple(by), period=period, start=_date(start, "--from"), end=_date(end, "--to"),
                      alignment=alignment, assignment=tuple(assignment), quotas=quotas, level=units,
-                     sessions=sessions, spend=spend)
+                     sessions=sessions, spend=spend, targets=targets)
         ws = Workspace(database)
         outputs = [Path(out) / f"{n}.csv" for n in TABLES]
         check_outputs(outputs, inputs={"--alignment": alignment, "--assignment": list(assignment), "--quotas": quotas,
@@ -95,7 +99,9 @@ def kpi_command(
         _print(console, show[cols].rename(columns=short).head(60), title)
     b = tables.get("balance")
     if b is not None:
-        _print(console, b, "Plan balance (max deviation from the mean, CV, Gini)")
+        title = ("Plan balance vs capacity target (max deviation from each territory's target, CV, Gini)"
+                 if run.balance_targets == "capacity" else "Plan balance vs mean (max deviation, CV, Gini)")
+        _print(console, b.drop(columns="reference", errors="ignore"), title)
     for n in run.notes:
         console.print(f"[dim]note:[/dim] {n}")
     console.print("written: " + ", ".join(str(f) for f in files))

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from territorium.analytics.alerts import AlertRuleError, parse_rules
 from territorium.commands._outputs import check_outputs, record_outputs
-from territorium.plan.kpis import KpiJobError
+from territorium.plan.kpis import TARGETS, KpiJobError
 from territorium.plan.report import ReportJob, build_report, write_report
 from territorium.plan.workspace import Workspace, WorkspaceError
 
@@ -23,6 +23,7 @@ def report_command(
     rules: Optional[Path] = typer.Option(None, "--rules", help="Alert rules (YAML) to evaluate into the report."),
     units: str = typer.Option("zip", "--units", help="Unit level of the alignment: zip, county or state."),
     period: str = typer.Option("month", "--period", help="KPI period: week, month or quarter."),
+    targets: str = typer.Option("plan", "--targets", help="What the balance section is measured against: plan = each territory's capacity target when the staffing (--assignment) gives reps of unequal capacity, as territorium kpi and alerts; equal = the mean."),
     asof: Optional[str] = typer.Option(None, "--asof", help="Report date (YYYY-MM-DD). Default: the day after the last order."),
     title: str = typer.Option("Territory plan report", "--title", help="Title on the first page."),
     html_out: Optional[Path] = typer.Option(Path("out/report.html"), "--html", help="Self-contained HTML file."),
@@ -48,8 +49,10 @@ def report_command(
                 raise KpiJobError(f"--asof: {asof!r} is not a date (YYYY-MM-DD)") from None
         if period not in ("day", "week", "month", "quarter", "year"):
             raise KpiJobError(f"--period: {period!r} is not day, week, month, quarter or year")
+        if targets not in TARGETS:
+            raise KpiJobError(f"--targets must be 'plan' or 'equal', not {targets!r}")
         job = ReportJob(alignment=alignment, assignment=tuple(assignment), quotas=quotas, since=since,
-                        rules=parsed, level=units, period=period, title=title, asof=when)
+                        rules=parsed, level=units, period=period, title=title, asof=when, targets=targets)
         ws = Workspace(database)
         check_outputs([html_out, pdf_out], inputs={"--alignment": alignment, "--assignment": list(assignment),
                                                    "--quotas": quotas, "--since": since, "--rules": rules},

@@ -20,13 +20,11 @@ import numpy as np
 import pandas as pd
 
 from territorium.analytics import alerts as A
-from territorium.plan.kpis import KpiJobError, PlacedData, commerce_table, field_table, place
+from territorium.plan.kpis import (TARGETS, KpiJobError, PlacedData, commerce_table, field_table, place,
+                                   placed_targets)
 from territorium.plan.rulesets import RuleSetConflict  # re-exported: the API answers it with 409
 
 __all__ = ["AlertJob", "AlertRun", "run_alerts", "post_alerts", "alerts_frame", "proposal_targets", "TARGETS"]
-
-#: what a rebalance proposal balances towards: the staffing's capacity targets when it has them, or the mean
-TARGETS = ("plan", "equal")
 
 
 @dataclass(frozen=True)
@@ -153,18 +151,12 @@ _TOWARDS = {"capacity": "towards the capacity targets (the reps' capacity)", "eq
 
 def proposal_targets(ws, data: PlacedData, targets: str = "plan") -> tuple[dict[str, float] | None, str]:
     """What a rebalance proposal balances towards: (territory → share, or None for equal
-    territories; ``"capacity"`` or ``"equal"``). ``targets="plan"``: the capacity targets of
-    the placed plan's staffing (``plan/targets.py`` :func:`~territorium.plan.targets.plan_targets`
-    with the workspace's reps: a territory's share is its reps' summed capacity, a vacant one
-    counts one rep of the median) when they are not all equal; ``"equal"``: the mean."""
-    from territorium.plan.targets import plan_targets
-
-    if targets == "equal":
-        return None, "equal"
-    reps_of = data.plan.territory_reps()
-    tt = pd.DataFrame({"territory_id": list(reps_of), "reps": [[(r, "rep") for r in rr] for rr in reps_of.values()]})
-    tg = plan_targets(tt, ws.table("reps")) if len(tt) else None
-    return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+    territories; ``"capacity"`` or ``"equal"``): :func:`territorium.plan.kpis.placed_targets`
+    with the workspace's reps, the same reference as the plan-health balance table.
+    ``targets="plan"``: the capacity targets of the placed plan's staffing (a territory's
+    share is its reps' summed capacity, a vacant one counts one rep of the median) when they
+    are not all equal; ``"equal"``: the mean."""
+    return placed_targets(data, targets, ws.table("reps"))
 
 
 def _propose(ws, job: AlertJob, data: PlacedData) -> tuple[Path, str]:

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from territorium.analytics import kpi as K
 
-__all__ = ["KpiJob", "KpiRun", "KpiJobError", "GROUPS", "TABLES", "run_kpis", "write_kpis"]
+__all__ = ["KpiJob", "KpiRun", "KpiJobError", "GROUPS", "TABLES", "TARGETS", "REFERENCE", "run_kpis", "write_kpis",
+           "placed_targets", "health_tables"]
 
 #: The tables a KPI run may write, one CSV each.
 TABLES = ("commerce", "field_sales", "balance", "capacity", "attainment", "conversion", "cac", "spend_by_channel",
@@ -31,6 +32,14 @@ GROUPS = {
     "segment": "segment", "industry": "industry", "account_type": "account_type", "tier": "tier",
     "region": "subdivision",
 }
+
+
+#: what the plan-health balance (and the alerts' rebalance proposal) is measured against: the
+#: staffing's capacity targets when it has them ("plan"), or the mean ("equal")
+TARGETS = ("plan", "equal")
+
+#: the reference each balance row was measured against, as the tables say it
+REFERENCE = {"capacity": "capacity target", "equal": "mean"}
 
 
 class KpiJobError(Exception):
@@ -49,6 +58,7 @@ class KpiJob:
     level: str = "zip"
     sessions: Path | None = None   # Shopify "Sessions by location" export (or any CSV alike)
     spend: Path | None = None      # marketing spend: date, region, channel, spend
+    targets: str = "plan"          # balance against the capacity targets ("plan", when known) or the mean
 
 
 @dataclass
@@ -62,6 +72,7 @@ class KpiRun:
     cac: pd.DataFrame | None = None
     spend_by_channel: pd.DataFrame | None = None
     clv: pd.DataFrame | None = None
+    balance_targets: str | None = None  # what the balance was measured against: "capacity" or "equal"
     data_end: pd.Timestamp | None = None  # the day after the last order
     notes: list[str] = field(default_factory=list)
 
@@ -94,6 +105,7 @@ class PlacedData:
     capacity: dict[str, float]       # rep id -> capacity hours a year
     data_end: pd.Timestamp | None
     notes: list[str]
+    reps: pd.DataFrame | None = None  # the workspace's reps table (capacity targets)
 
     def group_capacity(self, by: str) -> pd.Series:
         """Capacity hours a year per territory (its reps' sum) or per rep."""
@@ -180,7 +192,7 @@ def place(ws, *, alignment: Path | None = None, assignment: Sequence[Path] = (),
     cap = {}
     if len(reps) and "capacity_hours" in reps.columns:
         cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(reps["capacity_hours"], errors="coerce")))
-    return PlacedData(plan, load, o, visits, opp_out, acc_plan, cap, data_end, notes)
+    return PlacedData(plan, load, o, visits, opp_out, acc_plan, cap, data_end, notes, reps)
 
 
 def commerce_table(data: PlacedData, by: Sequence[str], period: str, start=None, end=None) -> pd.DataFrame | None:
@@ -210,12 +222,49 @@ def field_table(data: PlacedData, by: Sequence[str], period: str, start=None, en
     return f
 
 
-def health_tables(data: PlacedData) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(balance indices per measure, workload vs capacity per territory)."""
+def placed_targets(data: PlacedData, targets: str = "plan", reps: pd.DataFrame | None = None,
+                   ) -> tuple[dict[str, float] | None, str]:
+    """What the placed plan is balanced against: (territory → target share, or None for the
+    mean; ``"capacity"`` or ``"equal"``).
+
+    ``targets="plan"``: the capacity targets of the placed plan's staffing
+    (:func:`territorium.plan.targets.plan_targets` with the workspace's reps, ``reps`` or the
+    ones :func:`place` read: a territory's share is its reps' summed capacity, a vacant one
+    counts one rep of the median), the same targets as the map's balance bars, when they are
+    not all equal; ``"equal"``: the mean."""
+    from territorium.plan.targets import plan_targets
+
+    if targets not in TARGETS:
+        raise KpiJobError(f"targets must be 'plan' or 'equal', not {targets!r}")
+    reps = data.reps if reps is None else reps
+    if targets == "equal" or reps is None:
+        return None, "equal"
+    reps_of = data.plan.territory_reps()
+    tt = pd.DataFrame({"territory_id": list(reps_of), "reps": [[(r, "rep") for r in rr] for rr in reps_of.values()]})
+    tg = plan_targets(tt, reps) if len(tt) else None
+    return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+
+
+def health_tables(data: PlacedData, targets: str = "plan") -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(balance indices per measure, workload vs capacity per territory).
+
+    The balance indices read each territory against its capacity target (its share of each
+    measure's total, :func:`placed_targets`) or, with ``targets="equal"`` or a plan without
+    targets, against the mean; the ``reference`` column says which (``"capacity target"`` or
+    ``"mean"``, :data:`REFERENCE`)."""
+    from territorium.plan.targets import label_shares
+
     tt = data.plan.territories
     meas = [m for m in ("account_count", "revenue", "order_count", "customers", "potential", "workload")
             if m in tt.columns]
-    balance = K.balance_indices(tt[meas])
+    shares, used = placed_targets(data, targets)
+    totals = tt[meas].reset_index(drop=True)
+    want = None
+    if shares is not None:
+        share = label_shares(shares, tt["territory_id"].astype(str).tolist())
+        want = pd.DataFrame({m: share * pd.to_numeric(totals[m], errors="coerce").sum() for m in meas})
+    balance = K.balance_indices(totals, targets=want)
+    balance.insert(1, "reference", REFERENCE[used])
     if not data.capacity:
         return balance, None
     cap = data.group_capacity("territory")
@@ -236,13 +285,16 @@ def run_kpis(ws, job: KpiJob, *, progress=None, data: PlacedData | None = None) 
         raise KpiJobError(f"unknown group {', '.join(unknown)}; use {', '.join(GROUPS)}")
     if job.period not in K.PERIODS:
         raise KpiJobError(f"unknown period {job.period!r}; use {', '.join(K.PERIODS)}")
+    if job.targets not in TARGETS:
+        raise KpiJobError(f"targets must be 'plan' or 'equal', not {job.targets!r}")
     data = data or place(ws, alignment=job.alignment, assignment=job.assignment, level=job.level, progress=say)
     run = KpiRun(notes=list(data.notes), data_end=data.data_end)
     say(f"aggregating {len(data.orders):,} orders")
     run.commerce = commerce_table(data, job.by, job.period, job.start, job.end)
     run.field_sales = field_table(data, job.by, job.period, job.start, job.end)
     say("plan health")
-    run.balance, run.capacity = health_tables(data)
+    run.balance, run.capacity = health_tables(data, job.targets)
+    run.balance_targets = "capacity" if (run.balance["reference"] == REFERENCE["capacity"]).any() else "equal"
     if job.quotas is not None:
         run.attainment = _attainment(job, data.orders, data.plan)
     if len(data.orders):

@@ -19,7 +19,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from territorium.plan.kpis import KpiJobError, PlacedData, commerce_table, field_table, health_tables, place
+from territorium.plan.kpis import (KpiJobError, PlacedData, commerce_table, field_table, health_tables, place,
+                                   placed_targets)
 
 __all__ = ["ReportJob", "Report", "build_report", "write_report"]
 
@@ -38,6 +39,7 @@ class ReportJob:
     period: str = "month"
     title: str = "Territory plan report"
     asof: dt.date | None = None
+    targets: str = "plan"              # balance against the capacity targets ("plan", when known) or the mean
 
 
 @dataclass
@@ -223,16 +225,26 @@ def build_report(ws, job: ReportJob, *, data: PlacedData | None = None, progress
         parts.append(f'<h2>Map</h2><img alt="territory map" src="{img}">')
         sections.append("map")
     say("balance")
-    balance, capacity = health_tables(data)
+    balance, capacity = health_tables(data, job.targets)
+    shares, used = placed_targets(data, job.targets)
     tt = data.plan.territories
     cols = [c for c in ("territory_id", "rep_name", "account_count", "revenue", "potential", "workload")
             if c in tt.columns]
     bt = tt[cols].rename(columns={"territory_id": "territory", "rep_name": "rep"}).copy()
+    if shares is not None:
+        from territorium.plan.targets import label_shares
+
+        bt["target_share"] = label_shares(shares, bt["territory"].astype(str).tolist())
     if "workload" in bt.columns:
-        bt["workload_dev"] = bt["workload"] / bt["workload"].mean() - 1
+        want = bt["target_share"] * bt["workload"].sum() if shares is not None else bt["workload"].mean()
+        bt["workload_dev"] = bt["workload"] / want - 1
     if capacity is not None:
         bt["load"] = bt["territory"].astype(str).map(capacity.set_index("territory")["load"])
-    parts.append("<h2>Balance</h2>" + _table(balance, pct=("max_dev",)) + _table(bt, pct=("workload_dev", "load")))
+    vs = ("<p class=\"meta\">Balance vs capacity target: each territory against its share of the reps' capacity "
+          "(max deviation, CV and Gini of total / target; workload_dev from its target).</p>" if used == "capacity"
+          else "<p class=\"meta\">Balance vs mean: each territory against the mean.</p>")
+    parts.append("<h2>Balance</h2>" + vs + _table(balance.drop(columns="reference"), pct=("max_dev",))
+                 + _table(bt, pct=("target_share", "workload_dev", "load")))
     sections.append("balance")
     say("KPIs")
     end = asof
@@ -257,7 +269,8 @@ def build_report(ws, job: ReportJob, *, data: PlacedData | None = None, progress
     if job.rules:
         say("alerts")
         run = run_alerts(ws, AlertJob(rules=tuple(job.rules), alignment=job.alignment, assignment=job.assignment,
-                                      quotas=job.quotas, level=job.level, asof=job.asof), data=data)
+                                      quotas=job.quotas, level=job.level, asof=job.asof, targets=job.targets),
+                         data=data)
         af = alerts_frame(run.alerts)
         if len(af):
             parts.append(f"<h2>Alerts ({len(af)})</h2>" + _table(af[["severity", "rule", "group", "value", "since"]]))
