@@ -99,8 +99,7 @@ def kpi_command(
         _print(console, show[cols].rename(columns=short).head(60), title)
     b = tables.get("balance")
     if b is not None:
-        title = ("Plan balance vs capacity target (max deviation from each territory's target, CV, Gini)"
-                 if run.balance_targets == "capacity" else "Plan balance vs mean (max deviation, CV, Gini)")
+        title = "Plan balance vs " + ("capacity target" if run.balance_targets == "capacity" else "mean")
         _print(console, b.drop(columns="reference", errors="ignore"), title)
     for n in run.notes:
         console.print(f"[dim]note:[/dim] {n}")

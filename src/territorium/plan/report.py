@@ -181,7 +181,8 @@ def _table(df: pd.DataFrame, pct: Sequence[str] = (), cls: str = "") -> str:
         if v is None or (isinstance(v, float) and v != v):
             return ""
         if col in pct:
-            return f"{float(v):.1%}"
+            t = f"{float(v):.1%}"
+            return "0.0%" if t == "-0.0%" else t   # a territory 0.02 % under its target
         if isinstance(v, (float, np.floating)):
             return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
         if isinstance(v, pd.Timestamp):
