@@ -19,3 +19,17 @@ def job_workspace(url: str) -> None:
             "rep_id": ["rA", "rB"], "name": ["Ann", "Bob"], "home_lat": [42.4, 42.1], "home_lon": [-74.65, -74.65],
             "capacity_hours": [1600.0, 1600.0], "active": [True, True]})})
     eng.dispose()
+
+
+def capacity_workspace(tmp_path, rb_hours: float) -> str:
+    """:func:`job_workspace` in ``tmp_path / 'ws.db'`` with rep rB's capacity set to
+    ``rb_hours`` (rA keeps 1,600 h): unequal capacity targets. Returns the URL."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    job_workspace(url)
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(sa.text("UPDATE reps SET capacity_hours = :h WHERE rep_id = 'rB'"), {"h": rb_hours})
+    eng.dispose()
+    return url

@@ -14,11 +14,10 @@ import json
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from _cli import command_app
-from _jobws import job_workspace
+from _jobws import capacity_workspace
 
 N = 40
 TARGET = {"T1": N * 2 / 3, "T2": N / 3}
@@ -27,12 +26,7 @@ ASOF = dt.date(2026, 6, 1)
 
 
 def _workspace(tmp_path, rb_hours: float) -> str:
-    url = f"sqlite:///{tmp_path / 'ws.db'}"
-    job_workspace(url)
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(sa.text("UPDATE reps SET capacity_hours = :h WHERE rep_id = 'rB'"), {"h": rb_hours})
-    eng.dispose()
+    url = capacity_workspace(tmp_path, rb_hours)
     ids = [f"acc{i:02d}" for i in range(N)]
     pd.DataFrame({"unit_id": ids, "territory": ["T1" if i < 30 else "T2" for i in range(N)]}) \
         .to_csv(tmp_path / "alignment.csv", index=False)

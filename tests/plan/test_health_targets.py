@@ -13,22 +13,16 @@ import json
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from _cli import command_app
-from _jobws import job_workspace
+from _jobws import capacity_workspace
 
 N = 40
 
 
 def _workspace(tmp_path, rb_hours: float = 800.0) -> str:
-    url = f"sqlite:///{tmp_path / 'ws.db'}"
-    job_workspace(url)
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(sa.text("UPDATE reps SET capacity_hours = :h WHERE rep_id = 'rB'"), {"h": rb_hours})
-    eng.dispose()
+    url = capacity_workspace(tmp_path, rb_hours)
     ids = [f"acc{i:02d}" for i in range(N)]
     for name, n1 in (("on", 27), ("off", 30)):
         pd.DataFrame({"unit_id": ids, "territory": ["T1" if i < n1 else "T2" for i in range(N)]}) \
