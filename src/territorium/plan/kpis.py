@@ -245,19 +245,22 @@ def placed_targets(data: PlacedData, targets: str = "plan", reps: pd.DataFrame |
     return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
 
 
-def health_tables(data: PlacedData, targets: str = "plan") -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def health_tables(data: PlacedData, targets: str = "plan", *,
+                  reference: tuple[dict[str, float] | None, str] | None = None,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(balance indices per measure, workload vs capacity per territory).
 
     The balance indices read each territory against its capacity target (its share of each
     measure's total, :func:`placed_targets`) or, with ``targets="equal"`` or a plan without
     targets, against the mean; the ``reference`` column says which (``"capacity target"`` or
-    ``"mean"``, :data:`REFERENCE`)."""
+    ``"mean"``, :data:`REFERENCE`). ``reference``: :func:`placed_targets`' answer when the
+    caller has it already."""
     from territorium.plan.targets import label_shares
 
     tt = data.plan.territories
     meas = [m for m in ("account_count", "revenue", "order_count", "customers", "potential", "workload")
             if m in tt.columns]
-    shares, used = placed_targets(data, targets)
+    shares, used = reference if reference is not None else placed_targets(data, targets)
     totals = tt[meas].reset_index(drop=True)
     want = None
     if shares is not None:
@@ -293,8 +296,9 @@ def run_kpis(ws, job: KpiJob, *, progress=None, data: PlacedData | None = None) 
     run.commerce = commerce_table(data, job.by, job.period, job.start, job.end)
     run.field_sales = field_table(data, job.by, job.period, job.start, job.end)
     say("plan health")
-    run.balance, run.capacity = health_tables(data, job.targets)
-    run.balance_targets = "capacity" if (run.balance["reference"] == REFERENCE["capacity"]).any() else "equal"
+    reference = placed_targets(data, job.targets)
+    run.balance, run.capacity = health_tables(data, reference=reference)
+    run.balance_targets = reference[1]
     if job.quotas is not None:
         run.attainment = _attainment(job, data.orders, data.plan)
     if len(data.orders):

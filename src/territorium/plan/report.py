@@ -226,8 +226,8 @@ def build_report(ws, job: ReportJob, *, data: PlacedData | None = None, progress
         parts.append(f'<h2>Map</h2><img alt="territory map" src="{img}">')
         sections.append("map")
     say("balance")
-    balance, capacity = health_tables(data, job.targets)
     shares, used = placed_targets(data, job.targets)
+    balance, capacity = health_tables(data, reference=(shares, used))
     tt = data.plan.territories
     cols = [c for c in ("territory_id", "rep_name", "account_count", "revenue", "potential", "workload")
             if c in tt.columns]
