@@ -150,10 +150,10 @@ def design_command(
                 current = Path(plan_tmp.name) / "current.csv"
                 src.units.rename(columns={"territory_id": "territory"}).to_csv(current, index=False)
                 if not capacity_targets:
-                    from territorium.plan.targets import stored_targets
+                    from territorium.plan.targets import reference, stored_targets
 
                     tg = None if targets == "equal" else stored_targets(eng, src)
-                    plan_shares, used_targets = (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+                    plan_shares, used_targets = reference(tg)
                     console.print(f"balancing towards plan {src.info.name}'s capacity targets ({tg.source})"
                                   if tg is not None else "balancing towards equal territories", highlight=False)
         job = DesignJob(

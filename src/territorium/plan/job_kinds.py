@@ -153,12 +153,9 @@ TARGETS = ("plan", "equal")
 def _targets(eng, c, params: JobParams) -> tuple[dict | None, str]:
     """The shares a realign / trade-off job balances towards: (territory → share or None, what
     was used: ``"capacity"`` (the plan's targets, ``plan/targets.py``) or ``"equal"``)."""
-    from territorium.plan.targets import stored_targets
+    from territorium.plan.targets import reference, stored_targets
 
-    if params.targets == "equal":
-        return None, "equal"
-    tg = stored_targets(eng, c)
-    return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+    return reference(None if params.targets == "equal" else stored_targets(eng, c))
 
 
 def _design_targets(eng, c, params: JobParams, capacity: np.ndarray | None) -> str:

@@ -232,7 +232,7 @@ def placed_targets(data: PlacedData, targets: str = "plan", reps: pd.DataFrame |
     ones :func:`place` read: a territory's share is its reps' summed capacity, a vacant one
     counts one rep of the median), the same targets as the map's balance bars, when they are
     not all equal; ``"equal"``: the mean."""
-    from territorium.plan.targets import plan_targets
+    from territorium.plan.targets import plan_targets, reference
 
     if targets not in TARGETS:
         raise KpiJobError(f"targets must be 'plan' or 'equal', not {targets!r}")
@@ -241,8 +241,7 @@ def placed_targets(data: PlacedData, targets: str = "plan", reps: pd.DataFrame |
         return None, "equal"
     reps_of = data.plan.territory_reps()
     tt = pd.DataFrame({"territory_id": list(reps_of), "reps": [[(r, "rep") for r in rr] for rr in reps_of.values()]})
-    tg = plan_targets(tt, reps) if len(tt) else None
-    return (None, "equal") if tg is None else (dict(tg.shares), "capacity")
+    return reference(plan_targets(tt, reps) if len(tt) else None)
 
 
 def health_tables(data: PlacedData, targets: str = "plan", *,

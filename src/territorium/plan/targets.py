@@ -28,7 +28,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Targets", "rep_capacity", "design_rep_pool", "plan_targets", "stored_targets", "label_shares"]
+__all__ = ["Targets", "rep_capacity", "design_rep_pool", "plan_targets", "stored_targets", "label_shares",
+           "reference"]
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,15 @@ def label_shares(targets: Targets | Mapping[str, float], labels: Sequence[str]) 
     if not len(s) or s.sum() <= 0:
         raise ValueError("the capacity targets of these territories are all zero")
     return s / s.sum()
+
+
+def reference(targets: Targets | None) -> tuple[dict[str, float] | None, str]:
+    """What a plan is balanced towards, as the jobs, the CLI and the health table pass it on:
+    (territory → share, ``"capacity"``) for targets, (None, ``"equal"``) for the mean.
+
+    >>> reference(None)
+    (None, 'equal')
+    >>> reference(Targets({"T1": 0.75, "T2": 0.25}, "staffing", {}, "hours"))
+    ({'T1': 0.75, 'T2': 0.25}, 'capacity')
+    """
+    return (None, "equal") if targets is None else (dict(targets.shares), "capacity")
