@@ -30,6 +30,16 @@ def _bridged(nx, ny, x_from, row=0):
     return u, np.flatnonzero(east), row * nx + x_from
 
 
+def _planted():
+    """8 x 3 grid whose last 3 columns hang on one link; measure A = 1 per unit, B 1.3 per unit
+    east of the link (1 elsewhere); both ±5 %. Returns (units, east units, the east end, balance)."""
+    u, east, r = _bridged(8, 3, 5)
+    b = np.ones(u.n)
+    b[east] = 1.3
+    u = u.with_measures({"workload": np.ones(u.n), "potential": b})
+    return u, east, r, {"workload": 0.05, "potential": 0.05}
+
+
 def _best_plan_excess(u, k, balance):
     """The least worst excess over every plan of one-piece territories (brute force)."""
     P = build_problem(u, k, balance=balance)
@@ -68,11 +78,7 @@ def test_planted_bridge_gets_a_region_certificate():
     # link (9 units: 1.125 / 1.315 targets). One territory inside the east needs the crossing
     # part to take exactly the link's end (A), which leaves B at +16.9 %; taking one more
     # unit leaves A at -12.5 %: the least excess is 7.5 % (A), and nothing else proves it
-    u, east, r = _bridged(8, 3, 5)
-    b = np.ones(u.n)
-    b[east] = 1.3
-    u = u.with_measures({"workload": np.ones(u.n), "potential": b})
-    bal = {"workload": 0.05, "potential": 0.05}
+    u, east, r, bal = _planted()
     P = build_problem(u, 3, balance=bal)
     bb, cert = bridge_bound(P, u.ids)
     assert bb == pytest.approx(0.075, abs=1e-6)
@@ -107,10 +113,6 @@ def test_bridge_bound_never_exceeds_the_best_plan(seed):
 
 
 def test_not_applied_with_locks_or_unequal_targets():
-    u, east, r = _bridged(8, 3, 5)
-    b = np.ones(u.n)
-    b[east] = 1.3
-    u = u.with_measures({"workload": np.ones(u.n), "potential": b})
-    bal = {"workload": 0.05, "potential": 0.05}
+    u, _, _, bal = _planted()
     assert bridge_bound(build_problem(u, 3, balance=bal, locks={0: 0}), u.ids) == (0.0, None)
     assert bridge_bound(build_problem(u, 3, balance=bal, targets=[0.5, 0.25, 0.25]), u.ids) == (0.0, None)
