@@ -58,7 +58,7 @@ demo: $(STAMP) $(WEB_STAMP) $(DEMO)/.imported
 	$(BIN)/territorium design --units zip --realign --balance workload:5% --balance account_count:10% \
 	  --tradeoff 0,5%,10%,15%,25% --tradeoff-time-limit 15 --time-limit 60 --seed 1 --out out/realigned.csv
 	$(BIN)/territorium design --units zip --centers reps --capacity-targets --balance workload:5% \
-	  --balance potential:10% --balance account_count:10% --time-limit 60 --seed 1 \
+	  --balance potential:10% --balance account_count:10% --time-limit 120 --seed 1 \
 	  --out out/designed.csv --geojson out/designed.geojson
 	$(BIN)/territorium assign territories --alignment out/designed.csv --capacity share --out out/assignment.csv
 	$(BIN)/territorium assign accounts --capacity share --out out/account_assignment.csv

@@ -87,3 +87,43 @@ def test_large_map_path_runs_the_repair(monkeypatch):
     assert (r.report.pieces == 1).all()
     if r.report.status == "infeasible":
         assert seen and all(s["bad_after"] <= s["bad_before"] for s in seen)
+
+
+def test_rep_home_design_ends_with_the_repair_on_large_clusters(monkeypatch):
+    # a design around fixed homes with several measures: the annealing takes half of what is
+    # left and the repair, with the larger rep-home clusters, the rest; the plan stays one
+    # piece per territory with each home inside, and the repair never leaves more outside
+    from territorium.design import _worker, design
+
+    seen = []
+    real = _worker.local_repair
+
+    def spy(P, a, deadline, **kw):
+        out = real(P, a, deadline, **kw)
+        seen.append((kw.get("levels"), out[1]))
+        return out
+
+    monkeypatch.setattr(_worker, "local_repair", spy)
+    g = grid_units(16, 12, seed=2)
+    rng = np.random.default_rng(4)
+    g = g.with_measures({"p": rng.lognormal(0, 1, g.n), "q": rng.lognormal(0, 1, g.n)})
+    homes = [20, 27, 100, 107, 164, 171]
+    # ±0.2 % on two independent heavy-tailed measures: the annealing cannot meet it
+    r = design(g, 6, centers=homes, balance={"p": 0.002, "q": 0.002}, seed=1, n_jobs=1, n_starts=1,
+               time_limit=8)
+    assert (r.report.pieces == 1).all()
+    assert (r.assignment[homes] == np.arange(6)).all()
+    assert seen, "the repair did not run"
+    assert all(levels == _worker.REPAIR_HOMES_LEVELS for levels, _ in seen)
+    assert all(info["bad_after"] <= info["bad_before"] for _, info in seen)
+
+
+def test_highs_mips_do_not_restart():
+    # HiGHS 1.16 ran a repair MIP (make demo's rep-home design, 20 territories, 1,496 units)
+    # more than 10 minutes past its 10 s limit in the presolve of a MIP restart; every
+    # HiGHS instance the engine makes has restarts off
+    from territorium.design._lp import _highs
+
+    h, _ = _highs()
+    v = h.getOptionValue("mip_allow_restart")
+    assert (v[1] if isinstance(v, tuple) else v) is False

@@ -190,11 +190,11 @@ def _lp_start(P: Problem, c: np.ndarray, L: int, lloyd: int, deadline_wall: floa
     return a, c, relax, duals, cscale, lp_status
 
 
-def _repair_round(P: Problem, st: State, end: float, cancel, log: list) -> None:
+def _repair_round(P: Problem, st: State, end: float, cancel, log: list, levels=None) -> None:
     """One round of the exact local repair until ``end`` (monotonic), applied to ``st``."""
     if st.violation(P.tol) <= 0 or _cancelled(cancel) or end - time.monotonic() < 1.0:
         return
-    b, info = local_repair(P, st.a, end)
+    b, info = local_repair(P, st.a, end, levels=levels)
     info.pop("log", None)
     log.append(info)
     for u in np.flatnonzero(b != st.a).tolist():
@@ -288,12 +288,17 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 # then the annealing, then the repair again to the deadline
                 _repair_round(P, st, time.monotonic() + REPAIR_FIRST * (mono_deadline - time.monotonic()),
                               cancel, repair_rounds)
-            share = REPAIR_ANNEAL_SHARE if repair_rounds else ANNEAL_SHARE
+            homes = not large and REPAIR_HOMES_ANNEAL < 1.0 and homes_applicable(P)
+            share = REPAIR_ANNEAL_SHARE if repair_rounds else REPAIR_HOMES_ANNEAL if homes else ANNEAL_SHARE
             info = anneal(srch, share * (mono_deadline - time.monotonic()))
             anneal_info = info
             st.sync_centers()
-            if repair_rounds:
-                _repair_round(P, st, mono_deadline - 0.5, cancel, repair_rounds)
+            if repair_rounds or homes:
+                # rep homes: the annealing stalls with a few territories just outside where
+                # the homes crowd (Long Island's 8 in make demo's design); exact MIPs on
+                # large clusters of them and their neighbours finish the job
+                _repair_round(P, st, mono_deadline - 0.5, cancel, repair_rounds,
+                              levels=REPAIR_HOMES_LEVELS if homes else None)
                 anneal_info["repair"] = repair_rounds
             if st.violation(P.tol) <= 0:
                 _improve_keeping_feasible(srch)
@@ -399,6 +404,12 @@ RECOMBINE_SHARE_LARGE = 0.6
 #: annealing took 27 -> 24 in 60-90 s
 REPAIR_FIRST = 0.6
 REPAIR_ANNEAL_SHARE = 0.5
+
+#: rep-home designs (every territory anchored at its home, several measures): the share of
+#: the time left that the annealing may take before the exact local repair gets the rest,
+#: with larger clusters and longer MIPs than on large maps (1.0: no repair)
+REPAIR_HOMES_ANNEAL = 0.5
+REPAIR_HOMES_LEVELS = ((700, 24, 8, 12.0), (1500, 40, 12, 25.0))
 
 #: share of a start's remaining time the multi-measure annealing may take when the
 #: descent and the recombination left a tolerance unmet (it stops as soon as every
