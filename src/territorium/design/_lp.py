@@ -103,11 +103,14 @@ def _highs():
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
-    # HiGHS 1.16 can run far past its time limit in the presolve of a MIP restart: the local
-    # repair's MIP on make demo's rep-home design (20 territories, 1,496 units, started from
-    # the current plan) printed "restarting" at 2.3 s of a 10 s limit and was still running
-    # after 10 minutes; without restarts it stops at 10.05 s. Every MIP here is time-limited.
+    # HiGHS 1.16 can run far past its time limit when it presolves again inside the search:
+    # the local repair's MIP on make demo's rep-home design (20 territories, 1,496 units)
+    # printed "restarting" at 2.3 s of a 10 s limit and was still running after 10 minutes;
+    # in a trial of that repair on the real_cz counties a RINS sub-MIP sat in
+    # HPresolve::strengthenInequalities 10 minutes past a 60 s design. Every MIP here is
+    # time-limited, so only the root is presolved: no restarts, sub-MIPs without presolve.
     h.setOptionValue("mip_allow_restart", False)
+    h.setOptionValue("mip_root_presolve_only", True)
     return h, highspy
 
 

@@ -1,4 +1,5 @@
-"""Exact local repair of the territories left outside their tolerances (large maps).
+"""Exact local repair of the territories left outside their tolerances (large maps and
+rep-home designs; the worker picks the cluster sizes).
 
 After the search, a few territories may still miss a tolerance where the units are coarse
 for their targets (all-US ZIPs at k = 500: Manhattan, Queens and the Bronx hold 5–8 ZIPs per
