@@ -223,6 +223,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
     else:
         c = _seed_centers(P, rng)
         bis = P.m > 1 and BISECT_EVERY and index % BISECT_EVERY == 0 and bisect_applicable(P)
+        anchored = P.m > 1 and homes_applicable(P)  # every territory at its home, several measures
         quick = bis and P.n > BISECT_MAX_N
         ab = None
         if quick:
@@ -251,7 +252,7 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
             if ab is not None:  # None: cancelled or out of time (the LP-rounded plan stays)
                 a = ab
                 bisected = True
-        if P.m > 1 and HOMES_EVERY and index % HOMES_EVERY == 0 and homes_applicable(P):
+        if anchored and HOMES_EVERY and index % HOMES_EVERY == 0:
             # rep homes with several measures: the transport LP with shortest-path contiguity
             # rows around each home, grown into one-piece territories (design/_homes.py)
             hs = homes_start(P, time_limit=HOMES_SHARE * max(0.0, deadline_wall - time.time()))
@@ -288,8 +289,11 @@ def run_start(P: Problem, index: int, seed_seq, deadline_wall: float, budget: fl
                 # then the annealing, then the repair again to the deadline
                 _repair_round(P, st, time.monotonic() + REPAIR_FIRST * (mono_deadline - time.monotonic()),
                               cancel, repair_rounds)
-            homes = not large and REPAIR_HOMES_ANNEAL < 1.0 and homes_applicable(P)
-            share = REPAIR_ANNEAL_SHARE if repair_rounds else REPAIR_HOMES_ANNEAL if homes else ANNEAL_SHARE
+            homes = anchored and not large and REPAIR_HOMES_ANNEAL < 1.0
+            if repair_rounds:
+                share = REPAIR_ANNEAL_SHARE
+            else:
+                share = REPAIR_HOMES_ANNEAL if homes else ANNEAL_SHARE
             info = anneal(srch, share * (mono_deadline - time.monotonic()))
             anneal_info = info
             st.sync_centers()
